@@ -1,0 +1,138 @@
+//! The one error type of the core, and its single mapping onto gRPC status codes (SPEC §9).
+//!
+//! Every message says what was wrong and, where it helps, what the caller can do about it.
+
+/// Result alias used across the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the core, classified by what the caller should do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request field or an input file is malformed (bad symbol, years, date, CSV row, ...).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The symbol, version, run or model asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Fewer bars than a sample needs.
+    #[error("insufficient data: need at least {need} trading days, got {got}")]
+    InsufficientData {
+        /// Bars required.
+        need: usize,
+        /// Bars available.
+        got: usize,
+    },
+    /// The system is not in a state that allows the operation (e.g. no current model for
+    /// incremental training, deleting the current version).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// Waiting for a per-symbol training lease timed out.
+    #[error("{0}")]
+    LeaseTimeout(String),
+    /// The registry database cannot be reached.
+    #[error("registry unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data failed verification (sha256 mismatch, unreadable weights).
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// The caller cancelled the operation or went away.
+    #[error("cancelled: {0}")]
+    Cancelled(String),
+    /// A bug or an unexpected failure of a dependency (libtorch, filesystem, ...).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidArgument`].
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::InvalidArgument(msg.into())
+    }
+    /// Shorthand for [`Error::NotFound`].
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        Error::NotFound(msg.into())
+    }
+    /// Shorthand for [`Error::Internal`].
+    pub fn internal(msg: impl std::fmt::Display) -> Self {
+        Error::Internal(msg.to_string())
+    }
+    /// The gRPC status code this error maps to.
+    pub fn code(&self) -> tonic::Code {
+        // Exhaustive on purpose: a new variant must decide its status code here.
+        match self {
+            Error::InvalidArgument(_) => tonic::Code::InvalidArgument,
+            Error::NotFound(_) => tonic::Code::NotFound,
+            Error::InsufficientData { .. } => tonic::Code::FailedPrecondition,
+            Error::FailedPrecondition(_) => tonic::Code::FailedPrecondition,
+            Error::LeaseTimeout(_) => tonic::Code::Aborted,
+            Error::Unavailable(_) => tonic::Code::Unavailable,
+            Error::Corrupt(_) => tonic::Code::DataLoss,
+            Error::Cancelled(_) => tonic::Code::Cancelled,
+            Error::Internal(_) => tonic::Code::Internal,
+        }
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(err: Error) -> Self {
+        tonic::Status::new(err.code(), err.to_string())
+    }
+}
+
+impl From<tch::TchError> for Error {
+    fn from(err: tch::TchError) -> Self {
+        Error::Internal(format!("libtorch: {err}"))
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(err: serde_json::Error) -> Self {
+        Error::Internal(format!("json: {err}"))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Error::Internal(format!("io: {err}"))
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => Error::NotFound("no such row in the registry".into()),
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => Error::Unavailable(format!(
+                "{err}; check DATABASE_URL and that the database is running"
+            )),
+            other => Error::Internal(format!("registry: {other}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_each_kind_to_the_spec_status_code() {
+        let cases = [
+            (Error::invalid("bad years"), tonic::Code::InvalidArgument),
+            (Error::not_found("no model"), tonic::Code::NotFound),
+            (Error::InsufficientData { need: 65, got: 40 }, tonic::Code::FailedPrecondition),
+            (Error::LeaseTimeout("AAPL".into()), tonic::Code::Aborted),
+            (Error::Unavailable("db".into()), tonic::Code::Unavailable),
+        ];
+        for (err, code) in cases {
+            assert_eq!(tonic::Status::from(err).code(), code);
+        }
+    }
+
+    #[test]
+    fn insufficient_data_message_is_the_documented_one() {
+        let e = Error::InsufficientData { need: 65, got: 40 };
+        assert_eq!(e.to_string(), "insufficient data: need at least 65 trading days, got 40");
+    }
+}

@@ -1,0 +1,28 @@
+//! Shared core of the LSTM stock-forecast services.
+//!
+//! Split by concern, the way the system is shaped:
+//! - [`data`]: daily bars, the four CSV dialects, validation, the synthetic market generator;
+//! - [`features`]: the 21 indicators, 60-day windows, targets and standardisation statistics;
+//! - [`model`]: the two tch networks and their safetensors + JSON artifacts;
+//! - [`training`]: losses, plain / improved / cross-validated / incremental training, the pipeline;
+//! - [`evaluation`]: holdout metrics, the deploy rule, feature importance, plots;
+//! - [`registry`]: the sqlx model registry (SQLite, PostgreSQL, MySQL/MariaDB);
+//! - [`calendar`] and [`triggers`]: trading days and retraining triggers;
+//! - [`spec`]: the machine-readable training specification of this build;
+//! - [`config`], [`telemetry`], [`error`]: process plumbing shared by both services;
+//! - [`pb`]: the generated `lstm.v1` protocol.
+pub mod calendar;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod evaluation;
+pub mod features;
+pub mod model;
+pub mod pb;
+pub mod registry;
+pub mod spec;
+pub mod telemetry;
+pub mod training;
+pub mod triggers;
+
+pub use error::{Error, Result};

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One-time, idempotent project setup.
+#
+# * Installs the Python side (torch==2.11.0 from PyPI, whose bundled libtorch tch 0.24 links
+#   against, plus the reference/test tools in scripts/requirements.txt) into a virtualenv cached
+#   OUTSIDE the clone: ${LSTM_FORECAST_CACHE:-~/.cache/lstm-forecast}/torch-2.11.0. Every fresh
+#   clone reuses it; a second run only checks a stamp and returns.
+# * Links it into the repo as .venv (git-ignored) and .libtorch -> the wheel's torch/ directory.
+#   .cargo/config.toml points LIBTORCH at .libtorch, and each binary crate's build.rs writes an
+#   rpath to its lib/ folder, so neither cargo nor the binaries need hand-set variables.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${LSTM_FORECAST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lstm-forecast}
+venv="$cache/torch-2.11.0"
+req="$repo/scripts/requirements.txt"
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum "$req" | cut -d' ' -f1)
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/python" ]; then
+  log "python env up to date: $venv"
+else
+  mkdir -p "$cache"
+  # Serialise concurrent setups (two fresh clones building at once).
+  exec 9>"$cache/.setup.lock"
+  flock 9
+  if ! { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; }; then
+    if [ ! -x "$venv/bin/python" ]; then
+      log "creating virtualenv $venv"
+      python3 -m venv "$venv"
+      "$venv/bin/python" -m pip install --quiet --upgrade pip
+    fi
+    log "installing $(grep -cv '^\s*#' "$req") python requirements (torch is ~4.6 GB the first time)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+    echo "$want" >"$stamp"
+  fi
+  flock -u 9
+fi
+
+torch_dir=$("$venv/bin/python" - <<'PY'
+import importlib.util, os
+spec = importlib.util.find_spec("torch")
+print(os.path.dirname(spec.origin))
+PY
+)
+[ -f "$torch_dir/lib/libtorch_cpu.so" ] || { log "libtorch not found under $torch_dir"; exit 1; }
+
+ln -sfn "$venv" "$repo/.venv"
+ln -sfn "$torch_dir" "$repo/.libtorch"
+log "libtorch: $torch_dir"

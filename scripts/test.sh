@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite (README's test command; CI runs it through .ci/run).
+#
+# Sets up libtorch (idempotent), points the registry conformance suite at the local PostgreSQL and
+# MariaDB when they answer (TEST_POSTGRES_URL / TEST_MYSQL_URL; set them yourself to use others),
+# validates the Kubernetes manifests, then runs every Rust test in the workspace.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+bash scripts/setup.sh
+
+answers() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+if [ -z "${TEST_POSTGRES_URL:-}" ]; then
+  if answers 127.0.0.1 5432; then
+    export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/test"
+  else
+    echo "NOTICE: PostgreSQL is not answering on 127.0.0.1:5432 — skipping the PostgreSQL registry backend tests"
+  fi
+fi
+if [ -z "${TEST_MYSQL_URL:-}" ]; then
+  if answers 127.0.0.1 3306; then
+    export TEST_MYSQL_URL="mysql://root@127.0.0.1:3306/test"
+  else
+    echo "NOTICE: MariaDB/MySQL is not answering on 127.0.0.1:3306 — skipping the MySQL registry backend tests"
+  fi
+fi
+echo "registry backends under test: sqlite${TEST_POSTGRES_URL:+ postgres}${TEST_MYSQL_URL:+ mysql}"
+
+if [ -f scripts/validate-k8s.sh ]; then
+  bash scripts/validate-k8s.sh
+fi
+
+cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-2}"

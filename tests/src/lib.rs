@@ -1,0 +1,1 @@
+//! Shared harness for the system tests: start real servers on port 0, synthetic data, clients.
