@@ -1,1 +1,75 @@
-//! (being written)
+//! Settings and request-field validation shared by both services.
+use chrono::NaiveDate;
+
+use crate::{Error, Result};
+
+/// Registry used when neither `--database-url` nor `DATABASE_URL` is given (SPEC §12).
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/registry.db";
+/// Default gRPC address of trainer-svc.
+pub const DEFAULT_TRAINER_ADDR: &str = "127.0.0.1:50051";
+/// Default gRPC address of predictor-svc.
+pub const DEFAULT_PREDICTOR_ADDR: &str = "127.0.0.1:50052";
+/// Default Prometheus address of trainer-svc.
+pub const DEFAULT_TRAINER_METRICS_ADDR: &str = "127.0.0.1:9090";
+/// Default Prometheus address of predictor-svc.
+pub const DEFAULT_PREDICTOR_METRICS_ADDR: &str = "127.0.0.1:9091";
+/// Largest `years` a model key may have.
+pub const MAX_YEARS: u32 = 10;
+
+/// Checks a ticker: 1–32 characters of letters, digits, `.`, `-`, `_`. Returns it trimmed.
+pub fn validate_symbol(symbol: &str) -> Result<String> {
+    let s = symbol.trim();
+    if s.is_empty() {
+        return Err(Error::invalid("symbol is required, e.g. \"AAPL\" or \"600519\""));
+    }
+    if s.len() > 32 || !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
+        return Err(Error::invalid(format!(
+            "symbol `{s}` is invalid: use 1-32 letters, digits, '.', '-' or '_'"
+        )));
+    }
+    Ok(s.to_string())
+}
+
+/// Checks the `years` of a model key: absent means 1; otherwise 1..=[`MAX_YEARS`].
+pub fn validate_years(years: Option<u32>) -> Result<u32> {
+    match years {
+        None => Ok(1),
+        Some(y) if (1..=MAX_YEARS).contains(&y) => Ok(y),
+        Some(y) => Err(Error::invalid(format!(
+            "years must be between 1 and {MAX_YEARS}, got {y}"
+        ))),
+    }
+}
+
+/// Parses an optional `YYYY-MM-DD` request field; empty means absent.
+pub fn parse_optional_date(field: &str, value: &str) -> Result<Option<NaiveDate>> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| Error::invalid(format!("{field} `{v}` is not a date; use YYYY-MM-DD")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols() {
+        assert_eq!(validate_symbol(" AAPL ").unwrap(), "AAPL");
+        assert_eq!(validate_symbol("600519.SH").unwrap(), "600519.SH");
+        assert!(validate_symbol("").unwrap_err().to_string().contains("required"));
+        assert!(validate_symbol("DROP TABLE").unwrap_err().to_string().contains("invalid"));
+    }
+
+    #[test]
+    fn years_and_dates() {
+        assert_eq!(validate_years(None).unwrap(), 1);
+        assert_eq!(validate_years(Some(3)).unwrap(), 3);
+        assert!(validate_years(Some(0)).unwrap_err().to_string().contains("between 1 and 10, got 0"));
+        assert_eq!(parse_optional_date("end", "").unwrap(), None);
+        assert!(parse_optional_date("end", "2024-13-01").unwrap_err().to_string().contains("end `2024-13-01`"));
+    }
+}
