@@ -1,1 +1,4 @@
-//! Shared harness for the system tests: start real servers on port 0, synthetic data, clients.
+//! Shared harness for the system tests: start real trainer-svc / predictor-svc servers on port 0,
+//! generate synthetic data, build clients.
+pub mod predictor_harness;
+pub mod trainer_harness;

@@ -1,0 +1,1 @@
+//! Harness for the predictor-svc system tests (being written).

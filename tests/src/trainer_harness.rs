@@ -1,0 +1,1 @@
+//! Harness for the trainer-svc system tests (being written).
