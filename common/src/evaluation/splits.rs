@@ -1,0 +1,69 @@
+//! Chronological splits: sklearn `TimeSeriesSplit` for cross-validation, and the holdout with
+//! its purge gap for post-training validation (SPEC §6).
+
+use std::ops::Range;
+
+use crate::{Error, Result};
+
+/// Largest holdout, in samples (about three months of trading days).
+pub const HOLDOUT_MAX: usize = 66;
+/// Smallest holdout, in samples.
+pub const HOLDOUT_MIN: usize = 10;
+/// Samples dropped between the training data and the holdout: targets look
+/// `FORECAST_DAYS` = 5 days ahead, so the last 5 training targets would otherwise overlap the
+/// holdout's price path.
+pub const PURGE_GAP: usize = 5;
+
+/// Holdout size for `n` samples: `min(66, max(10, n / 3))` (SPEC §6).
+pub fn holdout_len(n: usize) -> usize {
+    HOLDOUT_MAX.min(HOLDOUT_MIN.max(n / 3))
+}
+
+/// Splits of sklearn's `TimeSeriesSplit(n_splits)` (default `max_train_size=None`,
+/// `test_size=None`, `gap=0`), as `(train, test)` index ranges, in the same order.
+///
+/// `test_size = n / (n_splits + 1)`; split `i` tests
+/// `[n - n_splits·test_size + i·test_size, … + test_size)` and trains on everything before it.
+///
+/// Errors with [`Error::InvalidArgument`] when `n_splits < 2` (sklearn refuses it too) or
+/// `n_splits + 1 > n` (sklearn: "Cannot have number of folds={n_folds} greater than the number
+/// of samples={n}").
+pub fn time_series_split(n: usize, n_splits: usize) -> Result<Vec<(Range<usize>, Range<usize>)>> {
+    if n_splits < 2 {
+        return Err(Error::invalid(format!(
+            "time series split needs n_splits >= 2, got {n_splits}"
+        )));
+    }
+    let n_folds = n_splits + 1;
+    if n_folds > n {
+        return Err(Error::invalid(format!(
+            "cannot cross-validate {n} samples with {n_splits} splits: need at least {n_folds} \
+             samples; use fewer splits or more data"
+        )));
+    }
+    let test_size = n / n_folds;
+    let first = n - n_splits * test_size;
+    Ok((0..n_splits)
+        .map(|i| {
+            let start = first + i * test_size;
+            (0..start, start..start + test_size)
+        })
+        .collect())
+}
+
+/// The leak-free split of SPEC §6 for `n` samples: `(train, holdout)` with
+/// `holdout = [n - holdout_len(n), n)` and `train = [0, holdout.start - PURGE_GAP)`.
+///
+/// Errors with [`Error::InvalidArgument`] when fewer than one training sample would remain.
+pub fn holdout_split(n: usize) -> Result<(Range<usize>, Range<usize>)> {
+    let h = holdout_len(n);
+    if n < h + PURGE_GAP + 1 {
+        return Err(Error::invalid(format!(
+            "{n} samples are too few for a holdout of {h} plus a purge gap of {PURGE_GAP}: need \
+             at least {}; use more data or skip post-training validation",
+            h + PURGE_GAP + 1
+        )));
+    }
+    let start = n - h;
+    Ok((0..start - PURGE_GAP, start..n))
+}
