@@ -1,1 +1,18 @@
-//! (being written)
+//! The two tch networks of SPEC §4 and their stored form.
+//!
+//! - [`LstmDualHead`] (base) and [`LstmDualHeadEnhanced`] (default), behind [`Network`];
+//!   parameter names follow PyTorch's `state_dict` of the equivalent `nn.Module`
+//!   (`common/tests/py/parity.py` loads them with `strict=True`);
+//! - [`ModelMetadata`] (JSON) + safetensors weights = one model version;
+//! - [`LoadedModel`] rebuilds a version on a device and forecasts.
+mod artifact;
+mod base;
+mod enhanced;
+mod layers;
+mod network;
+pub mod safetensors_io;
+
+pub use artifact::{Forecast, LoadedModel, ModelMetadata, FORMAT_VERSION, TARGET_SCALE_KEY};
+pub use base::LstmDualHead;
+pub use enhanced::LstmDualHeadEnhanced;
+pub use network::{Architecture, ModelKind, Network};

@@ -1,0 +1,233 @@
+//! A model version as stored: JSON [`ModelMetadata`] + safetensors weights, and the
+//! [`LoadedModel`] that serves forecasts from them.
+use super::network::{Architecture, ModelKind, Network};
+use super::safetensors_io;
+use crate::evaluation::FeatureImportance;
+use crate::features::{NormStats, FORECAST_DAYS, N_FEATURES, SEQ_LEN};
+use crate::{Error, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+/// Version of the artifact layout described by [`ModelMetadata`]; bumped on incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Key in [`ModelMetadata::hyperparameters`] holding the factor the magnitude targets were
+/// multiplied by during training (`y_scaled = y · target_scale`); [`LoadedModel::forecast`]
+/// divides the magnitude head by it so API values are fractional returns. Absent → 1.0.
+pub const TARGET_SCALE_KEY: &str = "target_scale";
+
+/// Everything about a model version except its weights (stored as JSON next to them).
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct ModelMetadata {
+    /// Artifact layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Network architecture.
+    pub kind: ModelKind,
+    /// Features per time step (21).
+    pub input_size: i64,
+    /// LSTM hidden units per direction.
+    pub hidden_size: i64,
+    /// Stacked LSTM layers.
+    pub num_layers: i64,
+    /// Dropout probability.
+    pub dropout: f64,
+    /// Bidirectional LSTM.
+    pub bidirectional: bool,
+    /// Names of the input features, in column order.
+    pub feature_names: Vec<String>,
+    /// Standardisation statistics fitted on the training samples; applied before every forward.
+    pub norm: NormStats,
+    /// Training hyper-parameters (lr, epochs, batch size, loss, mode, `target_scale`, ...).
+    pub hyperparameters: serde_json::Value,
+    /// Final training / holdout metrics by name.
+    pub metrics: BTreeMap<String, f64>,
+    /// Free-form diagnostics (prediction std vs true std, class balance, epochs run, device...).
+    pub diagnostics: serde_json::Value,
+    /// Per-feature importance (permutation / integrated gradients), when computed.
+    #[serde(default)]
+    pub feature_importance: Vec<FeatureImportance>,
+    /// Symbol the model was trained for.
+    pub symbol: String,
+    /// Years of history the `(symbol, years)` model covers.
+    pub years: u32,
+    /// First sample end date used in training.
+    pub data_start: Option<NaiveDate>,
+    /// Last sample end date used in training.
+    pub data_end: Option<NaiveDate>,
+    /// When training finished.
+    pub trained_at: DateTime<Utc>,
+}
+
+impl ModelMetadata {
+    /// The architecture these metadata describe.
+    pub fn architecture(&self) -> Architecture {
+        Architecture {
+            kind: self.kind,
+            input_size: self.input_size,
+            hidden_size: self.hidden_size,
+            num_layers: self.num_layers,
+            dropout: self.dropout,
+            bidirectional: self.bidirectional,
+        }
+    }
+
+    /// The magnitude target scale ([`TARGET_SCALE_KEY`]), 1.0 when absent.
+    pub fn target_scale(&self) -> f64 {
+        self.hyperparameters
+            .get(TARGET_SCALE_KEY)
+            .and_then(serde_json::Value::as_f64)
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .unwrap_or(1.0)
+    }
+
+    /// Checks the fields a forward pass depends on.
+    pub fn validate(&self) -> Result<()> {
+        if self.format_version != FORMAT_VERSION {
+            return Err(Error::Corrupt(format!(
+                "model artifact format_version {} is not supported (this build reads {FORMAT_VERSION})",
+                self.format_version
+            )));
+        }
+        self.architecture().validate().map_err(|e| Error::Corrupt(e.to_string()))?;
+        let n = self.input_size as usize;
+        if n != N_FEATURES {
+            return Err(Error::Corrupt(format!(
+                "model expects {n} input features, this build produces {N_FEATURES}"
+            )));
+        }
+        if self.norm.mean.len() != n || self.norm.std.len() != n {
+            return Err(Error::Corrupt(format!(
+                "normalisation stats have {} means / {} stds, expected {n}",
+                self.norm.mean.len(),
+                self.norm.std.len()
+            )));
+        }
+        if self.norm.std.iter().any(|s| !s.is_finite() || *s <= 0.0)
+            || self.norm.mean.iter().any(|m| !m.is_finite())
+        {
+            return Err(Error::Corrupt("normalisation stats contain non-finite or zero std".into()));
+        }
+        Ok(())
+    }
+}
+
+/// One forecast: probability that the 5-day cumulative return is positive, and the 5 daily
+/// returns (fractional: 0.012 = +1.2 %).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Forecast {
+    /// P(up) from the direction head's softmax.
+    pub prob_up: f64,
+    /// Predicted daily returns of the next 5 trading days.
+    pub magnitudes: [f64; FORECAST_DAYS],
+}
+
+/// A model version ready to forecast: its var store and network on one device.
+/// `Send` (move it to a worker thread), not `Sync`.
+#[derive(Debug)]
+pub struct LoadedModel {
+    metadata: ModelMetadata,
+    vs: VarStore,
+    net: Network,
+}
+
+impl LoadedModel {
+    /// Rebuilds the network described by `metadata` on `device` and loads `safetensors` into it,
+    /// strictly: every parameter present with the right shape and nothing else, else
+    /// [`Error::Corrupt`].
+    pub fn from_artifact(
+        metadata: &ModelMetadata,
+        safetensors: &[u8],
+        device: Device,
+    ) -> Result<LoadedModel> {
+        metadata.validate()?;
+        let vs = VarStore::new(device);
+        let net = Network::new(&vs.root(), &metadata.architecture())?;
+        safetensors_io::load_safetensors_into(&vs, safetensors)?;
+        Ok(LoadedModel { metadata: metadata.clone(), vs, net })
+    }
+
+    /// Wraps a freshly trained var store (used by the training pipeline).
+    pub(crate) fn from_parts(metadata: ModelMetadata, vs: VarStore, net: Network) -> LoadedModel {
+        LoadedModel { metadata, vs, net }
+    }
+
+    /// Forecasts `n` raw (un-standardised) windows laid out `n × 60 × 21`: applies the stored
+    /// normalisation, runs the network in eval mode without gradients, softmax → `prob_up`,
+    /// magnitudes divided by the target scale.
+    pub fn forecast(&self, raw_windows: &[f32], n: usize) -> Result<Vec<Forecast>> {
+        let window = SEQ_LEN * N_FEATURES;
+        if raw_windows.len() != n * window {
+            return Err(Error::invalid(format!(
+                "forecast input has {} values, expected {n} windows × {SEQ_LEN} days × {N_FEATURES} \
+                 features = {}",
+                raw_windows.len(),
+                n * window
+            )));
+        }
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        if let Some(i) = raw_windows.iter().position(|v| !v.is_finite()) {
+            return Err(Error::invalid(format!(
+                "forecast input value {i} (window {}) is not finite",
+                i / window
+            )));
+        }
+        let mut x = raw_windows.to_vec();
+        self.metadata.norm.apply(&mut x);
+        let (prob_up, mags) = self.forward_normalised(&x, n)?;
+        let scale = self.metadata.target_scale();
+        Ok((0..n)
+            .map(|i| {
+                let mut magnitudes = [0f64; FORECAST_DAYS];
+                for (k, m) in magnitudes.iter_mut().enumerate() {
+                    *m = f64::from(mags[i * FORECAST_DAYS + k]) / scale;
+                }
+                Forecast { prob_up: f64::from(prob_up[i]), magnitudes }
+            })
+            .collect())
+    }
+
+    /// Eval-mode forward of already standardised windows: `(P(up) per window, scaled magnitudes
+    /// n×5 row-major)`.
+    pub(crate) fn forward_normalised(&self, x: &[f32], n: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+        let device = self.vs.device();
+        tch::no_grad(|| {
+            let xs = Tensor::from_slice(x)
+                .reshape([n as i64, SEQ_LEN as i64, N_FEATURES as i64])
+                .to_device(device);
+            let (logits, mags) = self.net.forward_t(&xs, false);
+            let p = logits.softmax(-1, Kind::Float).select(1, 1).to_device(Device::Cpu);
+            let m = mags.to_kind(Kind::Float).to_device(Device::Cpu).contiguous().view(-1);
+            Ok((Vec::<f32>::try_from(&p)?, Vec::<f32>::try_from(&m)?))
+        })
+    }
+
+    /// The version's metadata.
+    pub fn metadata(&self) -> &ModelMetadata {
+        &self.metadata
+    }
+
+    /// Bytes held by the parameters (f32), for memory budgeting.
+    pub fn param_bytes(&self) -> usize {
+        self.vs.variables().values().map(|t| t.numel() * 4).sum()
+    }
+
+    /// The device the model lives on.
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    /// The network (for gradient-based tools such as integrated gradients).
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    /// The weights as safetensors bytes.
+    pub fn to_safetensors(&self) -> Result<Vec<u8>> {
+        safetensors_io::to_safetensors(&self.vs)
+    }
+}
