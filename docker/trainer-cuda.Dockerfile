@@ -43,8 +43,8 @@ FROM ${CUDA_BASE} AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libstdc++6 \
  && rm -rf /var/lib/apt/lists/* \
- && groupadd --system --gid 10001 app \
- && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home \
+ && groupadd --gid 10001 app \
+ && useradd --uid 10001 --gid 10001 --home-dir /app --no-create-home \
       --shell /usr/sbin/nologin app \
  && mkdir -p /app/data \
  && chown 10001:10001 /app/data
@@ -56,7 +56,6 @@ COPY --from=builder /out/bin/trainer-svc /usr/local/bin/trainer-svc
 # under a read-only root filesystem (Kubernetes mounts an emptyDir on /tmp).
 ENV LD_LIBRARY_PATH=/opt/torch/site-packages/torch/lib \
     CUDA_CACHE_PATH=/tmp/cuda-cache \
-    NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \
     TRAINER_ADDR=0.0.0.0:50051 \
     METRICS_ADDR=0.0.0.0:9090 \

@@ -5,9 +5,12 @@
 # The CUDA variant is docker/trainer-cuda.Dockerfile. See docs/deployment.md.
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
+# PyTorch's pip index of CPU-only wheels (a mirror of it works the same).
+ARG TORCH_CPU_INDEX=https://download.pytorch.org/whl/cpu
 
 # ---- builder: scripts/setup.sh (libtorch from the wheel) + cargo build --release -------------
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
+ARG TORCH_CPU_INDEX
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv python3-pip \
  && rm -rf /var/lib/apt/lists/*
@@ -23,7 +26,8 @@ COPY scripts/setup.sh scripts/requirements.txt scripts/
 # then adds the rest and links .libtorch. The test makes sure no CUDA libtorch slipped in.
 RUN python3 -m venv "$LSTM_FORECAST_CACHE/torch-2.11.0" \
  && "$LSTM_FORECAST_CACHE/torch-2.11.0/bin/pip" install --quiet \
-      --index-url https://download.pytorch.org/whl/cpu torch==2.11.0 \
+      --index-url "$TORCH_CPU_INDEX" --extra-index-url https://pypi.org/simple \
+      torch==2.11.0+cpu \
  && bash scripts/setup.sh \
  && test -f .libtorch/lib/libtorch_cpu.so \
  && test ! -e .libtorch/lib/libtorch_cuda.so
@@ -43,8 +47,8 @@ FROM debian:${DEBIAN_RELEASE}-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libstdc++6 \
  && rm -rf /var/lib/apt/lists/* \
- && groupadd --system --gid 10001 app \
- && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home \
+ && groupadd --gid 10001 app \
+ && useradd --uid 10001 --gid 10001 --home-dir /app --no-create-home \
       --shell /usr/sbin/nologin app \
  && mkdir -p /app/data \
  && chown 10001:10001 /app/data
