@@ -29,7 +29,7 @@ from typing import Any, Iterator
 import yaml
 
 APP_UID = 10001
-OWN_IMAGES = ("lstm-forecast-trainer", "lstm-forecast-predictor")
+OWN_IMAGE_PREFIX = "lstm-forecast-"  # lstm-forecast-trainer[-cuda], lstm-forecast-predictor
 PART_OF = ("app.kubernetes.io/part-of", "lstm-forecast")
 
 
@@ -151,7 +151,7 @@ class Checker:
         uid = sc.get("runAsUser", psc.get("runAsUser"))
         if uid in (None, 0):
             self.error(obj, f"{where}: needs a non-root runAsUser")
-        if any(last.startswith(own + ":") for own in OWN_IMAGES) and uid != APP_UID:
+        if last.startswith(OWN_IMAGE_PREFIX) and uid != APP_UID:
             self.error(obj, f"{where}: our images run as uid {APP_UID}, got {uid}")
         if sc.get("runAsNonRoot") is False:
             self.error(obj, f"{where}: runAsNonRoot must not be false")
