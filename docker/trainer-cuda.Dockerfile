@@ -11,6 +11,8 @@ ARG CUDA_BASE=nvidia/cuda:13.0.0-base-ubuntu24.04
 
 # ---- builder: scripts/setup.sh (torch wheel + nvidia wheels) + cargo build --release --------
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
+# Unpinned on purpose: the release is pinned by the tag, packages follow its security updates.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv python3-pip \
  && rm -rf /var/lib/apt/lists/*
@@ -40,6 +42,8 @@ RUN site=$(readlink -f .libtorch/..) \
 
 # ---- runtime -------------------------------------------------------------------------------
 FROM ${CUDA_BASE} AS runtime
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libstdc++6 \
  && rm -rf /var/lib/apt/lists/* \
@@ -63,7 +67,9 @@ ENV LD_LIBRARY_PATH=/opt/torch/site-packages/torch/lib \
     RUST_LOG=info
 # Fail the build, not the pod, when a library is missing (the driver library is not in the
 # image by design).
-RUN ! ldd /usr/local/bin/trainer-svc | grep 'not found' | grep -v 'libcuda\.so\.1'
+RUN ldd /usr/local/bin/trainer-svc >/tmp/ldd.txt \
+ && if grep 'not found' /tmp/ldd.txt | grep -v 'libcuda\.so\.1'; then exit 1; fi \
+ && rm /tmp/ldd.txt
 WORKDIR /app
 USER 10001:10001
 EXPOSE 50051 9090

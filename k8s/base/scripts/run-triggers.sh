@@ -32,6 +32,7 @@ fi
 # grpcurl expands ${AUTH_TOKEN} itself (-expand-headers), so the token never appears in argv.
 call() {
   if [ -n "${AUTH_TOKEN:-}" ]; then
+    # shellcheck disable=SC2016 # single quotes on purpose: grpcurl expands it
     grpcurl -plaintext -expand-headers -H 'authorization: Bearer ${AUTH_TOKEN}' \
       -d "$2" "$target" "lstm.v1.Trainer/$1"
   else

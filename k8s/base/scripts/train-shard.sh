@@ -30,6 +30,7 @@ case "$fast" in true|false) ;; *) echo "FAST_TRAINING must be true or false, got
 
 auth() {
   if [ -n "${AUTH_TOKEN:-}" ]; then
+    # shellcheck disable=SC2016 # single quotes on purpose: grpcurl expands it
     grpcurl -plaintext -expand-headers -H 'authorization: Bearer ${AUTH_TOKEN}' "$@"
   else
     grpcurl -plaintext "$@"
