@@ -2,6 +2,14 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+pub mod csv;
+pub mod synthetic;
+pub mod validate;
+
+pub use self::csv::{detect_dialect, parse_csv, write_csv, Dialect};
+pub use synthetic::{generate, SyntheticConfig};
+pub use validate::validate_bars;
+
 /// One trading day of OHLCV data for a symbol.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Bar {

@@ -1,0 +1,156 @@
+//! 60-day windows with window-local normalisation, and training samples with their targets.
+use std::ops::Range;
+
+use chrono::NaiveDate;
+
+use super::{col, indicator_table, indicators::min_max_scaler, FeatureConfig};
+use super::{FORECAST_DAYS, MIN_TRADING_DAYS, N_FEATURES, SEQ_LEN};
+use crate::data::Bar;
+use crate::{Error, Result};
+
+/// Writes the 60×21 window whose last row is table row `end` into `out` (row-major, f32).
+///
+/// Window-local columns: close, volume and OBV are min-max normalised within the window (0.5
+/// when flat); the MACD histogram / close is divided by the window's largest absolute value
+/// (all 0 when that is 0). Every other column is copied.
+fn fill_window(table: &[[f64; N_FEATURES]], end: usize, out: &mut [f32]) {
+    let rows = &table[end + 1 - SEQ_LEN..=end];
+    let close = min_max_scaler(rows.iter().map(|r| r[col::CLOSE_NORM]));
+    let volume = min_max_scaler(rows.iter().map(|r| r[col::VOLUME_NORM]));
+    let obv = min_max_scaler(rows.iter().map(|r| r[col::OBV_NORM]));
+    let macd_max = rows.iter().map(|r| r[col::MACD_HIST].abs()).fold(0.0, f64::max);
+    for (row, dst) in rows.iter().zip(out.chunks_exact_mut(N_FEATURES)) {
+        let mut v = *row;
+        v[col::CLOSE_NORM] = close(v[col::CLOSE_NORM]);
+        v[col::VOLUME_NORM] = volume(v[col::VOLUME_NORM]);
+        v[col::OBV_NORM] = obv(v[col::OBV_NORM]);
+        v[col::MACD_HIST] = if macd_max > 0.0 { v[col::MACD_HIST] / macd_max } else { 0.0 };
+        for (d, s) in dst.iter_mut().zip(v) {
+            *d = s as f32;
+        }
+    }
+}
+
+/// Raw (un-standardised) 60×21 window ending at bar index `end`: row-major `f32`, oldest day
+/// first, window-local columns normalised as SPEC §3 says.
+///
+/// Indicators see bars `0..=end` only. Errors: `end >= bars.len()` → InvalidArgument;
+/// `end < 59` → InsufficientData `{ need: 60, got: end + 1 }`.
+pub fn window_ending_at(bars: &[Bar], end: usize, cfg: &FeatureConfig) -> Result<Vec<f32>> {
+    if end >= bars.len() {
+        return Err(Error::invalid(format!(
+            "window end index {end} is past the last bar (index {}); pick a bar inside the series",
+            bars.len().saturating_sub(1)
+        )));
+    }
+    if end + 1 < SEQ_LEN {
+        return Err(Error::InsufficientData { need: SEQ_LEN, got: end + 1 });
+    }
+    let table = indicator_table(&bars[..=end], cfg);
+    let mut out = vec![0f32; SEQ_LEN * N_FEATURES];
+    fill_window(&table, end, &mut out);
+    Ok(out)
+}
+
+/// Window ending at the last bar (the prediction input). Fewer than 60 bars →
+/// InsufficientData `{ need: 60, got }`.
+pub fn latest_window(bars: &[Bar], cfg: &FeatureConfig) -> Result<Vec<f32>> {
+    if bars.len() < SEQ_LEN {
+        return Err(Error::InsufficientData { need: SEQ_LEN, got: bars.len() });
+    }
+    window_ending_at(bars, bars.len() - 1, cfg)
+}
+
+/// Training samples: inputs, targets and where each window ends.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Samples {
+    /// Inputs, `len × 60 × 21` row-major f32, raw (before standardisation).
+    pub x: Vec<f32>,
+    /// Direction target: 1 if `c_{t+5} / c_t - 1 > 0`, else 0.
+    pub y_dir: Vec<i64>,
+    /// Daily returns of the 5 forecast days: `y_mag[k] = c_{t+k+1} / c_{t+k} - 1`.
+    pub y_mag: Vec<[f32; FORECAST_DAYS]>,
+    /// Date of the window's last bar (`t`).
+    pub end_dates: Vec<NaiveDate>,
+    /// Close of the window's last bar (`c_t`).
+    pub end_closes: Vec<f64>,
+}
+
+const WINDOW: usize = SEQ_LEN * N_FEATURES;
+
+impl Samples {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.y_dir.len()
+    }
+
+    /// True when there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.y_dir.is_empty()
+    }
+
+    /// The 60×21 input of sample `i` (panics if `i >= len()`, like slice indexing).
+    pub fn window(&self, i: usize) -> &[f32] {
+        &self.x[i * WINDOW..(i + 1) * WINDOW]
+    }
+
+    /// The contiguous samples `range` (panics when out of bounds, like slice indexing).
+    pub fn subset(&self, range: Range<usize>) -> Samples {
+        Samples {
+            x: self.x[range.start * WINDOW..range.end * WINDOW].to_vec(),
+            y_dir: self.y_dir[range.clone()].to_vec(),
+            y_mag: self.y_mag[range.clone()].to_vec(),
+            end_dates: self.end_dates[range.clone()].to_vec(),
+            end_closes: self.end_closes[range].to_vec(),
+        }
+    }
+
+    /// The samples at `idx`, in that order (panics on an index out of bounds).
+    pub fn select(&self, idx: &[usize]) -> Samples {
+        let mut s = Samples {
+            x: Vec::with_capacity(idx.len() * WINDOW),
+            ..Samples::default()
+        };
+        for &i in idx {
+            s.x.extend_from_slice(self.window(i));
+            s.y_dir.push(self.y_dir[i]);
+            s.y_mag.push(self.y_mag[i]);
+            s.end_dates.push(self.end_dates[i]);
+            s.end_closes.push(self.end_closes[i]);
+        }
+        s
+    }
+}
+
+/// All samples of a series: windows ending at `t = 59..=n-6`, so `n` bars give `n - 64` samples.
+/// Fewer than 65 bars → InsufficientData `{ need: 65, got: n }`
+/// ("insufficient data: need at least 65 trading days, got N").
+pub fn build_samples(bars: &[Bar], cfg: &FeatureConfig) -> Result<Samples> {
+    let n = bars.len();
+    if n < MIN_TRADING_DAYS {
+        return Err(Error::InsufficientData { need: MIN_TRADING_DAYS, got: n });
+    }
+    let table = indicator_table(bars, cfg);
+    let count = n - (MIN_TRADING_DAYS - 1);
+    let mut s = Samples {
+        x: vec![0f32; count * WINDOW],
+        y_dir: Vec::with_capacity(count),
+        y_mag: Vec::with_capacity(count),
+        end_dates: Vec::with_capacity(count),
+        end_closes: Vec::with_capacity(count),
+    };
+    for (i, out) in s.x.chunks_exact_mut(WINDOW).enumerate() {
+        let t = SEQ_LEN - 1 + i;
+        fill_window(&table, t, out);
+        let c = |k: usize| bars[k].close;
+        s.y_dir.push(i64::from(c(t + FORECAST_DAYS) / c(t) - 1.0 > 0.0));
+        let mut mag = [0f32; FORECAST_DAYS];
+        for (k, m) in mag.iter_mut().enumerate() {
+            *m = (c(t + k + 1) / c(t + k) - 1.0) as f32;
+        }
+        s.y_mag.push(mag);
+        s.end_dates.push(bars[t].date);
+        s.end_closes.push(c(t));
+    }
+    Ok(s)
+}
