@@ -1,2 +1,207 @@
-//! The lstm.v1.Predictor service as a library: `main` parses config and calls `serve`; tests do the same
-//! on an ephemeral port.
+//! The lstm.v1.Predictor service as a library: `main` parses config and calls [`serve`]; tests do
+//! the same on an ephemeral port.
+//!
+//! Layout:
+//! - [`worker`]: one OS thread per loaded model, fed by a channel, running batched forwards;
+//! - [`cache`]: lazy loading, atomic hot swap, LRU eviction under a memory budget;
+//! - [`reload`]: the change-counter poller that triggers hot reloads;
+//! - [`engine`]: bars → features → forecast → reply, free of gRPC;
+//! - [`grpc`]: the thin tonic handlers; [`predlog`]: the asynchronous prediction log;
+//! - [`config`], [`metrics`]: command line and Prometheus metrics.
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::calendar::TradingCalendar;
+use common::pb;
+use common::registry::Registry;
+use common::{Error, Result};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic_health::ServingStatus;
+
+pub mod cache;
+pub mod config;
+pub mod engine;
+pub mod grpc;
+pub mod metrics;
+pub mod predlog;
+pub mod reload;
+pub mod worker;
+
+pub use config::{Cli, Command, Config, PredictArgs};
+
+/// gRPC service name used for the per-service health status.
+pub const SERVICE_NAME: &str = "lstm.v1.Predictor";
+
+/// Serves lstm.v1.Predictor (plus health and reflection) on `listener` and `/metrics` on
+/// `config.metrics_listen` until `shutdown` resolves; then health turns NOT_SERVING, in-flight
+/// requests drain, the reload poller stops and the prediction log is flushed.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let metrics_listener = TcpListener::bind(config.metrics_listen).await.map_err(|e| {
+        Error::Unavailable(format!(
+            "cannot listen for metrics on {}: {e}; pick another --metrics-listen",
+            config.metrics_listen
+        ))
+    })?;
+    serve_with_metrics(listener, Some(metrics_listener), config, shutdown).await
+}
+
+/// [`serve`] with an already bound (or no) metrics listener (tests bind port 0 for both).
+pub async fn serve_with_metrics(
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let calendar = TradingCalendar::parse(&config.model.holidays)?;
+    let device = config.model.tch_device()?;
+    let budget_bytes = config.budget_bytes()?;
+    if config.model.torch_threads > 0 {
+        tch::set_num_threads(config.model.torch_threads as i32);
+    }
+    let registry = Registry::connect(&config.model.database_url).await?;
+    let metrics = metrics::Metrics::new();
+    let cache = Arc::new(cache::ModelCache::new(
+        registry.clone(),
+        cache::CacheConfig { budget_bytes, batch: config.batch(), device },
+        metrics.clone(),
+    ));
+    let (log, log_writer) =
+        predlog::PredictionLog::start(registry.clone(), config.prediction_log_capacity, metrics.clone());
+    let engine = Arc::new(engine::Engine::new(registry.clone(), cache.clone(), calendar, Some(log)));
+
+    let stop = CancellationToken::new();
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_service_status("", ServingStatus::NotServing).await;
+    health.set_service_status(SERVICE_NAME, ServingStatus::NotServing).await;
+    let health_task = tokio::spawn(health_loop(
+        registry.clone(),
+        health.clone(),
+        Duration::from_millis(config.health_poll_ms.max(100)),
+        stop.clone(),
+    ));
+    let reload_task = tokio::spawn(reload::poll_loop(
+        registry.clone(),
+        cache.clone(),
+        Duration::from_millis(config.reload_poll_ms.max(10)),
+        stop.clone(),
+    ));
+    let metrics_task = metrics_listener.map(|l| {
+        let stop = stop.clone();
+        tracing::info!(addr = ?l.local_addr().ok(), "metrics listening on /metrics");
+        tokio::spawn(common::telemetry::serve_metrics(l, metrics.registry().clone(), async move {
+            stop.cancelled().await
+        }))
+    });
+
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| Error::internal(format!("reflection service: {e}")))?;
+    let service = grpc::PredictorService::new(engine.clone(), metrics.clone());
+
+    let grace = Duration::from_millis(config.shutdown_grace_ms);
+    let signal = {
+        let health = health.clone();
+        let stop = stop.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: health NOT_SERVING, draining in-flight requests");
+            stop.cancel();
+            health.set_service_status("", ServingStatus::NotServing).await;
+            health.set_service_status(SERVICE_NAME, ServingStatus::NotServing).await;
+            if !grace.is_zero() {
+                tokio::time::sleep(grace).await;
+            }
+        }
+    };
+    tracing::info!(addr = ?listener.local_addr().ok(), "lstm.v1.Predictor listening");
+    let served = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(pb::predictor_server::PredictorServer::new(service))
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), signal)
+        .await
+        .map_err(|e| Error::Unavailable(format!("gRPC server failed: {e}")));
+    stop.cancel();
+    let _ = reload_task.await;
+    let _ = health_task.await;
+    if let Some(t) = metrics_task {
+        let _ = t.await;
+    }
+    // Flush the prediction log: the engine holds the last sender.
+    drop(engine);
+    cache.clear();
+    if tokio::time::timeout(Duration::from_secs(5), log_writer).await.is_err() {
+        tracing::warn!("prediction log did not flush within 5 s; remaining entries dropped");
+    }
+    tracing::info!("predictor stopped");
+    served
+}
+
+/// Readiness: `lstm.v1.Predictor` is SERVING while the registry answers; the overall status
+/// `""` turns SERVING at the first successful ping and stays so until shutdown.
+async fn health_loop(
+    registry: Registry,
+    health: tonic_health::server::HealthReporter,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    let mut last: Option<bool> = None;
+    loop {
+        let ok = registry.ping().await.is_ok();
+        if stop.is_cancelled() {
+            return;
+        }
+        if last != Some(ok) {
+            if ok {
+                health.set_service_status("", ServingStatus::Serving).await;
+                health.set_service_status(SERVICE_NAME, ServingStatus::Serving).await;
+                tracing::info!("registry answers: SERVING");
+            } else {
+                health.set_service_status(SERVICE_NAME, ServingStatus::NotServing).await;
+                tracing::warn!("registry does not answer: {SERVICE_NAME} NOT_SERVING");
+            }
+            last = Some(ok);
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// `predictor-svc predict`: one forecast from the registry's bars and current (or pinned)
+/// version, without a server and without logging it.
+pub async fn predict_once(args: &PredictArgs) -> Result<engine::PredictionOut> {
+    let calendar = TradingCalendar::parse(&args.model.holidays)?;
+    let device = args.model.tch_device()?;
+    let registry = Registry::connect(&args.model.database_url).await?;
+    let metrics = metrics::Metrics::new();
+    let batch = worker::BatchConfig {
+        max_wait: Duration::ZERO,
+        torch_threads: args.model.torch_threads,
+        ..worker::BatchConfig::default()
+    };
+    let cache = Arc::new(cache::ModelCache::new(
+        registry.clone(),
+        cache::CacheConfig { budget_bytes: u64::MAX, batch, device },
+        metrics,
+    ));
+    let engine = engine::Engine::new(registry, cache.clone(), calendar, None);
+    let input = engine::PredictInput::try_from(pb::PredictRequest {
+        symbol: args.symbol.clone(),
+        years: Some(args.years),
+        bars: Vec::new(),
+        version_id: args.version_id.clone().unwrap_or_default(),
+    })?;
+    let out = engine.predict(input).await;
+    cache.clear();
+    out
+}

@@ -1,4 +1,25 @@
 //! `predictor-svc`: the lstm.v1.Predictor service and `predict` command (SPEC §12).
-fn main() {
-    println!("predictor-svc: being written");
+use anyhow::Context;
+use clap::Parser;
+use common::telemetry::{init_tracing, shutdown_signal, LogFormat};
+use predictor_svc::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+        Command::Serve(config) => {
+            init_tracing(config.model.log_format.parse::<LogFormat>()?);
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.listen))?;
+            predictor_svc::serve(listener, config, shutdown_signal()).await?;
+        }
+        Command::Predict(args) => {
+            init_tracing(args.model.log_format.parse::<LogFormat>()?);
+            let out = predictor_svc::predict_once(&args).await?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+    }
+    Ok(())
 }

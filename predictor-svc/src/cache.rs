@@ -1,0 +1,462 @@
+//! The model cache: which model version serves each `(symbol, years)` key, loaded lazily, hot
+//! swapped on promotion, and kept under a memory budget with LRU eviction.
+//!
+//! Each key has a [`Slot`]. Requests read the slot's `Arc<ModelHandle>` under a read lock held
+//! for a pointer copy only, then run on that handle; a swap replaces the `Arc` in one write, so a
+//! request either runs wholly on the old model or wholly on the new one, and the old model's
+//! worker thread lives until its last request is answered. Loads (first load and reloads) of a
+//! slot are serialised by an async mutex, so concurrent first requests share one load and a
+//! reload never races a lazy load.
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, Utc};
+use common::features::{N_FEATURES, SEQ_LEN};
+use common::model::{LoadedModel, ModelMetadata};
+use common::registry::Registry;
+use common::{Error, Result};
+
+use crate::metrics::Metrics;
+use crate::worker::{clone_error, BatchConfig, ModelWorker};
+
+/// Settings of the cache.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheConfig {
+    /// Largest total parameter bytes of resident models; least recently used models are evicted
+    /// beyond it (a single model larger than the budget is still served).
+    pub budget_bytes: u64,
+    /// Batching and threading of each model worker.
+    pub batch: BatchConfig,
+    /// Device models are loaded on.
+    pub device: tch::Device,
+}
+
+/// Identifies a cached model: the current version of `(symbol, years)`, or a pinned version.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModelKey {
+    /// Ticker.
+    pub symbol: String,
+    /// Years of history of the model key.
+    pub years: u32,
+    /// A specific version asked for by the caller instead of the current one.
+    pub pinned: Option<String>,
+}
+
+impl ModelKey {
+    /// The current version of `(symbol, years)`.
+    pub fn current(symbol: &str, years: u32) -> ModelKey {
+        ModelKey { symbol: symbol.to_string(), years, pinned: None }
+    }
+}
+
+impl std::fmt::Display for ModelKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}y", self.symbol, self.years)?;
+        if let Some(v) = &self.pinned {
+            write!(f, "@{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A loaded model version: its worker thread and what it costs.
+#[derive(Debug)]
+pub struct ModelHandle {
+    /// Registry version id.
+    pub version_id: String,
+    /// The worker thread that owns the model.
+    pub worker: ModelWorker,
+    /// Parameter bytes (counted against the budget).
+    pub memory_bytes: u64,
+    /// When the version finished loading.
+    pub loaded_at: DateTime<Utc>,
+    /// Network architecture (`LSTMDualHead` | `LSTMDualHeadEnhanced`).
+    pub kind: String,
+}
+
+#[derive(Default)]
+struct SlotInfo {
+    loading: bool,
+    /// Number of load attempts of the lazy path, to let waiters reuse a failure they waited on.
+    attempts: u64,
+    last_failure: Option<Error>,
+    last_error: Option<String>,
+    failed_version: Option<String>,
+    reloads_ok: u64,
+    reloads_failed: u64,
+    last_used_at: Option<DateTime<Utc>>,
+}
+
+struct Slot {
+    key: ModelKey,
+    model: RwLock<Option<Arc<ModelHandle>>>,
+    load_lock: tokio::sync::Mutex<()>,
+    info: Mutex<SlotInfo>,
+    last_used: AtomicU64,
+}
+
+impl Slot {
+    fn loaded(&self) -> Option<Arc<ModelHandle>> {
+        self.model.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    fn set_model(&self, m: Option<Arc<ModelHandle>>) -> Option<Arc<ModelHandle>> {
+        std::mem::replace(&mut *self.model.write().unwrap_or_else(|p| p.into_inner()), m)
+    }
+    fn info(&self) -> std::sync::MutexGuard<'_, SlotInfo> {
+        self.info.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What the cache knows about one key (for GetModelStatus / ListModels).
+#[derive(Debug, Clone)]
+pub struct SlotStatus {
+    /// The key.
+    pub key: ModelKey,
+    /// `not_loaded` | `loading` | `loaded` | `failed`.
+    pub state: &'static str,
+    /// Version serving the key, if loaded.
+    pub loaded_version_id: Option<String>,
+    /// When it was loaded.
+    pub loaded_at: Option<DateTime<Utc>>,
+    /// Parameter bytes of the loaded model (0 when not loaded).
+    pub memory_bytes: u64,
+    /// Why the last load or reload failed, if it did.
+    pub last_error: Option<String>,
+    /// Successful hot reloads.
+    pub reloads_ok: u64,
+    /// Failed hot reloads.
+    pub reloads_failed: u64,
+    /// When a request last used the key.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Loaded models by key, with lazy loading, hot reload and LRU eviction.
+pub struct ModelCache {
+    registry: Registry,
+    cfg: CacheConfig,
+    metrics: Metrics,
+    slots: Mutex<HashMap<ModelKey, Arc<Slot>>>,
+    tick: AtomicU64,
+}
+
+impl std::fmt::Debug for ModelCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelCache").field("cfg", &self.cfg).finish_non_exhaustive()
+    }
+}
+
+impl ModelCache {
+    /// An empty cache loading from `registry`.
+    pub fn new(registry: Registry, cfg: CacheConfig, metrics: Metrics) -> ModelCache {
+        ModelCache { registry, cfg, metrics, slots: Mutex::new(HashMap::new()), tick: AtomicU64::new(0) }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<ModelKey, Arc<Slot>>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn touch(&self, slot: &Slot) {
+        slot.last_used.store(self.tick.fetch_add(1, Ordering::Relaxed) + 1, Ordering::Relaxed);
+        slot.info().last_used_at = Some(Utc::now());
+    }
+
+    /// The model serving `key`, loading it on first use. Errors: no current model →
+    /// `NotFound`; a pinned version of another key → `InvalidArgument`; a version that fails to
+    /// load → its error (`Corrupt` for a sha256 mismatch or unreadable weights).
+    pub async fn get(&self, key: &ModelKey) -> Result<Arc<ModelHandle>> {
+        // A pin on the version that already serves the key reuses that model.
+        if let Some(pin) = &key.pinned {
+            let current = self.slots().get(&ModelKey::current(&key.symbol, key.years)).cloned();
+            if let Some(slot) = current {
+                if let Some(h) = slot.loaded().filter(|h| &h.version_id == pin) {
+                    self.touch(&slot);
+                    return Ok(h);
+                }
+            }
+        }
+        let slot = self
+            .slots()
+            .entry(key.clone())
+            .or_insert_with(|| {
+                Arc::new(Slot {
+                    key: key.clone(),
+                    model: RwLock::new(None),
+                    load_lock: tokio::sync::Mutex::new(()),
+                    info: Mutex::new(SlotInfo::default()),
+                    last_used: AtomicU64::new(0),
+                })
+            })
+            .clone();
+        self.touch(&slot);
+        if let Some(h) = slot.loaded() {
+            return Ok(h);
+        }
+        let attempts_before = slot.info().attempts;
+        let _guard = slot.load_lock.lock().await;
+        if let Some(h) = slot.loaded() {
+            return Ok(h);
+        }
+        {
+            // Someone else's load failed while we waited: share its answer instead of retrying.
+            let info = slot.info();
+            if info.attempts != attempts_before {
+                if let Some(e) = &info.last_failure {
+                    return Err(clone_error(e));
+                }
+            }
+        }
+        {
+            let mut info = slot.info();
+            info.loading = true;
+            info.attempts += 1;
+        }
+        let result = async {
+            let version_id = self.resolve_version(key).await?;
+            self.load_version(key, &version_id).await
+        }
+        .await;
+        let mut info = slot.info();
+        info.loading = false;
+        match result {
+            Ok(handle) => {
+                let handle = Arc::new(handle);
+                info.last_failure = None;
+                info.last_error = None;
+                drop(info);
+                slot.set_model(Some(handle.clone()));
+                self.metrics.loads.with_label_values(&["ok"]).inc();
+                tracing::info!(key = %key, version_id = %handle.version_id,
+                    memory_bytes = handle.memory_bytes, "model loaded");
+                self.enforce_budget(key);
+                Ok(handle)
+            }
+            Err(e) => {
+                let forget = matches!(e, Error::NotFound(_) | Error::InvalidArgument(_));
+                if forget {
+                    // Unknown keys and bad pins leave nothing behind.
+                    drop(info);
+                    self.slots().remove(key);
+                } else {
+                    self.metrics.loads.with_label_values(&["failed"]).inc();
+                    tracing::error!(key = %key, error = %e, "model load failed");
+                    info.last_error = Some(e.to_string());
+                    info.last_failure = Some(clone_error(&e));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The version a key should serve: the pin (checked to belong to the key) or the current one.
+    async fn resolve_version(&self, key: &ModelKey) -> Result<String> {
+        match &key.pinned {
+            Some(pin) => {
+                let info = self.registry.version_info(pin).await?;
+                if info.symbol != key.symbol || info.years != key.years {
+                    return Err(Error::invalid(format!(
+                        "version_id {pin} belongs to {}/{}y, not {}/{}y; omit version_id to use \
+                         the current version",
+                        info.symbol, info.years, key.symbol, key.years
+                    )));
+                }
+                Ok(pin.clone())
+            }
+            None => self
+                .registry
+                .current_version(&key.symbol, key.years)
+                .await?
+                .map(|v| v.version_id)
+                .ok_or_else(|| no_current_model(&key.symbol, key.years)),
+        }
+    }
+
+    /// Fetches a version (the registry verifies its sha256), builds the network off the async
+    /// runtime, starts its worker and runs a warm-up forward pass through it.
+    pub async fn load_version(&self, key: &ModelKey, version_id: &str) -> Result<ModelHandle> {
+        let rec = self.registry.version(version_id).await?;
+        let metadata: ModelMetadata = serde_json::from_str(&rec.metadata_json).map_err(|e| {
+            Error::Corrupt(format!("version {version_id}: metadata JSON is unreadable: {e}"))
+        })?;
+        let device = self.cfg.device;
+        let md = metadata.clone();
+        let model = tokio::task::spawn_blocking(move || {
+            LoadedModel::from_artifact(&md, &rec.weights, device)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("model build task failed: {e}")))?
+        .map_err(|e| match e {
+            Error::Corrupt(m) => Error::Corrupt(format!("version {version_id}: {m}")),
+            other => Error::Corrupt(format!("version {version_id}: cannot build the model: {other}")),
+        })?;
+        let memory_bytes = model.param_bytes() as u64;
+        let batch_hist = self.metrics.batch_size.clone();
+        let worker = ModelWorker::spawn(
+            &format!("{}-{}y-{version_id}", key.symbol, key.years),
+            model,
+            self.cfg.batch,
+            move |n| batch_hist.observe(n as f64),
+        )?;
+        // Warm-up: the first forward pass allocates; do it before any request sees the model.
+        let warm = worker.forecast(vec![0.0; SEQ_LEN * N_FEATURES]).await?;
+        let f = warm.forecast;
+        if !f.prob_up.is_finite() || f.magnitudes.iter().any(|m| !m.is_finite()) {
+            return Err(Error::Corrupt(format!(
+                "version {version_id}: warm-up forward pass produced non-finite output"
+            )));
+        }
+        Ok(ModelHandle {
+            version_id: version_id.to_string(),
+            worker,
+            memory_bytes,
+            loaded_at: Utc::now(),
+            kind: metadata.kind.to_string(),
+        })
+    }
+
+    /// Hot reload: every loaded (unpinned) key whose current version in `current` differs from
+    /// the loaded one gets the new version loaded, verified and warmed up, then swapped in. A
+    /// version that fails is not swapped in and not retried until it changes again; the old
+    /// model keeps serving and the failure is recorded on the key.
+    pub async fn reload_changed(&self, current: &HashMap<(String, u32), String>) {
+        let slots: Vec<Arc<Slot>> =
+            self.slots().values().filter(|s| s.key.pinned.is_none()).cloned().collect();
+        let reloads = slots.into_iter().map(|slot| async move {
+            let _guard = slot.load_lock.lock().await;
+            let Some(loaded) = slot.loaded() else { return };
+            let Some(target) = current.get(&(slot.key.symbol.clone(), slot.key.years)) else {
+                return;
+            };
+            if *target == loaded.version_id
+                || slot.info().failed_version.as_deref() == Some(target.as_str())
+            {
+                return;
+            }
+            match self.load_version(&slot.key, target).await {
+                Ok(handle) => {
+                    slot.set_model(Some(Arc::new(handle)));
+                    {
+                        let mut info = slot.info();
+                        info.reloads_ok += 1;
+                        info.last_error = None;
+                        info.failed_version = None;
+                    }
+                    self.metrics.reloads.with_label_values(&["ok"]).inc();
+                    tracing::info!(key = %slot.key, from = %loaded.version_id, to = %target,
+                        "hot reload: new version swapped in");
+                    self.enforce_budget(&slot.key);
+                }
+                Err(e) => {
+                    {
+                        let mut info = slot.info();
+                        info.reloads_failed += 1;
+                        info.failed_version = Some(target.clone());
+                        info.last_error = Some(format!(
+                            "reload to version {target} failed: {e}; still serving {}",
+                            loaded.version_id
+                        ));
+                    }
+                    self.metrics.reloads.with_label_values(&["failed"]).inc();
+                    tracing::error!(key = %slot.key, version_id = %target, error = %e,
+                        still_serving = %loaded.version_id, "hot reload failed");
+                }
+            }
+        });
+        futures::future::join_all(reloads).await;
+        self.update_gauges();
+    }
+
+    /// Evicts least recently used models (never `keep`) until the budget holds.
+    fn enforce_budget(&self, keep: &ModelKey) {
+        loop {
+            let slots: Vec<Arc<Slot>> = self.slots().values().cloned().collect();
+            let loaded: Vec<(Arc<Slot>, u64)> = slots
+                .into_iter()
+                .filter_map(|s| s.loaded().map(|h| (s, h.memory_bytes)))
+                .collect();
+            let total: u64 = loaded.iter().map(|(_, b)| b).sum();
+            if total <= self.cfg.budget_bytes {
+                break;
+            }
+            let victim = loaded
+                .iter()
+                .filter(|(s, _)| &s.key != keep)
+                .min_by_key(|(s, _)| s.last_used.load(Ordering::Relaxed));
+            let Some((slot, bytes)) = victim else {
+                tracing::warn!(key = %keep, total, budget = self.cfg.budget_bytes,
+                    "one model is larger than the memory budget; serving it anyway");
+                break;
+            };
+            slot.set_model(None);
+            if slot.key.pinned.is_some() {
+                self.slots().remove(&slot.key);
+            }
+            self.metrics.evictions.inc();
+            tracing::info!(key = %slot.key, bytes, total, budget = self.cfg.budget_bytes,
+                "evicted the least recently used model to stay under the memory budget");
+        }
+        self.update_gauges();
+    }
+
+    fn update_gauges(&self) {
+        let slots: Vec<Arc<Slot>> = self.slots().values().cloned().collect();
+        let loaded: Vec<Arc<ModelHandle>> = slots.iter().filter_map(|s| s.loaded()).collect();
+        self.metrics.loaded_models.set(loaded.len() as i64);
+        self.metrics.model_memory_bytes.set(loaded.iter().map(|h| h.memory_bytes as i64).sum());
+    }
+
+    fn status_of(slot: &Slot) -> SlotStatus {
+        let model = slot.loaded();
+        let info = slot.info();
+        let state = if info.loading {
+            "loading"
+        } else if model.is_some() {
+            "loaded"
+        } else if info.last_failure.is_some() {
+            "failed"
+        } else {
+            "not_loaded"
+        };
+        SlotStatus {
+            key: slot.key.clone(),
+            state,
+            loaded_version_id: model.as_ref().map(|h| h.version_id.clone()),
+            loaded_at: model.as_ref().map(|h| h.loaded_at),
+            memory_bytes: model.as_ref().map_or(0, |h| h.memory_bytes),
+            last_error: info.last_error.clone(),
+            reloads_ok: info.reloads_ok,
+            reloads_failed: info.reloads_failed,
+            last_used_at: info.last_used_at,
+        }
+    }
+
+    /// Status of one key, if the cache has ever seen it.
+    pub fn status(&self, key: &ModelKey) -> Option<SlotStatus> {
+        let slot = self.slots().get(key).cloned();
+        slot.map(|s| Self::status_of(&s))
+    }
+
+    /// Status of every key the cache holds, sorted by key.
+    pub fn statuses(&self) -> Vec<SlotStatus> {
+        let slots: Vec<Arc<Slot>> = self.slots().values().cloned().collect();
+        let mut out: Vec<SlotStatus> = slots.iter().map(|s| Self::status_of(s)).collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
+    }
+
+    /// Drops every model (their workers exit once in-flight requests are answered).
+    pub fn clear(&self) {
+        let slots: Vec<Arc<Slot>> = self.slots().drain().map(|(_, s)| s).collect();
+        for s in slots {
+            s.set_model(None);
+        }
+        self.update_gauges();
+    }
+}
+
+/// The NOT_FOUND error for a key without a current model.
+pub fn no_current_model(symbol: &str, years: u32) -> Error {
+    Error::not_found(format!(
+        "no current model for {symbol}/{years}y; train one with lstm.v1.Trainer/Train"
+    ))
+}

@@ -1,0 +1,429 @@
+//! The prediction core, free of gRPC: validated requests in, forecasts out.
+//!
+//! A forecast takes the last [`HISTORY_BARS`] bars (from the registry, or inline), computes the
+//! raw 60×21 feature window ending at the last bar, runs it through the key's model worker (the
+//! model standardises it with the version's stored statistics) and derives the reply:
+//! direction `UP` iff `prob_up >= 0.5`, `cumulative_return = Π(1 + m_k) − 1`,
+//! `predicted_closes` chained from the last close, `forecast_dates` = the next 5 trading days.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{Duration, NaiveDate};
+use common::calendar::TradingCalendar;
+use common::data::{validate_bars, Bar};
+use common::features::{latest_window, FeatureConfig, FORECAST_DAYS, SEQ_LEN};
+use common::pb;
+use common::registry::{NewPrediction, Registry};
+use common::{Error, Result};
+use serde::Serialize;
+
+use crate::cache::{no_current_model, ModelCache, ModelKey, SlotStatus};
+use crate::predlog::PredictionLog;
+
+/// Bars a forecast looks at: the 60-day window plus indicator warm-up (EMA26 + EMA9 settle well
+/// within 140 days). Registry and inline bars are cut to the same tail so the same market
+/// history gives the same forecast whichever way it arrives.
+pub const HISTORY_BARS: usize = 200;
+/// Calendar days fetched from the registry to get [`HISTORY_BARS`] trading days.
+const HISTORY_CALENDAR_DAYS: i64 = 320;
+/// Most requests one PredictBatch may carry.
+pub const MAX_BATCH_REQUESTS: usize = 1000;
+
+/// A validated forecast request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictInput {
+    /// Ticker.
+    pub symbol: String,
+    /// Model key years.
+    pub years: u32,
+    /// Inline bars (validated, sorted), or `None` for the registry's bars.
+    pub bars: Option<Vec<Bar>>,
+    /// A pinned version instead of the current one.
+    pub version_id: Option<String>,
+}
+
+impl TryFrom<pb::PredictRequest> for PredictInput {
+    type Error = Error;
+    fn try_from(req: pb::PredictRequest) -> Result<Self> {
+        let pb::PredictRequest { symbol, years, bars, version_id } = req;
+        let symbol = common::config::validate_symbol(&symbol)?;
+        let years = common::config::validate_years(years)?;
+        let bars = if bars.is_empty() { None } else { Some(bars_from_pb(bars)?) };
+        let version_id = match version_id.trim() {
+            "" => None,
+            v if v.len() > 128 => {
+                return Err(Error::invalid("version_id is longer than 128 characters"));
+            }
+            v => Some(v.to_string()),
+        };
+        Ok(PredictInput { symbol, years, bars, version_id })
+    }
+}
+
+/// Converts and validates inline bars (SPEC §2 rules; unsorted input is sorted).
+pub fn bars_from_pb(bars: Vec<pb::Bar>) -> Result<Vec<Bar>> {
+    let mut out = Vec::with_capacity(bars.len());
+    for (i, b) in bars.into_iter().enumerate() {
+        let pb::Bar { date, open, high, low, close, volume, amount } = b;
+        let date = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").map_err(|_| {
+            Error::invalid(format!("bars[{i}].date `{date}` is not a date; use YYYY-MM-DD"))
+        })?;
+        out.push(Bar { date, open, high, low, close, volume, amount });
+    }
+    validate_bars(&mut out).map_err(|e| match e {
+        Error::InvalidArgument(m) => Error::invalid(format!("inline bars: {m}")),
+        other => other,
+    })?;
+    Ok(out)
+}
+
+/// Direction of the 5-day forecast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Direction {
+    /// `prob_up >= 0.5`.
+    #[serde(rename = "UP")]
+    Up,
+    /// `prob_up < 0.5`.
+    #[serde(rename = "DOWN")]
+    Down,
+}
+
+/// One served forecast (also the `predict` command's JSON, snake_case field names).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictionOut {
+    /// Ticker.
+    pub symbol: String,
+    /// Model key years.
+    pub years: u32,
+    /// Version that produced the forecast.
+    pub version_id: String,
+    /// Date of the last bar used.
+    pub as_of: NaiveDate,
+    /// `UP` iff `prob_up >= 0.5`.
+    pub direction: Direction,
+    /// Probability that the 5-day cumulative return is positive.
+    pub prob_up: f64,
+    /// Five predicted daily returns (fractional).
+    pub magnitudes: [f64; FORECAST_DAYS],
+    /// `Π(1 + m) − 1`.
+    pub cumulative_return: f64,
+    /// Closes implied by the magnitudes, chained from `last_close`.
+    pub predicted_closes: [f64; FORECAST_DAYS],
+    /// The next five trading days.
+    pub forecast_dates: Vec<NaiveDate>,
+    /// Close of the `as_of` bar.
+    pub last_close: f64,
+}
+
+impl From<PredictionOut> for pb::Prediction {
+    fn from(p: PredictionOut) -> Self {
+        pb::Prediction {
+            symbol: p.symbol,
+            years: p.years,
+            version_id: p.version_id,
+            as_of: p.as_of.format("%Y-%m-%d").to_string(),
+            direction: match p.direction {
+                Direction::Up => pb::Direction::Up as i32,
+                Direction::Down => pb::Direction::Down as i32,
+            },
+            prob_up: p.prob_up,
+            magnitudes: p.magnitudes.to_vec(),
+            cumulative_return: p.cumulative_return,
+            predicted_closes: p.predicted_closes.to_vec(),
+            forecast_dates: p.forecast_dates.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect(),
+            last_close: p.last_close,
+        }
+    }
+}
+
+/// Builds the reply from a model's raw outputs.
+pub fn assemble(
+    key: &ModelKey,
+    version_id: &str,
+    last: &Bar,
+    prob_up: f64,
+    magnitudes: [f64; FORECAST_DAYS],
+    calendar: &TradingCalendar,
+) -> PredictionOut {
+    let mut predicted_closes = [0.0; FORECAST_DAYS];
+    let mut close = last.close;
+    for (k, m) in magnitudes.iter().enumerate() {
+        close *= 1.0 + m;
+        predicted_closes[k] = close;
+    }
+    let cumulative_return = magnitudes.iter().fold(1.0, |acc, m| acc * (1.0 + m)) - 1.0;
+    PredictionOut {
+        symbol: key.symbol.clone(),
+        years: key.years,
+        version_id: version_id.to_string(),
+        as_of: last.date,
+        direction: if prob_up >= 0.5 { Direction::Up } else { Direction::Down },
+        prob_up,
+        magnitudes,
+        cumulative_return,
+        predicted_closes,
+        forecast_dates: calendar.next_trading_days(last.date, FORECAST_DAYS),
+        last_close: last.close,
+    }
+}
+
+/// Status of a key as GetModelStatus reports it.
+#[derive(Debug, Clone)]
+pub struct KeyStatus {
+    /// What the cache knows (state `not_loaded` with no history when never requested).
+    pub cache: SlotStatus,
+    /// The registry's current version of the key right now.
+    pub current_version_id: Option<String>,
+}
+
+/// The prediction engine shared by the gRPC service and the `predict` command.
+pub struct Engine {
+    registry: Registry,
+    cache: Arc<ModelCache>,
+    calendar: TradingCalendar,
+    log: Option<PredictionLog>,
+    features: FeatureConfig,
+    /// Per symbol: the last bar date seen, to fetch only recent bars next time.
+    bar_hints: Mutex<HashMap<String, NaiveDate>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("cache", &self.cache).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine over `cache`; served forecasts go to `log` when given.
+    pub fn new(
+        registry: Registry,
+        cache: Arc<ModelCache>,
+        calendar: TradingCalendar,
+        log: Option<PredictionLog>,
+    ) -> Engine {
+        Engine {
+            registry,
+            cache,
+            calendar,
+            log,
+            features: FeatureConfig::default(),
+            bar_hints: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The model cache.
+    pub fn cache(&self) -> &Arc<ModelCache> {
+        &self.cache
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Serves one forecast.
+    pub async fn predict(&self, input: PredictInput) -> Result<PredictionOut> {
+        let PredictInput { symbol, years, bars, version_id } = input;
+        let key = ModelKey { symbol, years, pinned: version_id };
+        let (handle, window, last) = match bars {
+            Some(bars) => {
+                // Inline data is checked before any model is loaded for it.
+                let (window, last) = self.window(tail(bars))?;
+                (self.cache.get(&key).await?, window, last)
+            }
+            None => {
+                let (handle, bars) =
+                    tokio::try_join!(self.cache.get(&key), self.recent_bars(&key.symbol))?;
+                let (window, last) = self.window(bars)?;
+                (handle, window, last)
+            }
+        };
+        let out = handle.worker.forecast(window).await?;
+        let f = out.forecast;
+        let p = assemble(&key, &handle.version_id, &last, f.prob_up, f.magnitudes, &self.calendar);
+        if let Some(log) = &self.log {
+            log.record(NewPrediction {
+                symbol: p.symbol.clone(),
+                years: p.years,
+                version_id: p.version_id.clone(),
+                as_of: p.as_of,
+                predicted_cumulative_return: p.cumulative_return,
+                prob_up: p.prob_up,
+                magnitudes: p.magnitudes.to_vec(),
+            });
+        }
+        Ok(p)
+    }
+
+    /// The raw feature window ending at the last bar, and that bar.
+    fn window(&self, bars: Vec<Bar>) -> Result<(Vec<f32>, Bar)> {
+        let window = latest_window(&bars, &self.features)?;
+        let last = *bars.last().ok_or(Error::InsufficientData { need: SEQ_LEN, got: 0 })?;
+        Ok((window, last))
+    }
+
+    /// The last [`HISTORY_BARS`] stored bars of `symbol`.
+    async fn recent_bars(&self, symbol: &str) -> Result<Vec<Bar>> {
+        let hint = self.bar_hints.lock().unwrap_or_else(|p| p.into_inner()).get(symbol).copied();
+        if let Some(last) = hint {
+            let from = last - Duration::days(HISTORY_CALENDAR_DAYS);
+            let bars = self.registry.bars(symbol, Some(from), None).await?;
+            if bars.len() >= HISTORY_BARS {
+                return Ok(tail(bars));
+            }
+        }
+        let bars = self.registry.bars(symbol, None, None).await?;
+        if bars.is_empty() {
+            return Err(Error::FailedPrecondition(format!(
+                "no bars stored for {symbol}; ingest them with lstm.v1.Trainer/IngestBars or pass \
+                 bars inline in the request"
+            )));
+        }
+        if bars.len() >= HISTORY_BARS {
+            if let Some(b) = bars.last() {
+                self.bar_hints
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(symbol.to_string(), b.date);
+            }
+        }
+        Ok(tail(bars))
+    }
+
+    /// GetModelStatus: the cache's view plus the registry's current version. A key the cache
+    /// has never seen and the registry has no current version for is `NotFound`.
+    pub async fn status(&self, symbol: &str, years: u32) -> Result<KeyStatus> {
+        let key = ModelKey::current(symbol, years);
+        let current = self.registry.current_version(symbol, years).await?.map(|v| v.version_id);
+        let cache = match self.cache.status(&key) {
+            Some(s) => s,
+            None if current.is_some() => SlotStatus {
+                key,
+                state: "not_loaded",
+                loaded_version_id: None,
+                loaded_at: None,
+                memory_bytes: 0,
+                last_error: None,
+                reloads_ok: 0,
+                reloads_failed: 0,
+                last_used_at: None,
+            },
+            None => return Err(no_current_model(symbol, years)),
+        };
+        Ok(KeyStatus { cache, current_version_id: current })
+    }
+
+    /// ListModels: every key the cache holds, with the registry's current versions.
+    pub async fn list(&self) -> Result<Vec<KeyStatus>> {
+        let current: HashMap<(String, u32), String> = self
+            .registry
+            .current_versions()
+            .await?
+            .into_iter()
+            .map(|(s, y, v)| ((s, y), v))
+            .collect();
+        Ok(self
+            .cache
+            .statuses()
+            .into_iter()
+            .map(|cache| {
+                let current_version_id =
+                    current.get(&(cache.key.symbol.clone(), cache.key.years)).cloned();
+                KeyStatus { cache, current_version_id }
+            })
+            .collect())
+    }
+}
+
+fn tail(mut bars: Vec<Bar>) -> Vec<Bar> {
+    if bars.len() > HISTORY_BARS {
+        bars.drain(..bars.len() - HISTORY_BARS);
+    }
+    bars
+}
+
+impl From<KeyStatus> for pb::ModelStatus {
+    fn from(s: KeyStatus) -> Self {
+        let KeyStatus { cache, current_version_id } = s;
+        let ts = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).unwrap_or_default()
+        };
+        pb::ModelStatus {
+            symbol: cache.key.symbol.clone(),
+            years: cache.key.years,
+            state: cache.state.to_string(),
+            loaded_version_id: cache.loaded_version_id.unwrap_or_default(),
+            loaded_at: ts(cache.loaded_at),
+            source: if cache.key.pinned.is_some() { "registry:pinned" } else { "registry" }.into(),
+            current_version_id: current_version_id.unwrap_or_default(),
+            last_error: cache.last_error.unwrap_or_default(),
+            reloads_ok: cache.reloads_ok,
+            reloads_failed: cache.reloads_failed,
+            memory_bytes: cache.memory_bytes,
+            last_used_at: ts(cache.last_used_at),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar(date: &str, close: f64) -> Bar {
+        Bar {
+            date: NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap(),
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: 1.0,
+            amount: None,
+        }
+    }
+
+    #[test]
+    fn reply_fields_follow_the_documented_formulas() {
+        let key = ModelKey::current("AAPL", 1);
+        // Friday 2024-03-29 is a holiday in this calendar; the next trading days skip it.
+        let cal = TradingCalendar::parse("2024-04-01").unwrap();
+        let m = [0.01, -0.02, 0.0, 0.005, 0.01];
+        let p = assemble(&key, "v1", &bar("2024-03-28", 100.0), 0.5, m, &cal);
+        assert_eq!(p.direction, Direction::Up, "prob_up 0.5 counts as UP");
+        let cum = 1.01 * 0.98 * 1.0 * 1.005 * 1.01 - 1.0;
+        assert!((p.cumulative_return - cum).abs() < 1e-12);
+        assert!((p.predicted_closes[0] - 101.0).abs() < 1e-9);
+        assert!((p.predicted_closes[1] - 98.98).abs() < 1e-9);
+        assert!((p.predicted_closes[4] - 100.0 * (1.0 + cum)).abs() < 1e-9);
+        let dates: Vec<String> = p.forecast_dates.iter().map(|d| d.to_string()).collect();
+        assert_eq!(dates, ["2024-03-29", "2024-04-02", "2024-04-03", "2024-04-04", "2024-04-05"]);
+        let down = assemble(&key, "v1", &bar("2024-03-28", 100.0), 0.4999, m, &cal);
+        assert_eq!(down.direction, Direction::Down);
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["version_id"], "v1");
+        assert_eq!(json["direction"], "UP");
+        assert_eq!(json["forecast_dates"][0], "2024-03-29");
+        assert!(json["prob_up"].is_number() && json["magnitudes"].is_array());
+        let pbp = pb::Prediction::from(p);
+        assert_eq!(pbp.direction, pb::Direction::Up as i32);
+        assert_eq!(pbp.as_of, "2024-03-28");
+    }
+
+    #[test]
+    fn request_validation_names_the_bad_field() {
+        let req = |symbol: &str, years: Option<u32>, bars: Vec<pb::Bar>| pb::PredictRequest {
+            symbol: symbol.into(),
+            years,
+            bars,
+            version_id: String::new(),
+        };
+        let e = PredictInput::try_from(req("", Some(1), vec![])).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+        let e = PredictInput::try_from(req("AAPL", Some(11), vec![])).unwrap_err();
+        assert!(e.to_string().contains("years"), "{e}");
+        let bad = pb::Bar { date: "2024-02-30".into(), open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: 1.0, amount: None };
+        let e = PredictInput::try_from(req("AAPL", None, vec![bad])).unwrap_err();
+        assert!(e.to_string().contains("bars[0].date `2024-02-30`"), "{e}");
+        let ok = PredictInput::try_from(req(" AAPL ", None, vec![])).unwrap();
+        assert_eq!((ok.symbol.as_str(), ok.years, ok.bars, ok.version_id), ("AAPL", 1, None, None));
+    }
+}

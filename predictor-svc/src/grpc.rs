@@ -1,0 +1,144 @@
+//! The `lstm.v1.Predictor` gRPC service: thin handlers that validate, convert, call the
+//! [`Engine`] and convert back, with one metrics/tracing wrapper per RPC.
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use common::pb;
+use common::pb::predictor_server::Predictor;
+use common::{Error, Result};
+use tonic::{Request, Response, Status};
+use tracing::instrument;
+
+use crate::engine::{Engine, PredictInput, MAX_BATCH_REQUESTS};
+use crate::metrics::{outcome_label, Metrics};
+
+/// gRPC front of the [`Engine`].
+#[derive(Debug, Clone)]
+pub struct PredictorService {
+    engine: Arc<Engine>,
+    metrics: Metrics,
+}
+
+impl PredictorService {
+    /// A service over `engine`.
+    pub fn new(engine: Arc<Engine>, metrics: Metrics) -> PredictorService {
+        PredictorService { engine, metrics }
+    }
+
+    /// Runs `f`, counting its outcome and latency under `method`, mapping errors to statuses.
+    async fn observed<T>(
+        &self,
+        method: &'static str,
+        f: impl Future<Output = Result<T>>,
+    ) -> Result<Response<T>, Status> {
+        let start = Instant::now();
+        let result = f.await;
+        self.metrics.request_seconds.with_label_values(&[method]).observe(start.elapsed().as_secs_f64());
+        let code = match &result {
+            Ok(_) => tonic::Code::Ok,
+            Err(e) => e.code(),
+        };
+        self.metrics.requests.with_label_values(&[method, outcome_label(code)]).inc();
+        match result {
+            Ok(v) => Ok(Response::new(v)),
+            Err(e) => {
+                if matches!(code, tonic::Code::Internal | tonic::Code::DataLoss | tonic::Code::Unavailable) {
+                    tracing::warn!(method, error = %e, "request failed");
+                } else {
+                    tracing::debug!(method, error = %e, "request rejected");
+                }
+                Err(Status::from(e))
+            }
+        }
+    }
+}
+
+/// The canonical upper-case name of a gRPC code (`NOT_FOUND`), for PredictBatch item errors.
+pub fn code_name(code: tonic::Code) -> String {
+    outcome_label(code).to_ascii_uppercase()
+}
+
+#[tonic::async_trait]
+impl Predictor for PredictorService {
+    #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, years = ?req.get_ref().years))]
+    async fn predict(&self, req: Request<pb::PredictRequest>) -> Result<Response<pb::Prediction>, Status> {
+        let engine = self.engine.clone();
+        self.observed("Predict", async move {
+            let input = PredictInput::try_from(req.into_inner())?;
+            Ok(pb::Prediction::from(engine.predict(input).await?))
+        })
+        .await
+    }
+
+    #[instrument(skip_all, fields(n = req.get_ref().requests.len()))]
+    async fn predict_batch(
+        &self,
+        req: Request<pb::PredictBatchRequest>,
+    ) -> Result<Response<pb::PredictBatchResponse>, Status> {
+        let engine = self.engine.clone();
+        let metrics = self.metrics.clone();
+        self.observed("PredictBatch", async move {
+            let pb::PredictBatchRequest { requests } = req.into_inner();
+            if requests.len() > MAX_BATCH_REQUESTS {
+                return Err(Error::invalid(format!(
+                    "PredictBatch takes at most {MAX_BATCH_REQUESTS} requests, got {}; split the call",
+                    requests.len()
+                )));
+            }
+            // Items run concurrently: those for the same model share forward passes.
+            let items = requests.into_iter().map(|r| {
+                let engine = engine.clone();
+                let metrics = metrics.clone();
+                async move {
+                    let result = async {
+                        let input = PredictInput::try_from(r)?;
+                        engine.predict(input).await
+                    }
+                    .await;
+                    let code = result.as_ref().map_or_else(|e| e.code(), |_| tonic::Code::Ok);
+                    metrics.requests.with_label_values(&["PredictBatch.item", outcome_label(code)]).inc();
+                    let outcome = match result {
+                        Ok(p) => pb::predict_batch_item::Outcome::Prediction(p.into()),
+                        Err(e) => pb::predict_batch_item::Outcome::Error(pb::PredictError {
+                            code: code_name(e.code()),
+                            message: e.to_string(),
+                        }),
+                    };
+                    pb::PredictBatchItem { outcome: Some(outcome) }
+                }
+            });
+            Ok(pb::PredictBatchResponse { items: futures::future::join_all(items).await })
+        })
+        .await
+    }
+
+    #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, years = ?req.get_ref().years))]
+    async fn get_model_status(
+        &self,
+        req: Request<pb::GetModelStatusRequest>,
+    ) -> Result<Response<pb::ModelStatus>, Status> {
+        let engine = self.engine.clone();
+        self.observed("GetModelStatus", async move {
+            let pb::GetModelStatusRequest { symbol, years } = req.into_inner();
+            let symbol = common::config::validate_symbol(&symbol)?;
+            let years = common::config::validate_years(years)?;
+            Ok(engine.status(&symbol, years).await?.into())
+        })
+        .await
+    }
+
+    #[instrument(skip_all)]
+    async fn list_models(
+        &self,
+        req: Request<pb::ListModelsRequest>,
+    ) -> Result<Response<pb::ListModelsResponse>, Status> {
+        let engine = self.engine.clone();
+        self.observed("ListModels", async move {
+            let pb::ListModelsRequest {} = req.into_inner();
+            let models = engine.list().await?.into_iter().map(pb::ModelStatus::from).collect();
+            Ok(pb::ListModelsResponse { models })
+        })
+        .await
+    }
+}

@@ -1,0 +1,173 @@
+//! Prometheus metrics of predictor-svc (all prefixed `predictor_`), on a registry per server
+//! instance so several servers can run in one process (tests).
+use prometheus::{
+    exponential_buckets, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, Opts, Registry,
+};
+
+/// The service's metrics.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// `predictor_requests_total{method, outcome}`: RPCs (and PredictBatch items) by outcome
+    /// (`ok` or the lower-case gRPC code, e.g. `not_found`).
+    pub requests: IntCounterVec,
+    /// `predictor_request_seconds{method}`: RPC latency.
+    pub request_seconds: HistogramVec,
+    /// `predictor_batch_size`: windows per forward pass.
+    pub batch_size: Histogram,
+    /// `predictor_loaded_models`: models resident in memory.
+    pub loaded_models: IntGauge,
+    /// `predictor_model_memory_bytes`: parameter bytes of the resident models.
+    pub model_memory_bytes: IntGauge,
+    /// `predictor_reloads_total{outcome}`: hot reloads (`ok` | `failed`).
+    pub reloads: IntCounterVec,
+    /// `predictor_model_loads_total{outcome}`: lazy first loads (`ok` | `failed`).
+    pub loads: IntCounterVec,
+    /// `predictor_evictions_total`: models evicted by the memory budget.
+    pub evictions: IntCounter,
+    /// `predictor_prediction_log_dropped_total`: served forecasts not logged (queue full).
+    pub prediction_log_dropped: IntCounter,
+    /// `predictor_prediction_log_errors_total`: log writes the registry refused.
+    pub prediction_log_errors: IntCounter,
+}
+
+impl Metrics {
+    /// Creates and registers every metric on a fresh registry.
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("predictor_requests_total", "Predictor RPCs by method and outcome"),
+            &["method", "outcome"],
+        )
+        .expect("valid metric");
+        let request_seconds = HistogramVec::new(
+            HistogramOpts::new("predictor_request_seconds", "Predictor RPC latency in seconds")
+                .buckets(exponential_buckets(0.0005, 2.0, 16).expect("valid buckets")),
+            &["method"],
+        )
+        .expect("valid metric");
+        let batch_size = Histogram::with_opts(
+            HistogramOpts::new("predictor_batch_size", "Windows per model forward pass")
+                .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        )
+        .expect("valid metric");
+        let loaded_models =
+            IntGauge::new("predictor_loaded_models", "Models resident in memory").expect("valid");
+        let model_memory_bytes = IntGauge::new(
+            "predictor_model_memory_bytes",
+            "Parameter bytes of the resident models (counted against the memory budget)",
+        )
+        .expect("valid metric");
+        let reloads = IntCounterVec::new(
+            Opts::new("predictor_reloads_total", "Hot reloads of a new current version"),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let loads = IntCounterVec::new(
+            Opts::new("predictor_model_loads_total", "Lazy first loads of a model"),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let evictions =
+            IntCounter::new("predictor_evictions_total", "Models evicted by the memory budget")
+                .expect("valid metric");
+        let prediction_log_dropped = IntCounter::new(
+            "predictor_prediction_log_dropped_total",
+            "Served forecasts not written to the prediction log because its queue was full",
+        )
+        .expect("valid metric");
+        let prediction_log_errors = IntCounter::new(
+            "predictor_prediction_log_errors_total",
+            "Prediction log writes that the registry refused",
+        )
+        .expect("valid metric");
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(request_seconds.clone()),
+            Box::new(batch_size.clone()),
+            Box::new(loaded_models.clone()),
+            Box::new(model_memory_bytes.clone()),
+            Box::new(reloads.clone()),
+            Box::new(loads.clone()),
+            Box::new(evictions.clone()),
+            Box::new(prediction_log_dropped.clone()),
+            Box::new(prediction_log_errors.clone()),
+        ] {
+            registry.register(c).expect("metric names are unique");
+        }
+        Metrics {
+            registry,
+            requests,
+            request_seconds,
+            batch_size,
+            loaded_models,
+            model_memory_bytes,
+            reloads,
+            loads,
+            evictions,
+            prediction_log_dropped,
+            prediction_log_errors,
+        }
+    }
+
+    /// The Prometheus registry holding these metrics (served on `/metrics`).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// The lower-case outcome label of a gRPC code (`ok`, `not_found`, ...).
+pub fn outcome_label(code: tonic::Code) -> &'static str {
+    match code {
+        tonic::Code::Ok => "ok",
+        tonic::Code::Cancelled => "cancelled",
+        tonic::Code::Unknown => "unknown",
+        tonic::Code::InvalidArgument => "invalid_argument",
+        tonic::Code::DeadlineExceeded => "deadline_exceeded",
+        tonic::Code::NotFound => "not_found",
+        tonic::Code::AlreadyExists => "already_exists",
+        tonic::Code::PermissionDenied => "permission_denied",
+        tonic::Code::ResourceExhausted => "resource_exhausted",
+        tonic::Code::FailedPrecondition => "failed_precondition",
+        tonic::Code::Aborted => "aborted",
+        tonic::Code::OutOfRange => "out_of_range",
+        tonic::Code::Unimplemented => "unimplemented",
+        tonic::Code::Internal => "internal",
+        tonic::Code::Unavailable => "unavailable",
+        tonic::Code::DataLoss => "data_loss",
+        tonic::Code::Unauthenticated => "unauthenticated",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_metric_is_exported() {
+        let m = Metrics::new();
+        m.requests.with_label_values(&["Predict", "ok"]).inc();
+        m.request_seconds.with_label_values(&["Predict"]).observe(0.01);
+        m.reloads.with_label_values(&["ok"]).inc();
+        m.loads.with_label_values(&["ok"]).inc();
+        let names: Vec<String> = m.registry().gather().iter().map(|f| f.name().to_string()).collect();
+        for n in [
+            "predictor_requests_total",
+            "predictor_request_seconds",
+            "predictor_batch_size",
+            "predictor_loaded_models",
+            "predictor_reloads_total",
+            "predictor_prediction_log_dropped_total",
+        ] {
+            assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
+        }
+        assert_eq!(outcome_label(tonic::Code::NotFound), "not_found");
+    }
+}
