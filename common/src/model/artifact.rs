@@ -150,7 +150,7 @@ impl LoadedModel {
     }
 
     /// Wraps a freshly trained var store (used by the training pipeline).
-    pub(crate) fn from_parts(metadata: ModelMetadata, vs: VarStore, net: Network) -> LoadedModel {
+    pub(crate) fn from_trained(metadata: ModelMetadata, vs: VarStore, net: Network) -> LoadedModel {
         LoadedModel { metadata, vs, net }
     }
 
@@ -214,6 +214,16 @@ impl LoadedModel {
     /// Bytes held by the parameters (f32), for memory budgeting.
     pub fn param_bytes(&self) -> usize {
         self.vs.variables().values().map(|t| t.numel() * 4).sum()
+    }
+
+    /// The var store holding the parameters (training fine-tunes it in place).
+    pub(crate) fn var_store(&self) -> &VarStore {
+        &self.vs
+    }
+
+    /// Mutable metadata (the pipeline fills metrics after validation).
+    pub(crate) fn metadata_mut(&mut self) -> &mut ModelMetadata {
+        &mut self.metadata
     }
 
     /// The device the model lives on.

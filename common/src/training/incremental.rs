@@ -1,0 +1,128 @@
+//! Incremental fine-tuning (seed 000 §3.4, SPEC §6): load the current version, train it for a
+//! few epochs at a low learning rate on recent samples, return it as a new version that
+//! replaces the current one.
+//!
+//! The current version's normalisation statistics and target scale are kept: the weights were
+//! learnt for those inputs, and re-fitting the statistics on a few months of data would shift
+//! every input the network sees. Optimiser: Adam (as the seed's `train_epoch`), loss `full`,
+//! no validation split, no early stopping.
+use super::config::{IncrementalConfig, RegLossType};
+use super::events::{stage, TrainEvent};
+use super::fit::{evaluate, fit, FitOptions, OptimizerKind, TensorSet};
+use super::pipeline::{check_samples, fit_metrics, CurrentModel, PipelineOutcome};
+use super::session::Session;
+use crate::evaluation::{plot_training_curves, DeployDecision};
+use crate::features::Samples;
+use crate::model::LoadedModel;
+use crate::{Error, Result};
+use serde_json::json;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Fewest samples incremental training accepts.
+pub const MIN_INCREMENTAL_SAMPLES: usize = 10;
+
+/// Fine-tunes `current` on `samples` (raw features, chronological). Blocking.
+pub fn run_incremental(
+    samples: &Samples,
+    current: CurrentModel<'_>,
+    cfg: &IncrementalConfig,
+    events: &mut dyn FnMut(TrainEvent),
+    cancel: &CancellationToken,
+) -> Result<PipelineOutcome> {
+    let started = Instant::now();
+    cfg.validate()?;
+    check_samples(samples)?;
+    let n = samples.len();
+    if n < MIN_INCREMENTAL_SAMPLES {
+        return Err(Error::InsufficientData {
+            need: MIN_INCREMENTAL_SAMPLES + crate::features::MIN_TRADING_DAYS - 1,
+            got: n + crate::features::MIN_TRADING_DAYS - 1,
+        });
+    }
+    let mut session = Session::start(cfg.device, cfg.seed, None)?;
+    let mut model = LoadedModel::from_artifact(current.metadata, current.weights, session.device)?;
+    let scale = model.metadata().target_scale();
+    let set = TensorSet::new(samples, &model.metadata().norm, scale, session.device);
+    events(TrainEvent::stage(
+        stage::TRAINING,
+        format!(
+            "fine-tuning version {} ({}) on {n} samples: {} epochs, Adam lr {}, batch {}, loss full",
+            current.version_id, current.metadata.kind, cfg.epochs, cfg.lr, cfg.batch_size
+        ),
+    ));
+    let opts = FitOptions {
+        phase: "incremental".into(),
+        optimizer: OptimizerKind::Adam,
+        lr: cfg.lr,
+        epochs: cfg.epochs,
+        batch_size: cfg.batch_size,
+        schedule: None,
+        grad_clip: None,
+        patience: None,
+        augmentation: None,
+        reg_loss: RegLossType::Full,
+        w_cls: 1.0,
+        w_reg: 1.0,
+    };
+    let report = fit(model.var_store(), model.network(), &set, None, &opts, &mut session.rng, events, cancel)?;
+    let train_eval = evaluate(model.network(), &set, opts.reg_loss, 1.0, 1.0)?;
+    let mut plots = Vec::new();
+    plots.push(("training_curves.png".to_string(), plot_training_curves(&report.curves)?));
+    events(TrainEvent::stage(stage::SAVING, "serialising weights and metadata"));
+    let training_seconds = started.elapsed().as_secs_f64();
+    let mut metrics = fit_metrics(&report, &train_eval, None);
+    metrics.insert("training_seconds".into(), training_seconds);
+    {
+        let md = model.metadata_mut();
+        let mut hp = md.hyperparameters.clone();
+        if let Some(obj) = hp.as_object_mut() {
+            obj.insert(
+                "incremental".into(),
+                json!({
+                    "base_version": current.version_id, "epochs": cfg.epochs, "lr": cfg.lr,
+                    "batch_size": cfg.batch_size, "optimizer": "Adam", "reg_loss_type": "full",
+                    "seed": session.seed,
+                }),
+            );
+        }
+        md.hyperparameters = hp;
+        md.metrics = metrics.clone();
+        md.diagnostics = json!({
+            "mode": "incremental",
+            "base_version": current.version_id,
+            "device": format!("{:?}", session.device),
+            "cpu_threads": tch::get_num_threads(),
+            "seed": session.seed,
+            "n_samples": n,
+            "epochs_run": report.epochs_run,
+            "batches": report.batches,
+            "feature_importance_from": current.version_id,
+            "base_diagnostics": current.metadata.diagnostics,
+        });
+        if let Some(last) = samples.end_dates.last().copied() {
+            md.data_end = Some(md.data_end.map_or(last, |d| d.max(last)));
+        }
+        if let Some(first) = samples.end_dates.first().copied() {
+            md.data_start = Some(md.data_start.map_or(first, |d| d.min(first)));
+        }
+        md.trained_at = chrono::Utc::now();
+    }
+    let weights = model.to_safetensors()?;
+    Ok(PipelineOutcome {
+        metadata: model.metadata().clone(),
+        weights,
+        deploy: DeployDecision {
+            deploy: true,
+            reason: format!("incremental fine-tune of version {} replaces it", current.version_id),
+        },
+        validation: None,
+        importance: model.metadata().feature_importance.clone(),
+        plots,
+        cross_validation: None,
+        metrics,
+        training_seconds,
+        n_samples: n,
+    })
+}
+
