@@ -292,19 +292,39 @@ pub fn plot_holdout(
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(draw_err)?;
+        let orange = RGBColor(255, 140, 0);
+        chart
+            .draw_series(LineSeries::new([(x0, 0.5), (x1, 0.5)], orange.stroke_width(2)))
+            .map_err(draw_err)?
+            .label("0.5 threshold")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], orange.stroke_width(2)));
+        let mut first = true;
         for run in finite_runs(&xs, prob_up) {
-            chart
+            let drawn = chart
                 .draw_series(LineSeries::new(run, BLUE.stroke_width(2)))
                 .map_err(draw_err)?;
+            if first {
+                drawn.label("P(up)").legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2))
+                });
+                first = false;
+            }
         }
-        chart
-            .draw_series(LineSeries::new([(x0, 0.5), (x1, 0.5)], RGBColor(150, 150, 150)))
-            .map_err(draw_err)?;
         chart
             .draw_series(xs.iter().zip(y_dir).map(|(&x, &y)| {
                 let (v, color) = if y != 0 { (1.0, GREEN) } else { (0.0, RED) };
                 Circle::new((x, v), 4, color.filled())
             }))
+            .map_err(draw_err)?
+            .label("true direction (1 = up, 0 = down)")
+            .legend(|(x, y)| Circle::new((x + 10, y), 4, GREEN.filled()));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .draw()
             .map_err(draw_err)?;
         root.present().map_err(draw_err)?;
     }
