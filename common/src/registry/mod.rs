@@ -1,1 +1,401 @@
-//! (being written)
+//! The model registry (SPEC §7): bars, model versions and the current pointer per
+//! `(symbol, years)`, promotion history, training runs with events and plots, failures, served
+//! predictions and per-symbol training leases — in SQLite, PostgreSQL or MySQL/MariaDB.
+//!
+//! One API over the three backends: the registry talks to an [`sqlx::AnyPool`] and writes
+//! portable SQL with `?` placeholders (rewritten to `$n` for PostgreSQL). Dates are stored as
+//! `YYYY-MM-DD` text, timestamps as UTC epoch milliseconds (`BIGINT`), blobs as
+//! `BLOB`/`BYTEA`/`LONGBLOB`. The schema comes from per-backend migrations
+//! (`common/migrations/{sqlite,postgres,mysql}`) run on connect.
+//!
+//! Every multi-statement write starts by updating a row of `registry_locks`. That first write
+//! serialises the transaction against others of its kind on every backend (a row lock in
+//! PostgreSQL and InnoDB, the database write lock in SQLite, waited for via `busy_timeout`), so
+//! read-then-write logic such as promotions, retention and lease acquisition is atomic across
+//! processes and replicas. See `docs/registry.md`.
+//!
+//! No SQL exists outside this module.
+mod bars;
+mod leases;
+mod predictions;
+mod rows;
+mod runs;
+mod types;
+mod versions;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyConnection;
+use sqlx::{AnyPool, Executor};
+
+use crate::error::{Error, Result};
+
+pub use types::{
+    Backend, FailureRecord, LeaseAttempt, NewPrediction, NewRun, NewVersion, Promotion,
+    PromotionRecord, RunRecord, RunStatus, UpsertStats, VersionInfo, VersionRecord,
+};
+
+/// Default number of non-current versions kept per `(symbol, years)` (SPEC §7 `MAX_VERSIONS`).
+pub const DEFAULT_MAX_VERSIONS: usize = 1;
+
+static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATOR_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static MIGRATOR_MYSQL: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
+
+/// How to open a [`Registry`].
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// Non-current versions kept per `(symbol, years)` besides the current one.
+    pub max_versions: usize,
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+    /// How long to wait for a connection (also the connect timeout) before `Unavailable`.
+    pub acquire_timeout: Duration,
+    /// SQLite `busy_timeout`: how long a writer waits for another process's write lock.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            max_versions: DEFAULT_MAX_VERSIONS,
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(10),
+            sqlite_busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Handle on the registry database. Cheap to clone (the pool is shared); `Send + Sync`.
+#[derive(Clone)]
+pub struct Registry {
+    pool: AnyPool,
+    backend: Backend,
+    max_versions: usize,
+    fail_next_promotion: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("backend", &self.backend)
+            .field("max_versions", &self.max_versions)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Names of the rows in `registry_locks` that serialise writers of one kind.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LockName {
+    Bars,
+    Versions,
+    Leases,
+    Runs,
+}
+
+impl LockName {
+    fn as_str(self) -> &'static str {
+        match self {
+            LockName::Bars => "bars",
+            LockName::Versions => "versions",
+            LockName::Leases => "leases",
+            LockName::Runs => "runs",
+        }
+    }
+}
+
+impl Registry {
+    /// Opens the registry at `url` with default options and brings its schema up to date.
+    ///
+    /// `sqlite://PATH` creates the file and its parent directory when missing. A malformed or
+    /// unsupported URL is `InvalidArgument`; a database that cannot be reached is `Unavailable`.
+    pub async fn connect(url: &str) -> Result<Registry> {
+        Self::connect_with(url, RegistryOptions::default()).await
+    }
+
+    /// [`Registry::connect`] with explicit options.
+    pub async fn connect_with(url: &str, opts: RegistryOptions) -> Result<Registry> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let shown = types::redact_url(url);
+        let mut url = url.to_string();
+        let mut max_connections = opts.max_connections.max(1);
+        if backend == Backend::Sqlite {
+            let (u, in_memory) = prepare_sqlite_url(&url)?;
+            url = u;
+            if in_memory {
+                // Every connection to `:memory:` is its own database: keep exactly one.
+                max_connections = 1;
+            }
+        }
+        let busy_ms = opts.sqlite_busy_timeout.as_millis();
+        let mut pool_opts = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(opts.acquire_timeout);
+        if backend == Backend::Sqlite {
+            pool_opts = pool_opts.after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute(format!("PRAGMA busy_timeout = {busy_ms}").as_str()).await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool_opts.connect(&url).await.map_err(|e| connect_error(&shown, e))?;
+        let migrator = match backend {
+            Backend::Sqlite => &MIGRATOR_SQLITE,
+            Backend::Postgres => &MIGRATOR_POSTGRES,
+            Backend::MySql => &MIGRATOR_MYSQL,
+        };
+        migrator.run(&pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(inner) => connect_error(&shown, inner),
+            other => Error::Internal(format!(
+                "registry migrations failed on {shown}: {other}; the database schema was changed \
+                 outside this program or by a newer build"
+            )),
+        })?;
+        tracing::debug!(backend = %backend, url = %shown, "registry connected");
+        Ok(Registry {
+            pool,
+            backend,
+            max_versions: opts.max_versions,
+            fail_next_promotion: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Which database this registry uses.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Non-current versions kept per `(symbol, years)`.
+    pub fn max_versions(&self) -> usize {
+        self.max_versions
+    }
+
+    /// The same registry with a different retention (`MAX_VERSIONS`).
+    pub fn with_max_versions(mut self, max_versions: usize) -> Registry {
+        self.max_versions = max_versions;
+        self
+    }
+
+    /// Checks the database answers (health checks).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::Unavailable(format!("registry ping failed: {e}")))
+    }
+
+    /// Closes the pool; later calls fail with `Unavailable`.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Increases on every change of a current pointer (promotion, rollback) and every deletion
+    /// of versions. A single-row read, cheap enough to poll every few hundred milliseconds.
+    pub async fn change_counter(&self) -> Result<i64> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT change_counter FROM registry_state WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n)
+    }
+
+    /// Rewrites `?` placeholders for the backend (`$1, $2, …` on PostgreSQL).
+    pub(crate) fn sql(&self, q: &str) -> String {
+        match self.backend {
+            Backend::Postgres => numbered_placeholders(q),
+            Backend::Sqlite | Backend::MySql => q.to_string(),
+        }
+    }
+
+    /// Takes the writer lock `name` inside a transaction (must be its first statement).
+    pub(crate) async fn lock(&self, conn: &mut AnyConnection, name: LockName) -> Result<i64> {
+        let q = self.sql("UPDATE registry_locks SET bumps = bumps + 1 WHERE name = ?");
+        sqlx::query(&q).bind(name.as_str()).execute(&mut *conn).await?;
+        let q = self.sql("SELECT bumps FROM registry_locks WHERE name = ?");
+        let (n,): (i64,) = sqlx::query_as(&q).bind(name.as_str()).fetch_one(&mut *conn).await?;
+        Ok(n)
+    }
+
+    /// Bumps the change counter inside the caller's transaction.
+    pub(crate) async fn bump_counter(&self, conn: &mut AnyConnection) -> Result<()> {
+        sqlx::query("UPDATE registry_state SET change_counter = change_counter + 1 WHERE id = 1")
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Test hook: makes the promotion step of the next `save_version(.., Some(_))` fail after the
+    /// version row was written, to prove the transaction leaves nothing behind.
+    #[doc(hidden)]
+    pub fn __fail_next_promotion_for_test(&self) {
+        self.fail_next_promotion.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn take_injected_promotion_failure(&self) -> bool {
+        self.fail_next_promotion.swap(false, Ordering::SeqCst)
+    }
+}
+
+/// Turns `sqlite://path` into a URL that creates the file, creating the parent directory too.
+/// Returns the URL and whether it is an in-memory database.
+fn prepare_sqlite_url(url: &str) -> Result<(String, bool)> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or_default();
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    let in_memory = path.is_empty()
+        || path == ":memory:"
+        || query.is_some_and(|q| q.split('&').any(|kv| kv == "mode=memory"));
+    if path.is_empty() && !in_memory {
+        return Err(Error::invalid("sqlite URL has no path: use sqlite://data/registry.db"));
+    }
+    if in_memory {
+        return Ok((url.to_string(), true));
+    }
+    if let Some(parent) = Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                Error::Unavailable(format!(
+                    "cannot create directory {} for the SQLite registry: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+    }
+    let has_mode = query.is_some_and(|q| q.split('&').any(|kv| kv.starts_with("mode=")));
+    let url = match (query, has_mode) {
+        (_, true) => url.to_string(),
+        (Some(_), false) => format!("{url}&mode=rwc"),
+        (None, false) => format!("{url}?mode=rwc"),
+    };
+    Ok((url, false))
+}
+
+fn connect_error(shown_url: &str, e: sqlx::Error) -> Error {
+    match e {
+        sqlx::Error::Configuration(msg) => {
+            Error::invalid(format!("bad database URL '{shown_url}': {msg}"))
+        }
+        other => Error::Unavailable(format!(
+            "cannot open the registry at {shown_url}: {other}; check DATABASE_URL and that the \
+             database server is running"
+        )),
+    }
+}
+
+/// `?` → `$1, $2, …`, leaving quoted text alone.
+fn numbered_placeholders(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() + 16);
+    let mut n = 0;
+    let mut quote: Option<char> = None;
+    for c in q.chars() {
+        match (quote, c) {
+            (Some(open), c) if c == open => {
+                quote = None;
+                out.push(c);
+            }
+            (Some(_), c) => out.push(c),
+            (None, '\'') | (None, '"') => {
+                quote = Some(c);
+                out.push(c);
+            }
+            (None, '?') => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            (None, c) => out.push(c),
+        }
+    }
+    out
+}
+
+/// Checks a symbol is usable as a key.
+pub(crate) fn check_symbol(symbol: &str) -> Result<()> {
+    if symbol.is_empty() || symbol.len() > 64 {
+        return Err(Error::invalid(format!(
+            "symbol must be 1 to 64 characters, got '{symbol}'"
+        )));
+    }
+    if symbol.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::invalid(format!(
+            "symbol '{symbol}' contains whitespace or control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks `years` is positive.
+pub(crate) fn check_years(years: u32) -> Result<()> {
+    if years == 0 || years > 100 {
+        return Err(Error::invalid(format!("years must be between 1 and 100, got {years}")));
+    }
+    Ok(())
+}
+
+/// Checks an id (version, run, holder) is non-empty and short enough for every backend.
+pub(crate) fn check_id(what: &str, id: &str, max: usize) -> Result<()> {
+    if id.is_empty() || id.len() > max {
+        return Err(Error::invalid(format!(
+            "{what} must be 1 to {max} characters, got {} characters",
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Maps a unique-key violation to `InvalidArgument(msg)`, other errors as usual.
+pub(crate) fn unique_as(msg: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> Error {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::invalid(msg()),
+        _ => Error::from(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_outside_quotes() {
+        assert_eq!(
+            numbered_placeholders("SELECT a FROM t WHERE b = ? AND c = '?' AND d = ?"),
+            "SELECT a FROM t WHERE b = $1 AND c = '?' AND d = $2"
+        );
+    }
+
+    #[test]
+    fn backend_is_chosen_by_scheme() {
+        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::from_url("postgresql://u@h/db").unwrap(), Backend::Postgres);
+        assert_eq!(Backend::from_url("mysql://root@h/db").unwrap(), Backend::MySql);
+        let err = Backend::from_url("redis://u:secret@h").unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)));
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_url_gets_create_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/a/b/reg.db", dir.path().display());
+        let (u, mem) = prepare_sqlite_url(&url).unwrap();
+        assert!(!mem);
+        assert!(u.ends_with("?mode=rwc"));
+        assert!(dir.path().join("a/b").is_dir());
+        assert!(prepare_sqlite_url("sqlite::memory:").unwrap().1);
+    }
+}

@@ -1,0 +1,127 @@
+//! Served predictions and their realised outcomes, for decay monitoring (SPEC §8).
+use chrono::NaiveDate;
+use sqlx::AnyConnection;
+
+use super::rows::{self, fmt_date, now_ms};
+use super::{check_id, check_symbol, check_years, NewPrediction, Registry};
+use crate::error::{Error, Result};
+
+/// Trading days between a prediction's `as_of` bar and the bar that resolves it.
+const HORIZON: usize = 5;
+
+impl Registry {
+    /// Records a prediction served to a caller; it is resolved once 5 more bars exist.
+    pub async fn record_prediction(&self, p: NewPrediction) -> Result<()> {
+        check_symbol(&p.symbol)?;
+        check_years(p.years)?;
+        check_id("version_id", &p.version_id, 128)?;
+        if !p.predicted_cumulative_return.is_finite() || !p.prob_up.is_finite() {
+            return Err(Error::invalid("prediction values must be finite numbers"));
+        }
+        if p.magnitudes.iter().any(|m| !m.is_finite()) {
+            return Err(Error::invalid("prediction magnitudes must be finite numbers"));
+        }
+        let q = self.sql(
+            "INSERT INTO predictions (symbol, years, version_id, as_of, \
+             predicted_cumulative_return, prob_up, magnitudes_json, created_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        );
+        sqlx::query(&q)
+            .bind(&p.symbol)
+            .bind(p.years as i64)
+            .bind(&p.version_id)
+            .bind(fmt_date(p.as_of))
+            .bind(p.predicted_cumulative_return)
+            .bind(p.prob_up)
+            .bind(serde_json::to_string(&p.magnitudes)?)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Fills the realised 5-day cumulative return `close[as_of + 5 bars] / close[as_of] - 1` and
+    /// the absolute error of every unresolved prediction of `symbol` whose outcome is now in the
+    /// bars table. Returns how many were resolved. [`Registry::upsert_bars`] calls it too.
+    pub async fn resolve_predictions(&self, symbol: &str) -> Result<u64> {
+        check_symbol(symbol)?;
+        let mut tx = self.pool.begin().await?;
+        self.lock(&mut tx, super::LockName::Bars).await?;
+        let n = self.resolve_in(&mut tx, symbol).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Absolute errors of resolved predictions, oldest `as_of` first.
+    pub async fn resolved_errors(&self, symbol: &str, years: Option<u32>) -> Result<Vec<f64>> {
+        let mut q = String::from(
+            "SELECT abs_error FROM predictions WHERE symbol = ? AND abs_error IS NOT NULL",
+        );
+        if years.is_some() {
+            q.push_str(" AND years = ?");
+        }
+        q.push_str(" ORDER BY as_of, id");
+        let q = self.sql(&q);
+        let mut query = sqlx::query(&q).bind(symbol);
+        if let Some(y) = years {
+            query = query.bind(y as i64);
+        }
+        query.fetch_all(&self.pool).await?.iter().map(|r| rows::float(r, 0)).collect()
+    }
+
+    /// [`Registry::resolve_predictions`] inside the caller's transaction.
+    pub(crate) async fn resolve_in(&self, conn: &mut AnyConnection, symbol: &str) -> Result<u64> {
+        let q = self.sql(
+            "SELECT id, as_of, predicted_cumulative_return FROM predictions \
+             WHERE symbol = ? AND resolved_at_ms IS NULL ORDER BY as_of",
+        );
+        let pending: Vec<(i64, NaiveDate, f64)> = sqlx::query(&q)
+            .bind(symbol)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| Ok((rows::int(r, 0)?, rows::date(r, 1)?, rows::float(r, 2)?)))
+            .collect::<Result<_>>()?;
+        let Some(first) = pending.first().map(|p| p.1) else {
+            return Ok(0);
+        };
+        // Bars from a little before the oldest as_of (its base bar may be on an earlier date).
+        let start = first - chrono::Duration::days(14);
+        let q = self.sql("SELECT date, close FROM bars WHERE symbol = ? AND date >= ? ORDER BY date");
+        let bars: Vec<(NaiveDate, f64)> = sqlx::query(&q)
+            .bind(symbol)
+            .bind(fmt_date(start))
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| Ok((rows::date(r, 0)?, rows::float(r, 1)?)))
+            .collect::<Result<_>>()?;
+        let update = self.sql(
+            "UPDATE predictions SET realized_return = ?, abs_error = ?, resolved_at_ms = ? \
+             WHERE id = ?",
+        );
+        let now = now_ms();
+        let mut resolved = 0;
+        for (id, as_of, predicted) in pending {
+            // The base is the last bar on or before as_of.
+            let after = bars.partition_point(|(d, _)| *d <= as_of);
+            if after == 0 {
+                continue;
+            }
+            let base = after - 1;
+            let Some(&(_, target)) = bars.get(base + HORIZON) else {
+                continue;
+            };
+            let realized = target / bars[base].1 - 1.0;
+            sqlx::query(&update)
+                .bind(realized)
+                .bind((predicted - realized).abs())
+                .bind(now)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            resolved += 1;
+        }
+        Ok(resolved)
+    }
+}

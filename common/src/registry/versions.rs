@@ -1,0 +1,439 @@
+//! Model versions, the current pointer per `(symbol, years)`, promotions, retention.
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+use super::rows::{self, fmt_date, now_ms};
+use super::{
+    check_id, check_symbol, check_years, unique_as, LockName, NewVersion, Promotion,
+    PromotionRecord, Registry, VersionInfo, VersionRecord,
+};
+use crate::error::{Error, Result};
+
+/// Columns of `model_versions` read into a [`VersionInfo`], plus the current pointer.
+const INFO_COLUMNS: &str = "v.version_id, v.symbol, v.years, v.created_at_ms, v.training_seconds, \
+     v.data_start, v.data_end, v.model_kind, c.version_id, v.metrics_json, v.weights_sha256, \
+     v.weights_bytes, v.note";
+const INFO_FROM: &str = "FROM model_versions v LEFT JOIN current_versions c \
+     ON c.version_id = v.version_id";
+
+fn info_from_row(r: &AnyRow) -> Result<VersionInfo> {
+    let version_id = rows::text(r, 0)?;
+    let metrics_json = rows::text(r, 9)?;
+    let metrics: BTreeMap<String, f64> = serde_json::from_str(&metrics_json).map_err(|e| {
+        Error::Corrupt(format!("version {version_id}: stored metrics are not JSON: {e}"))
+    })?;
+    Ok(VersionInfo {
+        symbol: rows::text(r, 1)?,
+        years: rows::years(r, 2)?,
+        created_at: rows::ts(r, 3)?,
+        training_seconds: rows::float(r, 4)?,
+        data_start: rows::date(r, 5)?,
+        data_end: rows::date(r, 6)?,
+        model_kind: rows::text(r, 7)?,
+        is_current: rows::opt_text(r, 8)?.is_some(),
+        metrics,
+        weights_sha256: rows::text(r, 10)?,
+        weights_bytes: rows::int(r, 11)? as u64,
+        note: rows::text(r, 12)?,
+        version_id,
+    })
+}
+
+/// Hex sha256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn check_promotion(p: &Promotion) -> Result<()> {
+    if p.actor.trim().is_empty() {
+        return Err(Error::invalid("promotion actor must not be empty: say who makes the change"));
+    }
+    Ok(())
+}
+
+impl Registry {
+    /// Stores a version and, with `promote`, makes it current — one transaction that also
+    /// applies retention (keep the newest `max_versions` non-current versions of the key).
+    /// A failure at any step stores nothing.
+    pub async fn save_version(
+        &self,
+        v: NewVersion,
+        promote: Option<Promotion>,
+    ) -> Result<VersionInfo> {
+        check_id("version_id", &v.version_id, 128)?;
+        check_symbol(&v.symbol)?;
+        check_years(v.years)?;
+        if v.model_kind.is_empty() || v.model_kind.len() > 64 {
+            return Err(Error::invalid("model_kind must be 1 to 64 characters"));
+        }
+        if v.data_start > v.data_end {
+            return Err(Error::invalid(format!(
+                "data_start {} is after data_end {}",
+                v.data_start, v.data_end
+            )));
+        }
+        if !v.training_seconds.is_finite() || v.training_seconds < 0.0 {
+            return Err(Error::invalid("training_seconds must be finite and >= 0"));
+        }
+        if let Some((k, x)) = v.metrics.iter().find(|(_, x)| !x.is_finite()) {
+            return Err(Error::invalid(format!(
+                "metric {k} is {x}: metrics must be finite numbers"
+            )));
+        }
+        if v.weights.is_empty() {
+            return Err(Error::invalid(format!("version {} has no weights", v.version_id)));
+        }
+        if let Some(p) = &promote {
+            check_promotion(p)?;
+        }
+        let metrics_json = serde_json::to_string(&v.metrics)?;
+        let sha = sha256_hex(&v.weights);
+        let created = now_ms();
+
+        let mut tx = self.pool.begin().await?;
+        let seq = self.lock(&mut tx, LockName::Versions).await?;
+        let q = self.sql(
+            "INSERT INTO model_versions (version_id, symbol, years, model_kind, created_at_ms, \
+             seq, training_seconds, data_start, data_end, metadata_json, metrics_json, weights, \
+             weights_sha256, weights_bytes, note) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        );
+        sqlx::query(&q)
+            .bind(&v.version_id)
+            .bind(&v.symbol)
+            .bind(v.years as i64)
+            .bind(&v.model_kind)
+            .bind(created)
+            .bind(seq)
+            .bind(v.training_seconds)
+            .bind(fmt_date(v.data_start))
+            .bind(fmt_date(v.data_end))
+            .bind(&v.metadata_json)
+            .bind(&metrics_json)
+            .bind(&v.weights)
+            .bind(&sha)
+            .bind(v.weights.len() as i64)
+            .bind(&v.note)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique_as(|| {
+                format!("version {} already exists: use a new version_id", v.version_id)
+            }))?;
+        if let Some(p) = &promote {
+            if self.take_injected_promotion_failure() {
+                return Err(Error::Internal(format!(
+                    "injected failure while promoting {} (test hook)",
+                    v.version_id
+                )));
+            }
+            self.promote_in(&mut tx, &v.symbol, v.years, &v.version_id, &p.actor, &p.reason)
+                .await?;
+        }
+        self.retain_in(&mut tx, &v.symbol, v.years).await?;
+        let q = self.sql(&format!("SELECT {INFO_COLUMNS} {INFO_FROM} WHERE v.version_id = ?"));
+        let row = sqlx::query(&q).bind(&v.version_id).fetch_one(&mut *tx).await?;
+        let info = info_from_row(&row)?;
+        tx.commit().await?;
+        Ok(info)
+    }
+
+    /// Metadata and weights of a version, after checking the weights' sha256
+    /// (`Corrupt` on mismatch — the bytes are never returned then).
+    pub async fn version(&self, version_id: &str) -> Result<VersionRecord> {
+        let q = self.sql(&format!(
+            "SELECT {INFO_COLUMNS}, v.metadata_json, v.weights {INFO_FROM} WHERE v.version_id = ?"
+        ));
+        let row = sqlx::query(&q)
+            .bind(version_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| version_not_found(version_id))?;
+        let info = info_from_row(&row)?;
+        let metadata_json = rows::text(&row, 13)?;
+        let weights = rows::blob(&row, 14)?;
+        let actual = sha256_hex(&weights);
+        if actual != info.weights_sha256 || weights.len() as u64 != info.weights_bytes {
+            return Err(Error::Corrupt(format!(
+                "version {version_id}: weights sha256 mismatch (stored {}, computed {actual}, \
+                 {} bytes); the blob was altered — make another version current or retrain",
+                info.weights_sha256,
+                weights.len()
+            )));
+        }
+        Ok(VersionRecord { info, metadata_json, weights })
+    }
+
+    /// Metadata of a version, without the weights.
+    pub async fn version_info(&self, version_id: &str) -> Result<VersionInfo> {
+        let q = self.sql(&format!("SELECT {INFO_COLUMNS} {INFO_FROM} WHERE v.version_id = ?"));
+        let row = sqlx::query(&q)
+            .bind(version_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| version_not_found(version_id))?;
+        info_from_row(&row)
+    }
+
+    /// Versions, newest first, optionally of one symbol and/or one `years`.
+    pub async fn list_versions(
+        &self,
+        symbol: Option<&str>,
+        years: Option<u32>,
+    ) -> Result<Vec<VersionInfo>> {
+        let mut q = format!("SELECT {INFO_COLUMNS} {INFO_FROM} WHERE 1 = 1");
+        if symbol.is_some() {
+            q.push_str(" AND v.symbol = ?");
+        }
+        if years.is_some() {
+            q.push_str(" AND v.years = ?");
+        }
+        q.push_str(" ORDER BY v.seq DESC");
+        let q = self.sql(&q);
+        let mut query = sqlx::query(&q);
+        if let Some(s) = symbol {
+            query = query.bind(s);
+        }
+        if let Some(y) = years {
+            query = query.bind(y as i64);
+        }
+        query.fetch_all(&self.pool).await?.iter().map(info_from_row).collect()
+    }
+
+    /// The current version of a key, if any.
+    pub async fn current_version(&self, symbol: &str, years: u32) -> Result<Option<VersionInfo>> {
+        let q = self.sql(&format!(
+            "SELECT {INFO_COLUMNS} FROM current_versions c JOIN model_versions v \
+             ON v.version_id = c.version_id WHERE c.symbol = ? AND c.years = ?"
+        ));
+        sqlx::query(&q)
+            .bind(symbol)
+            .bind(years as i64)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(info_from_row)
+            .transpose()
+    }
+
+    /// Makes `version_id` current for `(symbol, years)` — a promotion, or a rollback when it is
+    /// older — in one transaction with a history row and a change-counter bump.
+    pub async fn set_current(
+        &self,
+        symbol: &str,
+        years: u32,
+        version_id: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<PromotionRecord> {
+        check_symbol(symbol)?;
+        check_years(years)?;
+        check_promotion(&Promotion { actor: actor.into(), reason: reason.into() })?;
+        let mut tx = self.pool.begin().await?;
+        self.lock(&mut tx, LockName::Versions).await?;
+        let rec = self.promote_in(&mut tx, symbol, years, version_id, actor, reason).await?;
+        self.retain_in(&mut tx, symbol, years).await?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    /// Deletes a non-current version. Deleting the current one is `FailedPrecondition`.
+    pub async fn delete_version(&self, version_id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        self.lock(&mut tx, LockName::Versions).await?;
+        let q = self.sql("SELECT symbol, years FROM current_versions WHERE version_id = ?");
+        if let Some(r) = sqlx::query(&q).bind(version_id).fetch_optional(&mut *tx).await? {
+            let (sym, y) = (rows::text(&r, 0)?, rows::years(&r, 1)?);
+            return Err(Error::FailedPrecondition(format!(
+                "version {version_id} is current for {sym}/{y}y; make another version current \
+                 first (SetCurrentVersion) and then delete it"
+            )));
+        }
+        let q = self.sql("DELETE FROM model_versions WHERE version_id = ?");
+        let done = sqlx::query(&q).bind(version_id).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(version_not_found(version_id));
+        }
+        self.bump_counter(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Promotions and rollbacks of a key, oldest first.
+    pub async fn promotion_history(
+        &self,
+        symbol: &str,
+        years: u32,
+    ) -> Result<Vec<PromotionRecord>> {
+        let q = self.sql(
+            "SELECT symbol, years, from_version, to_version, actor, reason, at_ms \
+             FROM promotion_history WHERE symbol = ? AND years = ? ORDER BY id",
+        );
+        sqlx::query(&q)
+            .bind(symbol)
+            .bind(years as i64)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(PromotionRecord {
+                    symbol: rows::text(r, 0)?,
+                    years: rows::years(r, 1)?,
+                    from_version: rows::opt_text(r, 2)?,
+                    to_version: rows::text(r, 3)?,
+                    actor: rows::text(r, 4)?,
+                    reason: rows::text(r, 5)?,
+                    at: rows::ts(r, 6)?,
+                })
+            })
+            .collect()
+    }
+
+    /// `(symbol, years, version_id)` of every key with a current version, sorted by key.
+    pub async fn current_versions(&self) -> Result<Vec<(String, u32, String)>> {
+        sqlx::query("SELECT symbol, years, version_id FROM current_versions ORDER BY symbol, years")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((rows::text(r, 0)?, rows::years(r, 1)?, rows::text(r, 2)?)))
+            .collect()
+    }
+
+    /// Test hook: flips one byte of a stored weights blob (without touching its sha256), to
+    /// prove that [`Registry::version`] refuses corrupt weights.
+    #[doc(hidden)]
+    pub async fn __corrupt_weights_for_test(&self, version_id: &str) -> Result<()> {
+        let q = self.sql("SELECT weights FROM model_versions WHERE version_id = ?");
+        let row = sqlx::query(&q)
+            .bind(version_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| version_not_found(version_id))?;
+        let mut w = rows::blob(&row, 0)?;
+        if let Some(b) = w.first_mut() {
+            *b ^= 0xFF;
+        }
+        let q = self.sql("UPDATE model_versions SET weights = ? WHERE version_id = ?");
+        sqlx::query(&q).bind(w).bind(version_id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Points `(symbol, years)` at `version_id` inside the caller's locked transaction.
+    async fn promote_in(
+        &self,
+        conn: &mut AnyConnection,
+        symbol: &str,
+        years: u32,
+        version_id: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<PromotionRecord> {
+        let q = self.sql("SELECT symbol, years FROM model_versions WHERE version_id = ?");
+        let row = sqlx::query(&q)
+            .bind(version_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| version_not_found(version_id))?;
+        let (vs, vy) = (rows::text(&row, 0)?, rows::years(&row, 1)?);
+        if vs != symbol || vy != years {
+            return Err(Error::invalid(format!(
+                "version {version_id} belongs to {vs}/{vy}y, not {symbol}/{years}y: pick a \
+                 version of {symbol}/{years}y (ListVersions)"
+            )));
+        }
+        let at = now_ms();
+        let q = self.sql("SELECT version_id FROM current_versions WHERE symbol = ? AND years = ?");
+        let from = match sqlx::query(&q)
+            .bind(symbol)
+            .bind(years as i64)
+            .fetch_optional(&mut *conn)
+            .await?
+        {
+            Some(r) => Some(rows::text(&r, 0)?),
+            None => None,
+        };
+        if from.is_some() {
+            let q = self.sql(
+                "UPDATE current_versions SET version_id = ?, updated_at_ms = ? \
+                 WHERE symbol = ? AND years = ?",
+            );
+            sqlx::query(&q)
+                .bind(version_id)
+                .bind(at)
+                .bind(symbol)
+                .bind(years as i64)
+                .execute(&mut *conn)
+                .await?;
+        } else {
+            let q = self.sql(
+                "INSERT INTO current_versions (symbol, years, version_id, updated_at_ms) \
+                 VALUES (?, ?, ?, ?)",
+            );
+            sqlx::query(&q)
+                .bind(symbol)
+                .bind(years as i64)
+                .bind(version_id)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let q = self.sql(
+            "INSERT INTO promotion_history (symbol, years, from_version, to_version, actor, \
+             reason, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        );
+        sqlx::query(&q)
+            .bind(symbol)
+            .bind(years as i64)
+            .bind(from.clone())
+            .bind(version_id)
+            .bind(actor)
+            .bind(reason)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+        self.bump_counter(conn).await?;
+        Ok(PromotionRecord {
+            symbol: symbol.to_string(),
+            years,
+            from_version: from,
+            to_version: version_id.to_string(),
+            actor: actor.to_string(),
+            reason: reason.to_string(),
+            at: rows::from_ms(at)?,
+        })
+    }
+
+    /// Deletes non-current versions of a key beyond the newest `max_versions`.
+    async fn retain_in(&self, conn: &mut AnyConnection, symbol: &str, years: u32) -> Result<()> {
+        let q = self.sql(
+            "SELECT v.version_id FROM model_versions v LEFT JOIN current_versions c \
+             ON c.version_id = v.version_id \
+             WHERE v.symbol = ? AND v.years = ? AND c.version_id IS NULL ORDER BY v.seq DESC",
+        );
+        let stale: Vec<String> = sqlx::query(&q)
+            .bind(symbol)
+            .bind(years as i64)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .skip(self.max_versions)
+            .map(|r| rows::text(r, 0))
+            .collect::<Result<_>>()?;
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let q = self.sql("DELETE FROM model_versions WHERE version_id = ?");
+        for id in &stale {
+            sqlx::query(&q).bind(id).execute(&mut *conn).await?;
+        }
+        tracing::info!(symbol, years, removed = ?stale, "retention removed old versions");
+        self.bump_counter(conn).await?;
+        Ok(())
+    }
+}
+
+fn version_not_found(version_id: &str) -> Error {
+    Error::not_found(format!("model version '{version_id}' not found; list them with ListVersions"))
+}
