@@ -1,0 +1,85 @@
+//! Each validation rule rejects its fixture with a message naming row and field; nothing partial
+//! is returned (the result is an error, not a shorter list).
+use common::data::parse_csv;
+use common::Error;
+
+fn reject(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    match parse_csv(&text) {
+        Err(e @ Error::InvalidArgument(_)) => e.to_string(),
+        other => panic!("{name}: expected InvalidArgument, got {other:?}"),
+    }
+}
+
+#[test]
+fn high_below_max_open_close() {
+    assert_eq!(
+        reject("invalid_high.csv"),
+        "row 3 (2024-01-04), field high: 10.2 is below max(open, close) = 10.25; fix or drop the row"
+    );
+}
+
+#[test]
+fn low_above_min_open_close() {
+    assert_eq!(
+        reject("invalid_low.csv"),
+        "row 2 (2024-01-03), field low: 10.15 is above min(open, close) = 10.1; fix or drop the row"
+    );
+}
+
+#[test]
+fn non_positive_price() {
+    assert_eq!(
+        reject("invalid_nonpositive_price.csv"),
+        "row 2 (2024-01-03), field open: 0 is not a positive price; fix or drop the row"
+    );
+}
+
+#[test]
+fn non_finite_price() {
+    assert_eq!(
+        reject("invalid_nonfinite_price.csv"),
+        "row 2 (2024-01-03), field close: NaN is not a finite number; fix or drop the row"
+    );
+}
+
+#[test]
+fn negative_volume() {
+    assert_eq!(
+        reject("invalid_negative_volume.csv"),
+        "row 2 (2024-01-03), field volume: -5 is not a finite non-negative number; fix or drop the row"
+    );
+}
+
+#[test]
+fn duplicate_date_names_both_rows() {
+    assert_eq!(
+        reject("invalid_duplicate_date.csv"),
+        "row 3 (2024-01-03), field date: duplicate of row 1; each date may appear once; fix or drop the row"
+    );
+}
+
+#[test]
+fn unparseable_date() {
+    assert_eq!(
+        reject("invalid_date.csv"),
+        "row 2 (2024-13-03), field date: unparseable date, expected YYYY-MM-DD; fix or drop the row"
+    );
+}
+
+#[test]
+fn non_numeric_field() {
+    assert_eq!(
+        reject("invalid_number.csv"),
+        "row 2 (2024-01-03), field high: `ten` is not a number; fix or drop the row"
+    );
+}
+
+#[test]
+fn missing_value_and_short_rows() {
+    let e = parse_csv("date,open,high,low,close,volume\n2024-01-02,1,1,1,1\n").unwrap_err();
+    assert_eq!(e.to_string(), "row 1, field volume: value is missing; fix or drop the row");
+    let e = parse_csv("Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,1,1,1,1,1,null\n").unwrap_err();
+    assert_eq!(e.to_string(), "row 1 (2024-01-02), field Volume: `null` is not a number; fix or drop the row");
+}
