@@ -245,7 +245,8 @@ mod tests {
     fn volatility_match_metric() {
         close(volatility_match(&[1.0, 3.0], &[1.0, 3.0]), 1.0);
         close(volatility_match(&[2.0, 2.0], &[1.0, 3.0]), 0.0);
-        close(volatility_match(&[0.0, 4.0], &[1.0, 3.0]), -1.0);
+        close(volatility_match(&[0.0, 4.0], &[1.0, 3.0]), 0.0);
+        close(volatility_match(&[-2.0, 4.0], &[1.0, 3.0]), -1.0);
         close(volatility_match(&[1.0, 1.0], &[2.0, 2.0]), 1.0);
     }
 }
