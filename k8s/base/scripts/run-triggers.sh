@@ -66,11 +66,12 @@ for symbol in $symbols; do
   fi
   echo "== $symbol: RunTriggeredTraining"
   ran=$((ran + 1))
-  if call RunTriggeredTraining "$req" >"$out" 2>&1 && ! grep -q '"failed": *{' "$out"; then
-    cat "$out"
+  # Events go to the job log as they arrive (tee) and to $out for the verdict; busybox sh has
+  # no pipefail, so grpcurl's status travels through a file.
+  { call RunTriggeredTraining "$req" 2>&1; echo $? >"$out.rc"; } | tee "$out"
+  if [ "$(cat "$out.rc")" = 0 ] && ! grep -q '"failed": *{' "$out"; then
     echo "== $symbol: triggered training finished"
   else
-    cat "$out"
     echo "== $symbol: triggered training FAILED" >&2
     failed="$failed $symbol"
   fi

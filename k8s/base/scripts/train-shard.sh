@@ -6,7 +6,8 @@
 # is split across the Job's pods (symbol i goes to shard i % SHARD_COUNT).
 #
 # Env: JOB_COMPLETION_INDEX (set by Kubernetes), SHARD_COUNT (must equal spec.completions),
-# FAST_TRAINING (true|false), TRAIN_YEARS (optional), AUTH_TOKEN (optional),
+# FAST_TRAINING (true|false), TRAIN_YEARS (optional), MAX_EPOCHS (optional cap on every
+# training stage), AUTH_TOKEN (optional),
 # FAIL_ON_SYMBOL_ERROR (true: a symbol that fails to train fails the shard, so the Job retries
 # it; false (default): failures are logged and recorded in the registry's training failures).
 set -eu
@@ -15,11 +16,12 @@ index=${JOB_COMPLETION_INDEX:?JOB_COMPLETION_INDEX is not set: run this in an In
 count=${SHARD_COUNT:?SHARD_COUNT is not set (must equal the Job spec.completions)}
 fast=${FAST_TRAINING:-true}
 years=${TRAIN_YEARS:-}
+max_epochs=${MAX_EPOCHS:-}
 target=${TRAINER_TARGET:-127.0.0.1:50051}
 
-for value in "$index" "$count" "$years"; do
+for value in "$index" "$count" "$years" "$max_epochs"; do
   case "$value" in
-    *[!0-9]*) echo "JOB_COMPLETION_INDEX/SHARD_COUNT/TRAIN_YEARS must be whole numbers, got '$value'" >&2; exit 2 ;;
+    *[!0-9]*) echo "JOB_COMPLETION_INDEX/SHARD_COUNT/TRAIN_YEARS/MAX_EPOCHS must be whole numbers, got '$value'" >&2; exit 2 ;;
   esac
 done
 if [ "$count" -lt 1 ] || [ "$index" -ge "$count" ]; then
@@ -49,12 +51,13 @@ until grpcurl -plaintext -d '{"service": "lstm.v1.Trainer"}' "$target" grpc.heal
   sleep 2
 done
 
-req="{\"shard_index\": $index, \"shard_count\": $count, \"fast_training\": $fast${years:+, \"years\": $years}}"
+req="{\"shard_index\": $index, \"shard_count\": $count, \"fast_training\": $fast${years:+, \"years\": $years}${max_epochs:+, \"max_epochs\": $max_epochs}}"
 echo "== shard $index/$count: TrainAll $req"
 out=${TMPDIR:-/tmp}/train-all.json
-status=0
-auth -d "$req" "$target" lstm.v1.Trainer/TrainAll >"$out" 2>&1 || status=$?
-cat "$out"
+# Results go to the job log as they arrive (tee) and to $out for the verdict; busybox sh has no
+# pipefail, so grpcurl's status travels through a file.
+{ auth -d "$req" "$target" lstm.v1.Trainer/TrainAll 2>&1; echo $? >"$out.rc"; } | tee "$out"
+status=$(cat "$out.rc")
 if [ "$status" -ne 0 ]; then
   echo "== shard $index/$count: TrainAll failed (grpcurl exit $status)" >&2
   exit 1
