@@ -37,7 +37,11 @@ fn bars_from(start: &str, n: usize) -> Vec<Bar> {
                 low: c - 1.0,
                 close: c,
                 volume: 1000.0 + out.len() as f64,
-                amount: if out.len() % 2 == 0 { Some(c * 1000.0) } else { None },
+                amount: if out.len() % 2 == 0 {
+                    Some(c * 1000.0)
+                } else {
+                    None
+                },
             });
         }
         day = day.succ_opt().unwrap();
@@ -65,7 +69,10 @@ fn new_version(id: &str, symbol: &str, years: u32, weights: Vec<u8>) -> NewVersi
 }
 
 fn promo(actor: &str, reason: &str) -> Option<Promotion> {
-    Some(Promotion { actor: actor.into(), reason: reason.into() })
+    Some(Promotion {
+        actor: actor.into(),
+        reason: reason.into(),
+    })
 }
 
 fn ids(v: &[common::registry::VersionInfo]) -> Vec<String> {
@@ -92,7 +99,10 @@ async fn bars_upsert_update_and_range(db: &TestDb) {
 
     let all = reg.bars("AAPL", None, None).await.unwrap();
     assert_eq!(all.len(), 35);
-    assert!(all.windows(2).all(|w| w[0].date < w[1].date), "ascending dates");
+    assert!(
+        all.windows(2).all(|w| w[0].date < w[1].date),
+        "ascending dates"
+    );
     assert_eq!(all[..20], bars[..20], "untouched bars round-trip exactly");
     assert_eq!(all[20].close, bars[20].close + 0.25, "updated in place");
     assert_eq!(all[21].amount, Some(7.0));
@@ -103,13 +113,32 @@ async fn bars_upsert_update_and_range(db: &TestDb) {
     let r = reg.bars("AAPL", Some(from), Some(to)).await.unwrap();
     assert_eq!(r.len(), 5);
     assert_eq!((r[0].date, r[4].date), (from, to));
-    assert_eq!(reg.bars("AAPL", Some(all[33].date), None).await.unwrap().len(), 2);
-    assert_eq!(reg.bars("AAPL", None, Some(all[1].date)).await.unwrap().len(), 2);
+    assert_eq!(
+        reg.bars("AAPL", Some(all[33].date), None)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        reg.bars("AAPL", None, Some(all[1].date))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     assert!(reg.bars("MSFT", None, None).await.unwrap().is_empty());
 
-    reg.upsert_bars("600519.SH", &bars_from("2026-02-02", 3)).await.unwrap();
-    reg.upsert_bars("MSFT", &bars_from("2026-02-02", 3)).await.unwrap();
-    assert_eq!(reg.symbols().await.unwrap(), vec!["600519.SH", "AAPL", "MSFT"]);
+    reg.upsert_bars("600519.SH", &bars_from("2026-02-02", 3))
+        .await
+        .unwrap();
+    reg.upsert_bars("MSFT", &bars_from("2026-02-02", 3))
+        .await
+        .unwrap();
+    assert_eq!(
+        reg.symbols().await.unwrap(),
+        vec!["600519.SH", "AAPL", "MSFT"]
+    );
     // Empty input is a no-op that still reports the total.
     let s = reg.upsert_bars("MSFT", &[]).await.unwrap();
     assert_eq!((s.inserted, s.updated, s.total), (0, 0, 3));
@@ -126,7 +155,10 @@ async fn bars_invalid_input_stores_nothing(db: &TestDb) {
     dup[3].date = dup[2].date;
     let err = reg.upsert_bars("TSLA", &dup).await.unwrap_err();
     assert!(err.to_string().contains("duplicate"), "{err}");
-    let err = reg.upsert_bars("", &bars_from("2026-03-02", 1)).await.unwrap_err();
+    let err = reg
+        .upsert_bars("", &bars_from("2026-03-02", 1))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)));
     assert!(reg.bars("TSLA", None, None).await.unwrap().is_empty());
     assert!(reg.symbols().await.unwrap().is_empty());
@@ -138,60 +170,116 @@ async fn versions_save_get_list_current(db: &TestDb) {
     let c0 = reg.change_counter().await.unwrap();
     assert!(reg.current_version("AAPL", 5).await.unwrap().is_none());
 
-    let info = reg.save_version(new_version("v1", "AAPL", 5, weights.clone()), None).await.unwrap();
+    let info = reg
+        .save_version(new_version("v1", "AAPL", 5, weights.clone()), None)
+        .await
+        .unwrap();
     assert!(!info.is_current);
     assert_eq!(info.weights_bytes, 50_000);
     assert_eq!(info.weights_sha256.len(), 64);
-    assert_eq!(reg.change_counter().await.unwrap(), c0, "saving without promotion changes no pointer");
+    assert_eq!(
+        reg.change_counter().await.unwrap(),
+        c0,
+        "saving without promotion changes no pointer"
+    );
 
     let info2 = reg
-        .save_version(new_version("v2", "AAPL", 5, vec![2; 10]), promo("trainer-svc", "first model"))
+        .save_version(
+            new_version("v2", "AAPL", 5, vec![2; 10]),
+            promo("trainer-svc", "first model"),
+        )
         .await
         .unwrap();
     assert!(info2.is_current);
     assert!(reg.change_counter().await.unwrap() > c0);
-    reg.save_version(new_version("m1", "MSFT", 3, vec![3; 10]), promo("trainer-svc", "first"))
-        .await
-        .unwrap();
+    reg.save_version(
+        new_version("m1", "MSFT", 3, vec![3; 10]),
+        promo("trainer-svc", "first"),
+    )
+    .await
+    .unwrap();
 
     let rec = reg.version("v1").await.unwrap();
     assert_eq!(rec.weights, weights);
-    assert_eq!(rec.metadata_json, new_version("v1", "AAPL", 5, vec![]).metadata_json);
+    assert_eq!(
+        rec.metadata_json,
+        new_version("v1", "AAPL", 5, vec![]).metadata_json
+    );
     assert_eq!(rec.info, info);
     assert_eq!(rec.info.metrics.get("f1"), Some(&0.61));
     assert_eq!(rec.info.data_start, d("2021-01-04"));
     assert_eq!(rec.info.note, "note of v1");
     assert_eq!(rec.info.model_kind, "LSTMDualHeadEnhanced");
-    assert!((rec.info.created_at - chrono::Utc::now()).num_seconds().abs() < 60);
+    assert!(
+        (rec.info.created_at - chrono::Utc::now())
+            .num_seconds()
+            .abs()
+            < 60
+    );
     assert_eq!(reg.version_info("v2").await.unwrap(), info2);
 
     let err = reg.version("nope").await.unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err}");
-    assert!(matches!(reg.version_info("nope").await.unwrap_err(), Error::NotFound(_)));
+    assert!(matches!(
+        reg.version_info("nope").await.unwrap_err(),
+        Error::NotFound(_)
+    ));
 
     // Newest first, filtered, is_current set.
-    assert_eq!(ids(&reg.list_versions(None, None).await.unwrap()), ["m1", "v2", "v1"]);
+    assert_eq!(
+        ids(&reg.list_versions(None, None).await.unwrap()),
+        ["m1", "v2", "v1"]
+    );
     let aapl = reg.list_versions(Some("AAPL"), None).await.unwrap();
     assert_eq!(ids(&aapl), ["v2", "v1"]);
-    assert_eq!(aapl.iter().map(|v| v.is_current).collect::<Vec<_>>(), [true, false]);
-    assert!(reg.list_versions(Some("AAPL"), Some(3)).await.unwrap().is_empty());
-    assert_eq!(ids(&reg.list_versions(None, Some(3)).await.unwrap()), ["m1"]);
+    assert_eq!(
+        aapl.iter().map(|v| v.is_current).collect::<Vec<_>>(),
+        [true, false]
+    );
+    assert!(reg
+        .list_versions(Some("AAPL"), Some(3))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        ids(&reg.list_versions(None, Some(3)).await.unwrap()),
+        ["m1"]
+    );
 
-    assert_eq!(reg.current_version("AAPL", 5).await.unwrap().unwrap().version_id, "v2");
+    assert_eq!(
+        reg.current_version("AAPL", 5)
+            .await
+            .unwrap()
+            .unwrap()
+            .version_id,
+        "v2"
+    );
     assert_eq!(
         reg.current_versions().await.unwrap(),
-        vec![("AAPL".to_string(), 5, "v2".to_string()), ("MSFT".to_string(), 3, "m1".to_string())]
+        vec![
+            ("AAPL".to_string(), 5, "v2".to_string()),
+            ("MSFT".to_string(), 3, "m1".to_string())
+        ]
     );
 
     // Duplicate id: rejected, original untouched.
-    let err = reg.save_version(new_version("v1", "AAPL", 5, vec![9; 3]), None).await.unwrap_err();
+    let err = reg
+        .save_version(new_version("v1", "AAPL", 5, vec![9; 3]), None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
     assert!(err.to_string().contains("already exists"), "{err}");
     assert_eq!(reg.version("v1").await.unwrap().weights, weights);
     // Bad input.
-    let err = reg.save_version(new_version("v9", "AAPL", 0, vec![1]), None).await.unwrap_err();
+    let err = reg
+        .save_version(new_version("v9", "AAPL", 0, vec![1]), None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
-    let err = reg.save_version(new_version("v9", "AAPL", 5, vec![]), None).await.unwrap_err();
+    let err = reg
+        .save_version(new_version("v9", "AAPL", 5, vec![]), None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
 }
 
@@ -199,45 +287,99 @@ async fn retention_keeps_newest_non_current(db: &TestDb) {
     // Default MAX_VERSIONS = 1: the current one plus the newest non-current one.
     let reg = &db.reg;
     assert_eq!(reg.max_versions(), 1);
-    reg.save_version(new_version("a1", "AAPL", 5, vec![1]), promo("t", "first")).await.unwrap();
-    reg.save_version(new_version("a2", "AAPL", 5, vec![2]), None).await.unwrap();
-    reg.save_version(new_version("a3", "AAPL", 5, vec![3]), None).await.unwrap();
-    assert_eq!(ids(&reg.list_versions(Some("AAPL"), Some(5)).await.unwrap()), ["a3", "a1"]);
-    reg.save_version(new_version("a4", "AAPL", 5, vec![4]), promo("t", "better")).await.unwrap();
+    reg.save_version(new_version("a1", "AAPL", 5, vec![1]), promo("t", "first"))
+        .await
+        .unwrap();
+    reg.save_version(new_version("a2", "AAPL", 5, vec![2]), None)
+        .await
+        .unwrap();
+    reg.save_version(new_version("a3", "AAPL", 5, vec![3]), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&reg.list_versions(Some("AAPL"), Some(5)).await.unwrap()),
+        ["a3", "a1"]
+    );
+    reg.save_version(new_version("a4", "AAPL", 5, vec![4]), promo("t", "better"))
+        .await
+        .unwrap();
     let left = reg.list_versions(Some("AAPL"), Some(5)).await.unwrap();
-    assert_eq!(ids(&left), ["a4", "a3"], "a1 (older than a3) pruned once it stopped being current");
+    assert_eq!(
+        ids(&left),
+        ["a4", "a3"],
+        "a1 (older than a3) pruned once it stopped being current"
+    );
     assert!(left[0].is_current);
     // Other keys untouched by this key's retention.
-    reg.save_version(new_version("b1", "AAPL", 3, vec![5]), None).await.unwrap();
-    reg.save_version(new_version("a5", "AAPL", 5, vec![6]), None).await.unwrap();
-    assert_eq!(ids(&reg.list_versions(Some("AAPL"), Some(3)).await.unwrap()), ["b1"]);
-    assert_eq!(ids(&reg.list_versions(Some("AAPL"), Some(5)).await.unwrap()), ["a5", "a4"]);
-    assert!(matches!(reg.version("a1").await.unwrap_err(), Error::NotFound(_)));
+    reg.save_version(new_version("b1", "AAPL", 3, vec![5]), None)
+        .await
+        .unwrap();
+    reg.save_version(new_version("a5", "AAPL", 5, vec![6]), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&reg.list_versions(Some("AAPL"), Some(3)).await.unwrap()),
+        ["b1"]
+    );
+    assert_eq!(
+        ids(&reg.list_versions(Some("AAPL"), Some(5)).await.unwrap()),
+        ["a5", "a4"]
+    );
+    assert!(matches!(
+        reg.version("a1").await.unwrap_err(),
+        Error::NotFound(_)
+    ));
 
     // Configurable: keep 2.
     let reg2 = reg.clone().with_max_versions(2);
-    reg2.save_version(new_version("a6", "AAPL", 5, vec![7]), None).await.unwrap();
-    reg2.save_version(new_version("a7", "AAPL", 5, vec![8]), None).await.unwrap();
-    assert_eq!(ids(&reg2.list_versions(Some("AAPL"), Some(5)).await.unwrap()), ["a7", "a6", "a4"]);
+    reg2.save_version(new_version("a6", "AAPL", 5, vec![7]), None)
+        .await
+        .unwrap();
+    reg2.save_version(new_version("a7", "AAPL", 5, vec![8]), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&reg2.list_versions(Some("AAPL"), Some(5)).await.unwrap()),
+        ["a7", "a6", "a4"]
+    );
 }
 
 async fn rollback_history_and_delete(db: &TestDb) {
     let reg = db.reg.clone().with_max_versions(10);
-    reg.save_version(new_version("r1", "NVDA", 2, vec![1]), promo("trainer-svc", "first model"))
-        .await
-        .unwrap();
-    reg.save_version(new_version("r2", "NVDA", 2, vec![2]), promo("trainer-svc", "f1 gain 0.07"))
-        .await
-        .unwrap();
+    reg.save_version(
+        new_version("r1", "NVDA", 2, vec![1]),
+        promo("trainer-svc", "first model"),
+    )
+    .await
+    .unwrap();
+    reg.save_version(
+        new_version("r2", "NVDA", 2, vec![2]),
+        promo("trainer-svc", "f1 gain 0.07"),
+    )
+    .await
+    .unwrap();
     let c = reg.change_counter().await.unwrap();
-    let rec = reg.set_current("NVDA", 2, "r1", "alice", "rollback: r2 drifts").await.unwrap();
+    let rec = reg
+        .set_current("NVDA", 2, "r1", "alice", "rollback: r2 drifts")
+        .await
+        .unwrap();
     assert_eq!(rec.from_version.as_deref(), Some("r2"));
     assert_eq!(rec.to_version, "r1");
     assert_eq!(reg.change_counter().await.unwrap(), c + 1);
-    assert_eq!(reg.current_version("NVDA", 2).await.unwrap().unwrap().version_id, "r1");
+    assert_eq!(
+        reg.current_version("NVDA", 2)
+            .await
+            .unwrap()
+            .unwrap()
+            .version_id,
+        "r1"
+    );
 
     let h = reg.promotion_history("NVDA", 2).await.unwrap();
-    let chain: Vec<_> = h.iter().map(|p| (p.from_version.clone(), p.to_version.clone())).collect();
+    let chain: Vec<_> = h
+        .iter()
+        .map(|p| (p.from_version.clone(), p.to_version.clone()))
+        .collect();
     assert_eq!(
         chain,
         vec![
@@ -252,17 +394,32 @@ async fn rollback_history_and_delete(db: &TestDb) {
     assert!(reg.promotion_history("NVDA", 5).await.unwrap().is_empty());
 
     // Wrong key / unknown version / empty actor: refused, nothing changes.
-    reg.save_version(new_version("o1", "AMD", 2, vec![1]), None).await.unwrap();
-    let err = reg.set_current("NVDA", 2, "o1", "bob", "x").await.unwrap_err();
+    reg.save_version(new_version("o1", "AMD", 2, vec![1]), None)
+        .await
+        .unwrap();
+    let err = reg
+        .set_current("NVDA", 2, "o1", "bob", "x")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
     assert!(err.to_string().contains("AMD/2y"), "{err}");
-    let err = reg.set_current("NVDA", 2, "ghost", "bob", "x").await.unwrap_err();
+    let err = reg
+        .set_current("NVDA", 2, "ghost", "bob", "x")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err}");
     let err = reg.set_current("NVDA", 2, "r2", "", "x").await.unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
     assert_eq!(reg.change_counter().await.unwrap(), c + 1);
     assert_eq!(reg.promotion_history("NVDA", 2).await.unwrap().len(), 3);
-    assert_eq!(reg.current_version("NVDA", 2).await.unwrap().unwrap().version_id, "r1");
+    assert_eq!(
+        reg.current_version("NVDA", 2)
+            .await
+            .unwrap()
+            .unwrap()
+            .version_id,
+        "r1"
+    );
 
     // Deleting the current version is refused with the documented advice.
     let err = reg.delete_version("r1").await.unwrap_err();
@@ -274,40 +431,89 @@ async fn rollback_history_and_delete(db: &TestDb) {
     // Non-current: deleted, counter bumps; unknown: NotFound.
     reg.delete_version("r2").await.unwrap();
     assert_eq!(reg.change_counter().await.unwrap(), c + 2);
-    assert!(matches!(reg.version_info("r2").await.unwrap_err(), Error::NotFound(_)));
-    assert!(matches!(reg.delete_version("r2").await.unwrap_err(), Error::NotFound(_)));
-    assert_eq!(reg.promotion_history("NVDA", 2).await.unwrap().len(), 3, "history survives");
+    assert!(matches!(
+        reg.version_info("r2").await.unwrap_err(),
+        Error::NotFound(_)
+    ));
+    assert!(matches!(
+        reg.delete_version("r2").await.unwrap_err(),
+        Error::NotFound(_)
+    ));
+    assert_eq!(
+        reg.promotion_history("NVDA", 2).await.unwrap().len(),
+        3,
+        "history survives"
+    );
 }
 
 async fn failed_save_and_promote_leaves_nothing(db: &TestDb) {
     let reg = db.reg.clone().with_max_versions(10);
-    reg.save_version(new_version("g1", "GOOG", 1, vec![1]), promo("t", "first")).await.unwrap();
+    reg.save_version(new_version("g1", "GOOG", 1, vec![1]), promo("t", "first"))
+        .await
+        .unwrap();
     let c = reg.change_counter().await.unwrap();
     reg.__fail_next_promotion_for_test();
     let err = reg
-        .save_version(new_version("g2", "GOOG", 1, vec![2; 1000]), promo("t", "better"))
+        .save_version(
+            new_version("g2", "GOOG", 1, vec![2; 1000]),
+            promo("t", "better"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Internal(_)), "{err}");
-    assert!(matches!(reg.version_info("g2").await.unwrap_err(), Error::NotFound(_)), "no partial version");
-    assert_eq!(ids(&reg.list_versions(Some("GOOG"), None).await.unwrap()), ["g1"]);
-    assert_eq!(reg.current_version("GOOG", 1).await.unwrap().unwrap().version_id, "g1");
+    assert!(
+        matches!(
+            reg.version_info("g2").await.unwrap_err(),
+            Error::NotFound(_)
+        ),
+        "no partial version"
+    );
+    assert_eq!(
+        ids(&reg.list_versions(Some("GOOG"), None).await.unwrap()),
+        ["g1"]
+    );
+    assert_eq!(
+        reg.current_version("GOOG", 1)
+            .await
+            .unwrap()
+            .unwrap()
+            .version_id,
+        "g1"
+    );
     assert_eq!(reg.promotion_history("GOOG", 1).await.unwrap().len(), 1);
     assert_eq!(reg.change_counter().await.unwrap(), c);
     // The same version saves fine afterwards (its id was not left behind).
-    let info = reg.save_version(new_version("g2", "GOOG", 1, vec![2; 1000]), promo("t", "retry")).await.unwrap();
+    let info = reg
+        .save_version(
+            new_version("g2", "GOOG", 1, vec![2; 1000]),
+            promo("t", "retry"),
+        )
+        .await
+        .unwrap();
     assert!(info.is_current);
 
     // A promotion to a version that is not stored: refused, nothing written.
-    let err = reg.set_current("GOOG", 1, "g-missing", "t", "x").await.unwrap_err();
+    let err = reg
+        .set_current("GOOG", 1, "g-missing", "t", "x")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)));
-    assert_eq!(reg.current_version("GOOG", 1).await.unwrap().unwrap().version_id, "g2");
+    assert_eq!(
+        reg.current_version("GOOG", 1)
+            .await
+            .unwrap()
+            .unwrap()
+            .version_id,
+        "g2"
+    );
 }
 
 async fn corrupt_weights_are_refused(db: &TestDb) {
     let reg = &db.reg;
     let w: Vec<u8> = (0..4096u32).map(|i| (i % 256) as u8).collect();
-    reg.save_version(new_version("c1", "IBM", 5, w.clone()), promo("t", "first")).await.unwrap();
+    reg.save_version(new_version("c1", "IBM", 5, w.clone()), promo("t", "first"))
+        .await
+        .unwrap();
     assert_eq!(reg.version("c1").await.unwrap().weights, w);
     reg.__corrupt_weights_for_test("c1").await.unwrap();
     let err = reg.version("c1").await.unwrap_err();
@@ -319,8 +525,13 @@ async fn corrupt_weights_are_refused(db: &TestDb) {
 
 async fn large_weights_round_trip(db: &TestDb) {
     let reg = &db.reg;
-    let w: Vec<u8> = (0..10 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
-    let info = reg.save_version(new_version("big", "BIG", 10, w.clone()), promo("t", "big")).await.unwrap();
+    let w: Vec<u8> = (0..10 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let info = reg
+        .save_version(new_version("big", "BIG", 10, w.clone()), promo("t", "big"))
+        .await
+        .unwrap();
     assert_eq!(info.weights_bytes, w.len() as u64);
     let rec = reg.version("big").await.unwrap();
     assert!(rec.weights == w, "10 MiB of weights round-trip");
@@ -344,15 +555,29 @@ async fn runs_events_and_plots(db: &TestDb) {
 
     let r = &reg.runs(None, Some("run-1"), 10).await.unwrap()[0];
     assert_eq!(r.status, RunStatus::Queued);
-    assert_eq!((r.finished_at, r.duration_seconds, r.version_id.clone()), (None, None, None));
+    assert_eq!(
+        (r.finished_at, r.duration_seconds, r.version_id.clone()),
+        (None, None, None)
+    );
     assert_eq!(r.config_json, r#"{"epochs":60}"#);
 
-    reg.set_run_status("run-1", RunStatus::Running).await.unwrap();
-    reg.set_run_status("run-1", RunStatus::Running).await.unwrap(); // idempotent
-    assert!(matches!(reg.set_run_status("ghost", RunStatus::Running).await.unwrap_err(), Error::NotFound(_)));
+    reg.set_run_status("run-1", RunStatus::Running)
+        .await
+        .unwrap();
+    reg.set_run_status("run-1", RunStatus::Running)
+        .await
+        .unwrap(); // idempotent
+    assert!(matches!(
+        reg.set_run_status("ghost", RunStatus::Running)
+            .await
+            .unwrap_err(),
+        Error::NotFound(_)
+    ));
 
     for seq in 1..=5u64 {
-        reg.append_run_event("run-1", seq, &format!(r#"{{"epoch":{seq}}}"#)).await.unwrap();
+        reg.append_run_event("run-1", seq, &format!(r#"{{"epoch":{seq}}}"#))
+            .await
+            .unwrap();
     }
     let err = reg.append_run_event("run-1", 3, "{}").await.unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
@@ -361,55 +586,102 @@ async fn runs_events_and_plots(db: &TestDb) {
     let ev = reg.run_events("run-1", None).await.unwrap();
     assert_eq!(ev.len(), 5);
     assert_eq!(ev[0], (1, r#"{"epoch":1}"#.to_string()));
-    let after: Vec<u64> = reg.run_events("run-1", Some(3)).await.unwrap().iter().map(|e| e.0).collect();
+    let after: Vec<u64> = reg
+        .run_events("run-1", Some(3))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.0)
+        .collect();
     assert_eq!(after, [4, 5]);
 
     let png = [0x89u8, b'P', b'N', b'G', 0, 1, 2, 3];
-    reg.save_plot("run-1", "training_curves", &png).await.unwrap();
+    reg.save_plot("run-1", "training_curves", &png)
+        .await
+        .unwrap();
     reg.save_plot("run-1", "holdout", &png[..4]).await.unwrap();
     reg.save_plot("run-1", "holdout", &png[..6]).await.unwrap(); // replaces
     assert_eq!(reg.plot("run-1", "training_curves").await.unwrap(), png);
     assert_eq!(reg.plot("run-1", "holdout").await.unwrap(), &png[..6]);
     assert_eq!(
         reg.plot_names("run-1").await.unwrap(),
-        vec![("holdout".to_string(), 6), ("training_curves".to_string(), 8)]
+        vec![
+            ("holdout".to_string(), 6),
+            ("training_curves".to_string(), 8)
+        ]
     );
-    assert!(matches!(reg.plot("run-1", "nope").await.unwrap_err(), Error::NotFound(_)));
-    assert!(matches!(reg.save_plot("ghost", "x", &png).await.unwrap_err(), Error::NotFound(_)));
+    assert!(matches!(
+        reg.plot("run-1", "nope").await.unwrap_err(),
+        Error::NotFound(_)
+    ));
+    assert!(matches!(
+        reg.save_plot("ghost", "x", &png).await.unwrap_err(),
+        Error::NotFound(_)
+    ));
 
     tokio::time::sleep(Duration::from_millis(20)).await;
-    reg.finish_run("run-1", RunStatus::Succeeded, Some("v-123"), None).await.unwrap();
-    reg.finish_run("run-2", RunStatus::Failed, None, Some("insufficient data")).await.unwrap();
+    reg.finish_run("run-1", RunStatus::Succeeded, Some("v-123"), None)
+        .await
+        .unwrap();
+    reg.finish_run("run-2", RunStatus::Failed, None, Some("insufficient data"))
+        .await
+        .unwrap();
     assert!(matches!(
-        reg.finish_run("run-1", RunStatus::Running, None, None).await.unwrap_err(),
+        reg.finish_run("run-1", RunStatus::Running, None, None)
+            .await
+            .unwrap_err(),
         Error::InvalidArgument(_)
     ));
     assert!(matches!(
-        reg.finish_run("ghost", RunStatus::Failed, None, None).await.unwrap_err(),
+        reg.finish_run("ghost", RunStatus::Failed, None, None)
+            .await
+            .unwrap_err(),
         Error::NotFound(_)
     ));
 
     let all = reg.runs(None, None, 0).await.unwrap();
-    assert_eq!(all.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["run-2", "run-1"]);
+    assert_eq!(
+        all.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+        ["run-2", "run-1"]
+    );
     let r1 = &reg.runs(Some("AAPL"), None, 10).await.unwrap()[0];
     assert_eq!(r1.status, RunStatus::Succeeded);
     assert_eq!(r1.version_id.as_deref(), Some("v-123"));
-    assert!(r1.duration_seconds.unwrap() >= 0.02, "{:?}", r1.duration_seconds);
+    assert!(
+        r1.duration_seconds.unwrap() >= 0.02,
+        "{:?}",
+        r1.duration_seconds
+    );
     assert!(r1.finished_at.unwrap() >= r1.started_at);
     let r2 = &reg.runs(Some("MSFT"), None, 10).await.unwrap()[0];
-    assert_eq!((r2.status, r2.error.as_deref()), (RunStatus::Failed, Some("insufficient data")));
+    assert_eq!(
+        (r2.status, r2.error.as_deref()),
+        (RunStatus::Failed, Some("insufficient data"))
+    );
     assert_eq!(reg.runs(None, None, 1).await.unwrap().len(), 1);
 }
 
 async fn failures_are_listed_newest_first(db: &TestDb) {
     let reg = &db.reg;
-    reg.record_failure("AAPL", 5, Some("run-9"), "nan loss at epoch 3").await.unwrap();
-    reg.record_failure("MSFT", 3, None, "insufficient data: need at least 65 trading days, got 40")
+    reg.record_failure("AAPL", 5, Some("run-9"), "nan loss at epoch 3")
         .await
         .unwrap();
-    reg.record_failure("AAPL", 1, None, "cancelled").await.unwrap();
+    reg.record_failure(
+        "MSFT",
+        3,
+        None,
+        "insufficient data: need at least 65 trading days, got 40",
+    )
+    .await
+    .unwrap();
+    reg.record_failure("AAPL", 1, None, "cancelled")
+        .await
+        .unwrap();
     let all = reg.failures(None, 10).await.unwrap();
-    assert_eq!(all.iter().map(|f| f.error.as_str()).collect::<Vec<_>>()[0], "cancelled");
+    assert_eq!(
+        all.iter().map(|f| f.error.as_str()).collect::<Vec<_>>()[0],
+        "cancelled"
+    );
     assert_eq!(all.len(), 3);
     let aapl = reg.failures(Some("AAPL"), 10).await.unwrap();
     assert_eq!(aapl.len(), 2);
@@ -432,46 +704,74 @@ async fn predictions_resolve_when_bars_arrive(db: &TestDb) {
         magnitudes: vec![pred / 5.0; 5],
     };
     // as_of = bar 10 (close 110) -> resolves with bar 15 (close 115): realised 5/110.
-    reg.record_prediction(p(bars[10].date, 0.01, 5)).await.unwrap();
+    reg.record_prediction(p(bars[10].date, 0.01, 5))
+        .await
+        .unwrap();
     // as_of = bar 17: needs bar 22, not there yet.
-    reg.record_prediction(p(bars[17].date, 0.02, 5)).await.unwrap();
+    reg.record_prediction(p(bars[17].date, 0.02, 5))
+        .await
+        .unwrap();
     // as_of on a Saturday uses Friday's bar 14 as base (close 114 -> bar 19 close 119).
     let weekend = bars[14].date.succ_opt().unwrap();
     assert_eq!(weekend.weekday(), Weekday::Sat);
     reg.record_prediction(p(weekend, -0.01, 3)).await.unwrap();
-    assert!(reg.record_prediction(p(bars[1].date, f64::NAN, 5)).await.is_err());
+    assert!(reg
+        .record_prediction(p(bars[1].date, f64::NAN, 5))
+        .await
+        .is_err());
 
     assert_eq!(reg.resolve_predictions("QQQ").await.unwrap(), 2);
-    assert_eq!(reg.resolve_predictions("QQQ").await.unwrap(), 0, "resolved once");
+    assert_eq!(
+        reg.resolve_predictions("QQQ").await.unwrap(),
+        0,
+        "resolved once"
+    );
     let errs = reg.resolved_errors("QQQ", None).await.unwrap();
     assert_eq!(errs.len(), 2);
-    assert!((errs[0] - (0.01 - 5.0 / 110.0f64).abs()).abs() < 1e-12, "{errs:?}");
-    assert!((errs[1] - (-0.01 - 5.0 / 114.0f64).abs()).abs() < 1e-12, "{errs:?}");
+    assert!(
+        (errs[0] - (0.01 - 5.0 / 110.0f64).abs()).abs() < 1e-12,
+        "{errs:?}"
+    );
+    assert!(
+        (errs[1] - (-0.01 - 5.0 / 114.0f64).abs()).abs() < 1e-12,
+        "{errs:?}"
+    );
     assert_eq!(reg.resolved_errors("QQQ", Some(3)).await.unwrap().len(), 1);
 
     // upsert_bars resolves what the new bars complete.
     reg.upsert_bars("QQQ", &bars[20..25]).await.unwrap();
     let errs = reg.resolved_errors("QQQ", Some(5)).await.unwrap();
     assert_eq!(errs.len(), 2);
-    assert!((errs[1] - (0.02 - 5.0 / 117.0f64).abs()).abs() < 1e-12, "{errs:?}");
+    assert!(
+        (errs[1] - (0.02 - 5.0 / 117.0f64).abs()).abs() < 1e-12,
+        "{errs:?}"
+    );
     assert!(reg.resolved_errors("ZZZ", None).await.unwrap().is_empty());
 }
 
 async fn concurrent_promotions_stay_consistent(db: &TestDb) {
     let a = db.reg.clone().with_max_versions(10);
     let b = db.reconnect().await.with_max_versions(10);
-    a.save_version(new_version("p1", "SPY", 5, vec![1]), None).await.unwrap();
-    a.save_version(new_version("p2", "SPY", 5, vec![2]), None).await.unwrap();
+    a.save_version(new_version("p1", "SPY", 5, vec![1]), None)
+        .await
+        .unwrap();
+    a.save_version(new_version("p2", "SPY", 5, vec![2]), None)
+        .await
+        .unwrap();
     let c0 = a.change_counter().await.unwrap();
     const ROUNDS: usize = 8;
     let ta = tokio::spawn(async move {
         for i in 0..ROUNDS {
-            a.set_current("SPY", 5, "p1", "writer-a", &format!("a{i}")).await.unwrap();
+            a.set_current("SPY", 5, "p1", "writer-a", &format!("a{i}"))
+                .await
+                .unwrap();
         }
     });
     let tb = tokio::spawn(async move {
         for i in 0..ROUNDS {
-            b.set_current("SPY", 5, "p2", "writer-b", &format!("b{i}")).await.unwrap();
+            b.set_current("SPY", 5, "p2", "writer-b", &format!("b{i}"))
+                .await
+                .unwrap();
         }
     });
     ta.await.unwrap();
@@ -482,7 +782,11 @@ async fn concurrent_promotions_stay_consistent(db: &TestDb) {
     assert_eq!(h.iter().filter(|p| p.actor == "writer-a").count(), ROUNDS);
     assert_eq!(h[0].from_version, None);
     for w in h.windows(2) {
-        assert_eq!(w[1].from_version.as_deref(), Some(w[0].to_version.as_str()), "serial chain: {h:?}");
+        assert_eq!(
+            w[1].from_version.as_deref(),
+            Some(w[0].to_version.as_str()),
+            "serial chain: {h:?}"
+        );
     }
     let cur = reg.current_versions().await.unwrap();
     assert_eq!(cur.len(), 1, "one current pointer for the key");
@@ -495,8 +799,14 @@ async fn concurrent_promotions_stay_consistent(db: &TestDb) {
 async fn change_counter_poller_sees_every_promotion(db: &TestDb) {
     let writer = db.reg.clone().with_max_versions(10);
     let reader = db.reconnect().await;
-    writer.save_version(new_version("k1", "DIA", 1, vec![1]), None).await.unwrap();
-    writer.save_version(new_version("k2", "DIA", 1, vec![2]), None).await.unwrap();
+    writer
+        .save_version(new_version("k1", "DIA", 1, vec![1]), None)
+        .await
+        .unwrap();
+    writer
+        .save_version(new_version("k2", "DIA", 1, vec![2]), None)
+        .await
+        .unwrap();
     let start = reader.change_counter().await.unwrap();
     let (tx, mut rx) = tokio::sync::watch::channel(start);
     let poll = tokio::spawn(async move {
@@ -517,7 +827,10 @@ async fn change_counter_poller_sees_every_promotion(db: &TestDb) {
     let mut after = vec![];
     for i in 0..10 {
         let v = if i % 2 == 0 { "k1" } else { "k2" };
-        writer.set_current("DIA", 1, v, "ops", "flip").await.unwrap();
+        writer
+            .set_current("DIA", 1, v, "ops", "flip")
+            .await
+            .unwrap();
         let c = writer.change_counter().await.unwrap();
         after.push(c);
         // Wait until the poller has noticed this promotion before making the next one.
@@ -527,7 +840,10 @@ async fn change_counter_poller_sees_every_promotion(db: &TestDb) {
             .unwrap();
     }
     let seen = poll.await.unwrap();
-    assert!(after.windows(2).all(|w| w[1] > w[0]), "strictly increasing per promotion: {after:?}");
+    assert!(
+        after.windows(2).all(|w| w[1] > w[0]),
+        "strictly increasing per promotion: {after:?}"
+    );
     assert_eq!(seen, after, "the poller saw each promotion's counter value");
 }
 
@@ -535,23 +851,41 @@ async fn lease_contention_queue_and_expiry(db: &TestDb) {
     let r1 = db.reg.clone();
     let r2 = db.reconnect().await; // another "replica"
     let long = Duration::from_secs(30);
-    assert_eq!(r1.try_acquire_lease("AAPL", "A", long).await.unwrap(), LeaseAttempt::Acquired);
+    assert_eq!(
+        r1.try_acquire_lease("AAPL", "A", long).await.unwrap(),
+        LeaseAttempt::Acquired
+    );
     assert_eq!(
         r2.try_acquire_lease("AAPL", "B", long).await.unwrap(),
-        LeaseAttempt::Waiting { position: 1, holder: "A".into() }
+        LeaseAttempt::Waiting {
+            position: 1,
+            holder: "A".into()
+        }
     );
     assert_eq!(
         r2.try_acquire_lease("AAPL", "C", long).await.unwrap(),
-        LeaseAttempt::Waiting { position: 2, holder: "A".into() }
+        LeaseAttempt::Waiting {
+            position: 2,
+            holder: "A".into()
+        }
     );
     // Polling again keeps the place; the holder re-acquiring just extends.
     assert_eq!(
         r2.try_acquire_lease("AAPL", "B", long).await.unwrap(),
-        LeaseAttempt::Waiting { position: 1, holder: "A".into() }
+        LeaseAttempt::Waiting {
+            position: 1,
+            holder: "A".into()
+        }
     );
-    assert_eq!(r1.try_acquire_lease("AAPL", "A", long).await.unwrap(), LeaseAttempt::Acquired);
+    assert_eq!(
+        r1.try_acquire_lease("AAPL", "A", long).await.unwrap(),
+        LeaseAttempt::Acquired
+    );
     // Other symbols are independent.
-    assert_eq!(r2.try_acquire_lease("MSFT", "B", long).await.unwrap(), LeaseAttempt::Acquired);
+    assert_eq!(
+        r2.try_acquire_lease("MSFT", "B", long).await.unwrap(),
+        LeaseAttempt::Acquired
+    );
     assert!(r1.renew_lease("AAPL", "A", long).await.unwrap());
     assert!(!r1.renew_lease("AAPL", "B", long).await.unwrap());
 
@@ -559,27 +893,48 @@ async fn lease_contention_queue_and_expiry(db: &TestDb) {
     r1.release_lease("AAPL", "A").await.unwrap();
     assert_eq!(
         r2.try_acquire_lease("AAPL", "C", long).await.unwrap(),
-        LeaseAttempt::Waiting { position: 2, holder: "B".into() }
+        LeaseAttempt::Waiting {
+            position: 2,
+            holder: "B".into()
+        }
     );
-    assert_eq!(r2.try_acquire_lease("AAPL", "B", long).await.unwrap(), LeaseAttempt::Acquired);
+    assert_eq!(
+        r2.try_acquire_lease("AAPL", "B", long).await.unwrap(),
+        LeaseAttempt::Acquired
+    );
     assert_eq!(
         r2.try_acquire_lease("AAPL", "C", long).await.unwrap(),
-        LeaseAttempt::Waiting { position: 1, holder: "B".into() }
+        LeaseAttempt::Waiting {
+            position: 1,
+            holder: "B".into()
+        }
     );
     r2.release_lease("AAPL", "B").await.unwrap();
-    assert_eq!(r1.try_acquire_lease("AAPL", "C", long).await.unwrap(), LeaseAttempt::Acquired);
+    assert_eq!(
+        r1.try_acquire_lease("AAPL", "C", long).await.unwrap(),
+        LeaseAttempt::Acquired
+    );
     r1.release_lease("AAPL", "C").await.unwrap();
 
     // A holder that dies (never releases) loses the lease after its ttl.
     let short = Duration::from_millis(300);
-    assert_eq!(r1.try_acquire_lease("TSLA", "dead", short).await.unwrap(), LeaseAttempt::Acquired);
+    assert_eq!(
+        r1.try_acquire_lease("TSLA", "dead", short).await.unwrap(),
+        LeaseAttempt::Acquired
+    );
     assert!(matches!(
         r2.try_acquire_lease("TSLA", "heir", long).await.unwrap(),
         LeaseAttempt::Waiting { position: 1, .. }
     ));
     tokio::time::sleep(Duration::from_millis(450)).await;
-    assert!(!r1.renew_lease("TSLA", "dead", short).await.unwrap(), "expired lease cannot be renewed");
-    assert_eq!(r2.try_acquire_lease("TSLA", "heir", long).await.unwrap(), LeaseAttempt::Acquired);
+    assert!(
+        !r1.renew_lease("TSLA", "dead", short).await.unwrap(),
+        "expired lease cannot be renewed"
+    );
+    assert_eq!(
+        r2.try_acquire_lease("TSLA", "heir", long).await.unwrap(),
+        LeaseAttempt::Acquired
+    );
     assert!(matches!(
         r1.try_acquire_lease("TSLA", "dead", short).await.unwrap(),
         LeaseAttempt::Waiting { position: 1, .. }
@@ -601,7 +956,10 @@ async fn lease_contention_queue_and_expiry(db: &TestDb) {
         LeaseAttempt::Waiting { position: 1, .. }
     ));
     r2.release_lease("TSLA", "heir").await.unwrap();
-    assert_eq!(r1.try_acquire_lease("TSLA", "next", long).await.unwrap(), LeaseAttempt::Acquired);
+    assert_eq!(
+        r1.try_acquire_lease("TSLA", "next", long).await.unwrap(),
+        LeaseAttempt::Acquired
+    );
 
     let err = r1.try_acquire_lease("TSLA", "", long).await.unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)));
@@ -613,7 +971,9 @@ async fn lease_race_has_one_winner(db: &TestDb) {
     for i in 0..8 {
         let reg = regs[i % 2].clone();
         tasks.push(tokio::spawn(async move {
-            reg.try_acquire_lease("RACE", &format!("h{i}"), Duration::from_secs(30)).await.unwrap()
+            reg.try_acquire_lease("RACE", &format!("h{i}"), Duration::from_secs(30))
+                .await
+                .unwrap()
         }));
     }
     let mut won = 0;
@@ -624,13 +984,23 @@ async fn lease_race_has_one_winner(db: &TestDb) {
             LeaseAttempt::Waiting { position, .. } => positions.push(position),
         }
     }
-    assert_eq!(won, 1, "exactly one of 8 simultaneous callers gets the lease");
+    assert_eq!(
+        won, 1,
+        "exactly one of 8 simultaneous callers gets the lease"
+    );
     positions.sort();
-    assert_eq!(positions, (1..=7).collect::<Vec<u32>>(), "distinct queue places");
+    assert_eq!(
+        positions,
+        (1..=7).collect::<Vec<u32>>(),
+        "distinct queue places"
+    );
 }
 
 async fn reopen_keeps_data(db: &TestDb) {
-    db.reg.upsert_bars("KEEP", &bars_from("2026-01-05", 3)).await.unwrap();
+    db.reg
+        .upsert_bars("KEEP", &bars_from("2026-01-05", 3))
+        .await
+        .unwrap();
     db.reg.ping().await.unwrap();
     let again = db.reconnect().await; // migrations already applied: no-op
     assert_eq!(again.bars("KEEP", None, None).await.unwrap().len(), 3);
@@ -702,7 +1072,10 @@ async fn bad_urls_are_invalid_argument() {
     for url in ["redis://localhost/0", "not a url", ""] {
         let err = Registry::connect(url).await.unwrap_err();
         assert!(matches!(err, Error::InvalidArgument(_)), "{url}: {err}");
-        assert!(err.to_string().contains("sqlite://"), "message says what works: {err}");
+        assert!(
+            err.to_string().contains("sqlite://"),
+            "message says what works: {err}"
+        );
     }
 }
 
@@ -712,10 +1085,16 @@ async fn unreachable_server_is_unavailable() {
         acquire_timeout: Duration::from_secs(3),
         ..Default::default()
     };
-    for url in ["postgres://postgres:secret@127.0.0.1:1/x", "mysql://root:secret@127.0.0.1:1/x"] {
+    for url in [
+        "postgres://postgres:secret@127.0.0.1:1/x",
+        "mysql://root:secret@127.0.0.1:1/x",
+    ] {
         let err = Registry::connect_with(url, opts.clone()).await.unwrap_err();
         assert!(matches!(err, Error::Unavailable(_)), "{url}: {err}");
-        assert!(!err.to_string().contains("secret"), "password is not leaked: {err}");
+        assert!(
+            !err.to_string().contains("secret"),
+            "password is not leaked: {err}"
+        );
     }
 }
 
@@ -723,18 +1102,29 @@ async fn unreachable_server_is_unavailable() {
 async fn sqlite_file_and_parent_dirs_are_created() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a/b/registry.db");
-    let reg = Registry::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    let reg = Registry::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
     assert!(path.is_file());
-    reg.upsert_bars("X", &bars_from("2026-01-05", 2)).await.unwrap();
+    reg.upsert_bars("X", &bars_from("2026-01-05", 2))
+        .await
+        .unwrap();
     reg.close().await;
-    assert!(matches!(reg.ping().await.unwrap_err(), Error::Unavailable(_)));
-    let reg = Registry::connect(&format!("sqlite:{}", path.display())).await.unwrap();
+    assert!(matches!(
+        reg.ping().await.unwrap_err(),
+        Error::Unavailable(_)
+    ));
+    let reg = Registry::connect(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
     assert_eq!(reg.symbols().await.unwrap(), ["X"]);
 }
 
 #[tokio::test]
 async fn sqlite_in_memory_works() {
     let reg = Registry::connect("sqlite::memory:").await.unwrap();
-    reg.upsert_bars("M", &bars_from("2026-01-05", 2)).await.unwrap();
+    reg.upsert_bars("M", &bars_from("2026-01-05", 2))
+        .await
+        .unwrap();
     assert_eq!(reg.bars("M", None, None).await.unwrap().len(), 2);
 }

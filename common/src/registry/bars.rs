@@ -32,9 +32,10 @@ impl Registry {
         let mut tx = self.pool.begin().await?;
         self.lock(&mut tx, LockName::Bars).await?;
         let mut stats = UpsertStats::default();
-        if let (Some(min), Some(max)) =
-            (bars.iter().map(|b| b.date).min(), bars.iter().map(|b| b.date).max())
-        {
+        if let (Some(min), Some(max)) = (
+            bars.iter().map(|b| b.date).min(),
+            bars.iter().map(|b| b.date).max(),
+        ) {
             let q = self.sql("SELECT date FROM bars WHERE symbol = ? AND date >= ? AND date <= ?");
             let existing: HashSet<String> = sqlx::query(&q)
                 .bind(symbol)
@@ -45,8 +46,9 @@ impl Registry {
                 .iter()
                 .map(|r| rows::text(r, 0))
                 .collect::<Result<_>>()?;
-            let (old, new): (Vec<&Bar>, Vec<&Bar>) =
-                bars.iter().partition(|b| existing.contains(&fmt_date(b.date)));
+            let (old, new): (Vec<&Bar>, Vec<&Bar>) = bars
+                .iter()
+                .partition(|b| existing.contains(&fmt_date(b.date)));
             let update = self.sql(
                 "UPDATE bars SET open = ?, high = ?, low = ?, close = ?, volume = ?, amount = ? \
                  WHERE symbol = ? AND date = ?",
@@ -151,7 +153,12 @@ impl Registry {
 }
 
 fn check_bar(b: &Bar) -> Result<()> {
-    let prices = [("open", b.open), ("high", b.high), ("low", b.low), ("close", b.close)];
+    let prices = [
+        ("open", b.open),
+        ("high", b.high),
+        ("low", b.low),
+        ("close", b.close),
+    ];
     for (name, v) in prices {
         if !v.is_finite() || v <= 0.0 {
             return Err(Error::invalid(format!(

@@ -43,10 +43,18 @@ impl Registry {
         self.lock(&mut tx, LockName::Leases).await?;
         let now = now_ms();
         let q = self.sql("DELETE FROM lease_queue WHERE symbol = ? AND expires_at_ms < ?");
-        sqlx::query(&q).bind(symbol).bind(now).execute(&mut *tx).await?;
+        sqlx::query(&q)
+            .bind(symbol)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
 
         let q = self.sql("SELECT holder, expires_at_ms FROM training_leases WHERE symbol = ?");
-        let lease = match sqlx::query(&q).bind(symbol).fetch_optional(&mut *tx).await? {
+        let lease = match sqlx::query(&q)
+            .bind(symbol)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
             Some(r) => Some((rows::text(&r, 0)?, rows::int(&r, 1)?)),
             None => None,
         };
@@ -64,17 +72,32 @@ impl Registry {
                 let q = self.sql(
                     "UPDATE training_leases SET expires_at_ms = ? WHERE symbol = ? AND holder = ?",
                 );
-                sqlx::query(&q).bind(now + ttl).bind(symbol).bind(holder).execute(&mut *tx).await?;
+                sqlx::query(&q)
+                    .bind(now + ttl)
+                    .bind(symbol)
+                    .bind(holder)
+                    .execute(&mut *tx)
+                    .await?;
                 LeaseAttempt::Acquired
             }
             Some((h, exp)) if *exp >= now => {
-                let position = self.enqueue(&mut tx, symbol, holder, &queue, now, ttl).await?;
-                LeaseAttempt::Waiting { position, holder: h.clone() }
+                let position = self
+                    .enqueue(&mut tx, symbol, holder, &queue, now, ttl)
+                    .await?;
+                LeaseAttempt::Waiting {
+                    position,
+                    holder: h.clone(),
+                }
             }
             _ => match queue.first() {
                 Some(head) if head != holder => {
-                    let position = self.enqueue(&mut tx, symbol, holder, &queue, now, ttl).await?;
-                    LeaseAttempt::Waiting { position, holder: head.clone() }
+                    let position = self
+                        .enqueue(&mut tx, symbol, holder, &queue, now, ttl)
+                        .await?;
+                    LeaseAttempt::Waiting {
+                        position,
+                        holder: head.clone(),
+                    }
                 }
                 _ => {
                     if let Some((old, _)) = &lease {
@@ -95,7 +118,11 @@ impl Registry {
                         .execute(&mut *tx)
                         .await?;
                     let q = self.sql("DELETE FROM lease_queue WHERE symbol = ? AND holder = ?");
-                    sqlx::query(&q).bind(symbol).bind(holder).execute(&mut *tx).await?;
+                    sqlx::query(&q)
+                        .bind(symbol)
+                        .bind(holder)
+                        .execute(&mut *tx)
+                        .await?;
                     LeaseAttempt::Acquired
                 }
             },
@@ -127,9 +154,17 @@ impl Registry {
         let mut tx = self.pool.begin().await?;
         self.lock(&mut tx, LockName::Leases).await?;
         let q = self.sql("DELETE FROM training_leases WHERE symbol = ? AND holder = ?");
-        sqlx::query(&q).bind(symbol).bind(holder).execute(&mut *tx).await?;
+        sqlx::query(&q)
+            .bind(symbol)
+            .bind(holder)
+            .execute(&mut *tx)
+            .await?;
         let q = self.sql("DELETE FROM lease_queue WHERE symbol = ? AND holder = ?");
-        sqlx::query(&q).bind(symbol).bind(holder).execute(&mut *tx).await?;
+        sqlx::query(&q)
+            .bind(symbol)
+            .bind(holder)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -137,7 +172,11 @@ impl Registry {
     /// Leaves the queue of `symbol` (e.g. the waiter gave up or was cancelled).
     pub async fn leave_lease_queue(&self, symbol: &str, holder: &str) -> Result<()> {
         let q = self.sql("DELETE FROM lease_queue WHERE symbol = ? AND holder = ?");
-        sqlx::query(&q).bind(symbol).bind(holder).execute(&self.pool).await?;
+        sqlx::query(&q)
+            .bind(symbol)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -152,15 +191,22 @@ impl Registry {
         ttl: i64,
     ) -> Result<u32> {
         if let Some(i) = queue.iter().position(|h| h == holder) {
-            let q = self.sql(
-                "UPDATE lease_queue SET expires_at_ms = ? WHERE symbol = ? AND holder = ?",
-            );
-            sqlx::query(&q).bind(now + ttl).bind(symbol).bind(holder).execute(&mut *conn).await?;
+            let q = self
+                .sql("UPDATE lease_queue SET expires_at_ms = ? WHERE symbol = ? AND holder = ?");
+            sqlx::query(&q)
+                .bind(now + ttl)
+                .bind(symbol)
+                .bind(holder)
+                .execute(&mut *conn)
+                .await?;
             return Ok(i as u32 + 1);
         }
         let q = self.sql("SELECT MAX(ticket) FROM lease_queue WHERE symbol = ?");
-        let last: Option<i64> =
-            sqlx::query(&q).bind(symbol).fetch_one(&mut *conn).await.map(|r| rows::opt_int(&r, 0))??;
+        let last: Option<i64> = sqlx::query(&q)
+            .bind(symbol)
+            .fetch_one(&mut *conn)
+            .await
+            .map(|r| rows::opt_int(&r, 0))??;
         let q = self.sql(
             "INSERT INTO lease_queue (symbol, holder, ticket, enqueued_at_ms, expires_at_ms) \
              VALUES (?, ?, ?, ?, ?)",

@@ -140,14 +140,18 @@ impl Registry {
             pool_opts = pool_opts.after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute(format!("PRAGMA busy_timeout = {busy_ms}").as_str()).await?;
+                    conn.execute(format!("PRAGMA busy_timeout = {busy_ms}").as_str())
+                        .await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
                     Ok(())
                 })
             });
         }
-        let pool = pool_opts.connect(&url).await.map_err(|e| connect_error(&shown, e))?;
+        let pool = pool_opts
+            .connect(&url)
+            .await
+            .map_err(|e| connect_error(&shown, e))?;
         let migrator = match backend {
             Backend::Sqlite => &MIGRATOR_SQLITE,
             Backend::Postgres => &MIGRATOR_POSTGRES,
@@ -202,10 +206,9 @@ impl Registry {
     /// Increases on every change of a current pointer (promotion, rollback) and every deletion
     /// of versions. A single-row read, cheap enough to poll every few hundred milliseconds.
     pub async fn change_counter(&self) -> Result<i64> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT change_counter FROM registry_state WHERE id = 1")
-                .fetch_one(&self.pool)
-                .await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT change_counter FROM registry_state WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(n)
     }
 
@@ -220,9 +223,15 @@ impl Registry {
     /// Takes the writer lock `name` inside a transaction (must be its first statement).
     pub(crate) async fn lock(&self, conn: &mut AnyConnection, name: LockName) -> Result<i64> {
         let q = self.sql("UPDATE registry_locks SET bumps = bumps + 1 WHERE name = ?");
-        sqlx::query(&q).bind(name.as_str()).execute(&mut *conn).await?;
+        sqlx::query(&q)
+            .bind(name.as_str())
+            .execute(&mut *conn)
+            .await?;
         let q = self.sql("SELECT bumps FROM registry_locks WHERE name = ?");
-        let (n,): (i64,) = sqlx::query_as(&q).bind(name.as_str()).fetch_one(&mut *conn).await?;
+        let (n,): (i64,) = sqlx::query_as(&q)
+            .bind(name.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
         Ok(n)
     }
 
@@ -261,7 +270,9 @@ fn prepare_sqlite_url(url: &str) -> Result<(String, bool)> {
         || path == ":memory:"
         || query.is_some_and(|q| q.split('&').any(|kv| kv == "mode=memory"));
     if path.is_empty() && !in_memory {
-        return Err(Error::invalid("sqlite URL has no path: use sqlite://data/registry.db"));
+        return Err(Error::invalid(
+            "sqlite URL has no path: use sqlite://data/registry.db",
+        ));
     }
     if in_memory {
         return Ok((url.to_string(), true));
@@ -342,7 +353,9 @@ pub(crate) fn check_symbol(symbol: &str) -> Result<()> {
 /// Checks `years` is positive.
 pub(crate) fn check_years(years: u32) -> Result<()> {
     if years == 0 || years > 100 {
-        return Err(Error::invalid(format!("years must be between 1 and 100, got {years}")));
+        return Err(Error::invalid(format!(
+            "years must be between 1 and 100, got {years}"
+        )));
     }
     Ok(())
 }
@@ -381,8 +394,14 @@ mod tests {
     #[test]
     fn backend_is_chosen_by_scheme() {
         assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(Backend::from_url("postgresql://u@h/db").unwrap(), Backend::Postgres);
-        assert_eq!(Backend::from_url("mysql://root@h/db").unwrap(), Backend::MySql);
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::from_url("mysql://root@h/db").unwrap(),
+            Backend::MySql
+        );
         let err = Backend::from_url("redis://u:secret@h").unwrap_err();
         assert!(matches!(err, Error::InvalidArgument(_)));
         assert!(!err.to_string().contains("secret"), "{err}");

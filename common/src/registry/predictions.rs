@@ -19,7 +19,9 @@ impl Registry {
             return Err(Error::invalid("prediction values must be finite numbers"));
         }
         if p.magnitudes.iter().any(|m| !m.is_finite()) {
-            return Err(Error::invalid("prediction magnitudes must be finite numbers"));
+            return Err(Error::invalid(
+                "prediction magnitudes must be finite numbers",
+            ));
         }
         let q = self.sql(
             "INSERT INTO predictions (symbol, years, version_id, as_of, \
@@ -66,7 +68,12 @@ impl Registry {
         if let Some(y) = years {
             query = query.bind(y as i64);
         }
-        query.fetch_all(&self.pool).await?.iter().map(|r| rows::float(r, 0)).collect()
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| rows::float(r, 0))
+            .collect()
     }
 
     /// [`Registry::resolve_predictions`] inside the caller's transaction.
@@ -87,7 +94,8 @@ impl Registry {
         };
         // Bars from a little before the oldest as_of (its base bar may be on an earlier date).
         let start = first - chrono::Duration::days(14);
-        let q = self.sql("SELECT date, close FROM bars WHERE symbol = ? AND date >= ? ORDER BY date");
+        let q =
+            self.sql("SELECT date, close FROM bars WHERE symbol = ? AND date >= ? ORDER BY date");
         let bars: Vec<(NaiveDate, f64)> = sqlx::query(&q)
             .bind(symbol)
             .bind(fmt_date(start))

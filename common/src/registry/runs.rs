@@ -29,7 +29,9 @@ fn run_from_row(r: &AnyRow) -> Result<RunRecord> {
 }
 
 fn run_not_found(run_id: &str) -> Error {
-    Error::not_found(format!("training run '{run_id}' not found; list runs with GetTrainingRuns"))
+    Error::not_found(format!(
+        "training run '{run_id}' not found; list runs with GetTrainingRuns"
+    ))
 }
 
 impl Registry {
@@ -53,15 +55,20 @@ impl Registry {
             .bind(now_ms())
             .execute(&self.pool)
             .await
-            .map_err(unique_as(|| format!("training run {} already exists", run.run_id)))?;
+            .map_err(unique_as(|| {
+                format!("training run {} already exists", run.run_id)
+            }))?;
         Ok(())
     }
 
     /// Changes the status of a run (`NotFound` when unknown).
     pub async fn set_run_status(&self, run_id: &str, status: RunStatus) -> Result<()> {
         let q = self.sql("UPDATE training_runs SET status = ? WHERE run_id = ?");
-        let done =
-            sqlx::query(&q).bind(status.as_str()).bind(run_id).execute(&self.pool).await?;
+        let done = sqlx::query(&q)
+            .bind(status.as_str())
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(run_not_found(run_id));
         }
@@ -111,9 +118,8 @@ impl Registry {
     /// Stores event `seq` (JSON) of a run. Each `seq` is stored once.
     pub async fn append_run_event(&self, run_id: &str, seq: u64, event_json: &str) -> Result<()> {
         let seq = i64::try_from(seq).map_err(|_| Error::invalid("event seq is too large"))?;
-        let q = self.sql(
-            "INSERT INTO run_events (run_id, seq, event_json, at_ms) VALUES (?, ?, ?, ?)",
-        );
+        let q =
+            self.sql("INSERT INTO run_events (run_id, seq, event_json, at_ms) VALUES (?, ?, ?, ?)");
         sqlx::query(&q)
             .bind(run_id)
             .bind(seq)
@@ -137,7 +143,9 @@ impl Registry {
         run_id: &str,
         after_seq: Option<u64>,
     ) -> Result<Vec<(u64, String)>> {
-        let after = after_seq.map(|s| i64::try_from(s).unwrap_or(i64::MAX)).unwrap_or(-1);
+        let after = after_seq
+            .map(|s| i64::try_from(s).unwrap_or(i64::MAX))
+            .unwrap_or(-1);
         let q = self.sql(
             "SELECT seq, event_json FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq",
         );
@@ -166,7 +174,9 @@ impl Registry {
         if run_id.is_some() {
             q.push_str(" AND run_id = ?");
         }
-        q.push_str(&format!(" ORDER BY started_at_ms DESC, run_id DESC LIMIT {limit}"));
+        q.push_str(&format!(
+            " ORDER BY started_at_ms DESC, run_id DESC LIMIT {limit}"
+        ));
         let q = self.sql(&q);
         let mut query = sqlx::query(&q);
         if let Some(s) = symbol {
@@ -175,7 +185,12 @@ impl Registry {
         if let Some(r) = run_id {
             query = query.bind(r);
         }
-        query.fetch_all(&self.pool).await?.iter().map(run_from_row).collect()
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(run_from_row)
+            .collect()
     }
 
     /// Stores (or replaces) a PNG plot of a run.
@@ -184,7 +199,11 @@ impl Registry {
         let mut tx = self.pool.begin().await?;
         self.lock(&mut tx, LockName::Runs).await?;
         let q = self.sql("DELETE FROM run_plots WHERE run_id = ? AND name = ?");
-        sqlx::query(&q).bind(run_id).bind(name).execute(&mut *tx).await?;
+        sqlx::query(&q)
+            .bind(run_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         let q = self.sql(
             "INSERT INTO run_plots (run_id, name, png, bytes, created_at_ms) VALUES (?, ?, ?, ?, ?)",
         );
@@ -212,9 +231,7 @@ impl Registry {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| {
-                Error::not_found(format!("run {run_id} has no plot named '{name}'"))
-            })?;
+            .ok_or_else(|| Error::not_found(format!("run {run_id} has no plot named '{name}'")))?;
         rows::blob(&row, 0)
     }
 

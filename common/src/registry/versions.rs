@@ -23,7 +23,9 @@ fn info_from_row(r: &AnyRow) -> Result<VersionInfo> {
     let version_id = rows::text(r, 0)?;
     let metrics_json = rows::text(r, 9)?;
     let metrics: BTreeMap<String, f64> = serde_json::from_str(&metrics_json).map_err(|e| {
-        Error::Corrupt(format!("version {version_id}: stored metrics are not JSON: {e}"))
+        Error::Corrupt(format!(
+            "version {version_id}: stored metrics are not JSON: {e}"
+        ))
     })?;
     Ok(VersionInfo {
         symbol: rows::text(r, 1)?,
@@ -49,7 +51,9 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 
 fn check_promotion(p: &Promotion) -> Result<()> {
     if p.actor.trim().is_empty() {
-        return Err(Error::invalid("promotion actor must not be empty: say who makes the change"));
+        return Err(Error::invalid(
+            "promotion actor must not be empty: say who makes the change",
+        ));
     }
     Ok(())
 }
@@ -84,7 +88,10 @@ impl Registry {
             )));
         }
         if v.weights.is_empty() {
-            return Err(Error::invalid(format!("version {} has no weights", v.version_id)));
+            return Err(Error::invalid(format!(
+                "version {} has no weights",
+                v.version_id
+            )));
         }
         if let Some(p) = &promote {
             check_promotion(p)?;
@@ -120,7 +127,10 @@ impl Registry {
             .execute(&mut *tx)
             .await
             .map_err(unique_as(|| {
-                format!("version {} already exists: use a new version_id", v.version_id)
+                format!(
+                    "version {} already exists: use a new version_id",
+                    v.version_id
+                )
             }))?;
         if let Some(p) = &promote {
             if self.take_injected_promotion_failure() {
@@ -129,12 +139,24 @@ impl Registry {
                     v.version_id
                 )));
             }
-            self.promote_in(&mut tx, &v.symbol, v.years, &v.version_id, &p.actor, &p.reason)
-                .await?;
+            self.promote_in(
+                &mut tx,
+                &v.symbol,
+                v.years,
+                &v.version_id,
+                &p.actor,
+                &p.reason,
+            )
+            .await?;
         }
         self.retain_in(&mut tx, &v.symbol, v.years).await?;
-        let q = self.sql(&format!("SELECT {INFO_COLUMNS} {INFO_FROM} WHERE v.version_id = ?"));
-        let row = sqlx::query(&q).bind(&v.version_id).fetch_one(&mut *tx).await?;
+        let q = self.sql(&format!(
+            "SELECT {INFO_COLUMNS} {INFO_FROM} WHERE v.version_id = ?"
+        ));
+        let row = sqlx::query(&q)
+            .bind(&v.version_id)
+            .fetch_one(&mut *tx)
+            .await?;
         let info = info_from_row(&row)?;
         tx.commit().await?;
         Ok(info)
@@ -163,12 +185,18 @@ impl Registry {
                 weights.len()
             )));
         }
-        Ok(VersionRecord { info, metadata_json, weights })
+        Ok(VersionRecord {
+            info,
+            metadata_json,
+            weights,
+        })
     }
 
     /// Metadata of a version, without the weights.
     pub async fn version_info(&self, version_id: &str) -> Result<VersionInfo> {
-        let q = self.sql(&format!("SELECT {INFO_COLUMNS} {INFO_FROM} WHERE v.version_id = ?"));
+        let q = self.sql(&format!(
+            "SELECT {INFO_COLUMNS} {INFO_FROM} WHERE v.version_id = ?"
+        ));
         let row = sqlx::query(&q)
             .bind(version_id)
             .fetch_optional(&self.pool)
@@ -199,7 +227,12 @@ impl Registry {
         if let Some(y) = years {
             query = query.bind(y as i64);
         }
-        query.fetch_all(&self.pool).await?.iter().map(info_from_row).collect()
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(info_from_row)
+            .collect()
     }
 
     /// The current version of a key, if any.
@@ -230,10 +263,15 @@ impl Registry {
     ) -> Result<PromotionRecord> {
         check_symbol(symbol)?;
         check_years(years)?;
-        check_promotion(&Promotion { actor: actor.into(), reason: reason.into() })?;
+        check_promotion(&Promotion {
+            actor: actor.into(),
+            reason: reason.into(),
+        })?;
         let mut tx = self.pool.begin().await?;
         self.lock(&mut tx, LockName::Versions).await?;
-        let rec = self.promote_in(&mut tx, symbol, years, version_id, actor, reason).await?;
+        let rec = self
+            .promote_in(&mut tx, symbol, years, version_id, actor, reason)
+            .await?;
         self.retain_in(&mut tx, symbol, years).await?;
         tx.commit().await?;
         Ok(rec)
@@ -244,7 +282,11 @@ impl Registry {
         let mut tx = self.pool.begin().await?;
         self.lock(&mut tx, LockName::Versions).await?;
         let q = self.sql("SELECT symbol, years FROM current_versions WHERE version_id = ?");
-        if let Some(r) = sqlx::query(&q).bind(version_id).fetch_optional(&mut *tx).await? {
+        if let Some(r) = sqlx::query(&q)
+            .bind(version_id)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
             let (sym, y) = (rows::text(&r, 0)?, rows::years(&r, 1)?);
             return Err(Error::FailedPrecondition(format!(
                 "version {version_id} is current for {sym}/{y}y; make another version current \
@@ -316,7 +358,11 @@ impl Registry {
             *b ^= 0xFF;
         }
         let q = self.sql("UPDATE model_versions SET weights = ? WHERE version_id = ?");
-        sqlx::query(&q).bind(w).bind(version_id).execute(&self.pool).await?;
+        sqlx::query(&q)
+            .bind(w)
+            .bind(version_id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -435,5 +481,7 @@ impl Registry {
 }
 
 fn version_not_found(version_id: &str) -> Error {
-    Error::not_found(format!("model version '{version_id}' not found; list them with ListVersions"))
+    Error::not_found(format!(
+        "model version '{version_id}' not found; list them with ListVersions"
+    ))
 }

@@ -32,7 +32,10 @@ fn with_database(server_url: &str, name: &str) -> String {
         None => (server_url, None),
     };
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
     let mut url = format!("{}/{}", &base[..host_end], name);
     if let Some(q) = query {
         url.push('?');
@@ -48,7 +51,13 @@ impl TestDb {
         let url = format!("sqlite://{}/nested/dir/registry.db", dir.path().display());
         let reg = Registry::connect(&url).await.expect("open sqlite registry");
         assert_eq!(reg.backend(), Backend::Sqlite);
-        TestDb { reg, url, server_url: None, db_name: None, _dir: Some(dir) }
+        TestDb {
+            reg,
+            url,
+            server_url: None,
+            db_name: None,
+            _dir: Some(dir),
+        }
     }
 
     /// A fresh database on the server in `env_var`, or `None` (with a NOTICE) when it is unset.
@@ -71,7 +80,13 @@ impl TestDb {
         let reg = Registry::connect_with(&url, RegistryOptions::default())
             .await
             .expect("open server registry");
-        Some(TestDb { reg, url, server_url: Some(server_url), db_name: Some(name), _dir: None })
+        Some(TestDb {
+            reg,
+            url,
+            server_url: Some(server_url),
+            db_name: Some(name),
+            _dir: None,
+        })
     }
 
     /// PostgreSQL from `TEST_POSTGRES_URL`.
@@ -90,7 +105,10 @@ impl TestDb {
 
     /// A second, independent registry on the same database (another "process").
     pub async fn reconnect(&self) -> Registry {
-        Registry::connect(&self.url).await.expect("reconnect").with_max_versions(self.reg.max_versions())
+        Registry::connect(&self.url)
+            .await
+            .expect("reconnect")
+            .with_max_versions(self.reg.max_versions())
     }
 }
 
@@ -102,7 +120,9 @@ impl Drop for TestDb {
         let postgres = self.reg.backend() == Backend::Postgres;
         // Drop from a separate thread and runtime: this may run while a test runtime unwinds.
         let done = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(async move {
                 let mut admin = sqlx::AnyConnection::connect(&server).await?;
                 let sql = if postgres {
