@@ -274,7 +274,9 @@ impl ModelCache {
     /// Fetches a version (the registry verifies its sha256), builds the network off the async
     /// runtime, starts its worker and runs a warm-up forward pass through it.
     pub async fn load_version(&self, key: &ModelKey, version_id: &str) -> Result<ModelHandle> {
+        let t0 = std::time::Instant::now();
         let rec = self.registry.version(version_id).await?;
+        let fetched = t0.elapsed();
         let metadata: ModelMetadata = serde_json::from_str(&rec.metadata_json).map_err(|e| {
             Error::Corrupt(format!("version {version_id}: metadata JSON is unreadable: {e}"))
         })?;
@@ -289,6 +291,7 @@ impl ModelCache {
             Error::Corrupt(m) => Error::Corrupt(format!("version {version_id}: {m}")),
             other => Error::Corrupt(format!("version {version_id}: cannot build the model: {other}")),
         })?;
+        let built = t0.elapsed();
         let memory_bytes = model.param_bytes() as u64;
         let batch_hist = self.metrics.batch_size.clone();
         let worker = ModelWorker::spawn(
@@ -305,6 +308,9 @@ impl ModelCache {
                 "version {version_id}: warm-up forward pass produced non-finite output"
             )));
         }
+        tracing::info!(key = %key, version_id, fetch_ms = fetched.as_millis() as u64,
+            build_ms = (built - fetched).as_millis() as u64,
+            warmup_ms = (t0.elapsed() - built).as_millis() as u64, "model version ready");
         Ok(ModelHandle {
             version_id: version_id.to_string(),
             worker,
