@@ -1,2 +1,187 @@
-//! The lstm.v1.Trainer service as a library: `main` parses config and calls `serve`; tests do the same
-//! on an ephemeral port.
+//! The lstm.v1.Trainer service as a library: `main` parses config and calls [`serve`]; tests do
+//! the same on an ephemeral port.
+//!
+//! - [`core`]: runs (lease, slot, data, training thread, saving, events) shared by gRPC and CLI;
+//! - [`service`]: the thin gRPC handlers; [`requests`] / [`convert`]: protocol ⇄ domain;
+//! - [`triggered`]: triggered training and the daily scheduler;
+//! - [`auth`], [`metrics`], [`config`]: plumbing; [`commands`]: the one-shot subcommands.
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::calendar::TradingCalendar;
+use common::pb::trainer_server::TrainerServer;
+use common::registry::{Registry, RegistryOptions};
+use common::{Error, Result};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic_health::ServingStatus;
+use tracing::{info, warn};
+
+pub mod auth;
+pub mod commands;
+pub mod config;
+pub mod convert;
+pub mod core;
+pub mod engine;
+pub mod live;
+pub mod metrics;
+pub mod requests;
+pub mod service;
+pub mod triggered;
+
+pub use config::{Cli, Command, ServeConfig};
+
+/// The gRPC service name used by health checks.
+pub const SERVICE_NAME: &str = "lstm.v1.Trainer";
+
+/// Reflection over exactly the services this server runs (the protocol's descriptor set also
+/// holds `lstm.v1.Predictor`, which is served elsewhere and must not be advertised here).
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    let mut b = tonic_reflection::server::Builder::configure()
+        .include_reflection_service(false)
+        .register_encoded_file_descriptor_set(common::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET);
+    for name in [
+        SERVICE_NAME,
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ] {
+        b = b.with_service_name(name);
+    }
+    b
+}
+
+/// Opens the registry named by the config (creating a SQLite file and its directory).
+pub async fn open_registry(args: &config::RegistryArgs) -> Result<Registry> {
+    let opts = RegistryOptions { max_versions: args.max_versions, ..RegistryOptions::default() };
+    Registry::connect_with(&args.database_url, opts).await
+}
+
+/// Serves trainer-svc on `listener` until `shutdown` resolves; binds `/metrics` on
+/// `config.metrics_listen` unless it is `off`.
+pub async fn serve(
+    listener: TcpListener,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let metrics_listener = match config.metrics_listen.trim() {
+        "" | "off" => None,
+        addr => Some(TcpListener::bind(addr).await.map_err(|e| {
+            Error::invalid(format!("cannot listen for /metrics on {addr}: {e}; set --metrics-listen"))
+        })?),
+    };
+    serve_with_metrics(listener, metrics_listener, config, shutdown).await
+}
+
+/// [`serve`] with an already bound `/metrics` listener (tests bind port 0).
+pub async fn serve_with_metrics(
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let calendar = TradingCalendar::parse(&config.holidays)?;
+    let scheduler_time = config.scheduler_time.as_deref().map(triggered::parse_time).transpose()?;
+    if config.max_concurrent_trainings == 0 {
+        return Err(Error::invalid("--max-concurrent-trainings must be at least 1"));
+    }
+    if config.lease_renew_seconds == 0 || config.lease_renew_seconds >= config.lease_ttl_seconds {
+        return Err(Error::invalid(
+            "--lease-renew-seconds must be at least 1 and below --lease-ttl-seconds",
+        ));
+    }
+    let registry = open_registry(&config.registry).await?;
+    registry.ping().await?;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_service_status("", ServingStatus::NotServing).await;
+    health.set_service_status(SERVICE_NAME, ServingStatus::NotServing).await;
+
+    let token = CancellationToken::new();
+    let settings = core::CoreSettings {
+        lease_ttl: Duration::from_secs(config.lease_ttl_seconds),
+        lease_renew: Duration::from_secs(config.lease_renew_seconds),
+        lease_timeout: Duration::from_secs(config.lease_timeout_seconds),
+        max_concurrent: config.max_concurrent_trainings,
+        cpu_threads: config.cpu_threads,
+    };
+    let core = Arc::new(core::Core::new(registry, calendar, metrics::Metrics::new(), settings, token.clone()));
+    let auth = auth::Auth::new(config.auth_token.clone());
+    let reflection_v1 = reflection().build_v1().map_err(Error::internal)?;
+    let reflection_v1alpha = reflection().build_v1alpha().map_err(Error::internal)?;
+    let trainer = TrainerServer::new(service::TrainerService::new(core.clone(), auth.clone()))
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes);
+
+    let metrics_task = metrics_listener.map(|l| {
+        let addr = l.local_addr().ok();
+        info!(?addr, "serving /metrics");
+        let stop = token.clone();
+        tokio::spawn(common::telemetry::serve_metrics(l, core.metrics.registry.clone(), async move {
+            stop.cancelled().await
+        }))
+    });
+    if let Some(at) = scheduler_time {
+        tokio::spawn(triggered::run_scheduler(core.clone(), at, token.clone()));
+    }
+
+    health.set_service_status(SERVICE_NAME, ServingStatus::Serving).await;
+    health.set_service_status("", ServingStatus::Serving).await;
+    info!(
+        addr = ?listener.local_addr().ok(),
+        auth = auth.enabled(),
+        max_concurrent_trainings = config.max_concurrent_trainings,
+        "trainer-svc serving"
+    );
+
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let (h2, core2, t2) = (health.clone(), core.clone(), token.clone());
+    let signal = async move {
+        shutdown.await;
+        // Health first, so probes and load balancers stop sending work; then cancel runs.
+        h2.set_service_status(SERVICE_NAME, ServingStatus::NotServing).await;
+        h2.set_service_status("", ServingStatus::NotServing).await;
+        info!(active_runs = core2.live.len(), "shutting down: cancelling runs");
+        core2.live.cancel_all();
+        t2.cancel();
+    };
+    let server = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(trainer)
+        .serve_with_incoming_shutdown(incoming, signal);
+    // Streams that never end by themselves (Health/Watch, a stuck client) must not hold the
+    // process: after the grace period the server stops regardless.
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    let forced = async {
+        token.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    let served = tokio::select! {
+        r = server => r,
+        _ = forced => {
+            warn!(grace_seconds = grace.as_secs(), "open streams did not finish in time; stopping anyway");
+            Ok(())
+        }
+    };
+    token.cancel();
+    // Runs record their end (cancelled) before the process exits.
+    let deadline = Instant::now() + Duration::from_secs(config.shutdown_grace_seconds);
+    while !core.live.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if !core.live.is_empty() {
+        warn!(runs = core.live.len(), "runs still active after the shutdown grace period");
+    }
+    if let Some(t) = metrics_task {
+        let _ = t.await;
+    }
+    core.registry.close().await;
+    info!("trainer-svc stopped");
+    served.map_err(|e| Error::internal(format!("gRPC server: {e}")))
+}

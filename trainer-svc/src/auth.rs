@@ -1,0 +1,87 @@
+//! Optional bearer-token check for mutating RPCs (`AUTH_TOKEN`).
+use tonic::{metadata::MetadataMap, Status};
+
+/// The configured token, if any. Never logged or printed (`Debug` redacts it).
+#[derive(Clone, Default)]
+pub struct Auth {
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("enabled", &self.token.is_some()).finish()
+    }
+}
+
+impl Auth {
+    /// `token` empty or `None` disables the check.
+    pub fn new(token: Option<String>) -> Auth {
+        Auth { token: token.filter(|t| !t.trim().is_empty()) }
+    }
+
+    /// Whether a token is required.
+    pub fn enabled(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Checks `authorization: Bearer <token>` on a mutating RPC named `method`.
+    pub fn check(&self, method: &str, metadata: &MetadataMap) -> Result<(), Status> {
+        let Some(expected) = &self.token else { return Ok(()) };
+        let Some(value) = metadata.get("authorization") else {
+            return Err(Status::unauthenticated(format!(
+                "{method} changes server state and this server requires a bearer token: send \
+                 metadata `authorization: Bearer <AUTH_TOKEN>` (grpcurl: -H 'authorization: Bearer ...')"
+            )));
+        };
+        let given = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        match given {
+            Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => Ok(()),
+            Some(_) => Err(Status::unauthenticated(format!(
+                "{method}: the bearer token is wrong; use the server's AUTH_TOKEN"
+            ))),
+            None => Err(Status::unauthenticated(format!(
+                "{method}: the authorization metadata must look like `Bearer <AUTH_TOKEN>`"
+            ))),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn md(v: Option<&str>) -> MetadataMap {
+        let mut m = MetadataMap::new();
+        if let Some(v) = v {
+            m.insert("authorization", v.parse().unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn checks_the_token_only_when_configured() {
+        assert!(Auth::new(None).check("Train", &md(None)).is_ok());
+        assert!(Auth::new(Some(String::new())).check("Train", &md(None)).is_ok());
+        let a = Auth::new(Some("s3cret".into()));
+        assert!(a.check("Train", &md(Some("Bearer s3cret"))).is_ok());
+        let e = a.check("Train", &md(None)).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unauthenticated);
+        assert!(e.message().contains("authorization: Bearer"), "{}", e.message());
+        let e = a.check("DeleteVersion", &md(Some("Bearer nope"))).unwrap_err();
+        assert!(e.message().contains("wrong"));
+        assert!(!e.message().contains("s3cret"));
+        assert!(a.check("Train", &md(Some("s3cret"))).is_err());
+        assert!(!format!("{a:?}").contains("s3cret"));
+    }
+}

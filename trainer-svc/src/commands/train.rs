@@ -1,0 +1,139 @@
+//! `trainer-svc train`: one training run (or three with `--all-years`) without a server, through
+//! the same core as the Train RPC, with a progress bar driven by the run's events.
+use std::sync::Arc;
+
+use common::calendar::TradingCalendar;
+use common::pb::{self, train_event::Event};
+use common::training::PipelineConfig;
+use common::{Error, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::TrainArgs;
+use crate::core::{Core, CoreSettings, RunSpec, Work};
+use crate::requests::DateRange;
+
+/// Builds the runs of the command line (validated like the Train RPC).
+pub fn specs(args: &TrainArgs) -> Result<Vec<RunSpec>> {
+    let req = pb::TrainRequest {
+        symbol: args.symbol.clone(),
+        all_years: args.all_years,
+        years: (!args.all_years).then_some(args.years),
+        start: args.start.clone().unwrap_or_default(),
+        end: args.end.clone().unwrap_or_default(),
+        do_cv_tune: Some(!args.no_cv),
+        do_shap: Some(!args.no_importance),
+        do_plot: Some(!args.no_plot),
+        fast_training: Some(args.fast),
+        use_improved_training: Some(!args.plain),
+        use_enhanced_model: Some(!args.base_model),
+        reg_loss_type: args.reg_loss_type.clone(),
+        param_grid: None,
+        do_post_training_validation: Some(!args.no_validation),
+        seed: args.seed,
+        device: args.device.clone(),
+        bars: Vec::new(),
+        max_epochs: args.max_epochs,
+        lease_timeout_seconds: Some(args.lease_timeout_seconds),
+        keep_rejected: Some(!args.drop_rejected),
+    };
+    let job = crate::requests::TrainJob::try_from(req)?;
+    Ok(job
+        .years
+        .iter()
+        .map(|&years| RunSpec {
+            symbol: job.symbol.clone(),
+            years,
+            mode: "cli".into(),
+            requested_by: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
+            lease_timeout: job.lease_timeout,
+            inline_bars: None,
+            work: Work::Pipeline {
+                config: PipelineConfig { years, cpu_threads: args.cpu_threads, ..job.pipeline.clone() },
+                range: DateRange { ..job.range },
+                keep_rejected: job.keep_rejected,
+            },
+        })
+        .collect())
+}
+
+fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(0);
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {prefix:>12} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb
+}
+
+fn show(pb: &ProgressBar, ev: &pb::TrainEvent) {
+    match &ev.event {
+        Some(Event::Queued(q)) => pb.set_message(format!("queued at position {} behind run {}", q.position, q.holder_run_id)),
+        Some(Event::Started(s)) => pb.println(format!("run {} started ({}, device {})", ev.run_id, s.mode, s.device)),
+        Some(Event::Stage(s)) => {
+            pb.set_prefix(s.stage.clone());
+            pb.set_message(s.detail.clone());
+        }
+        Some(Event::CvFold(f)) => pb.println(format!(
+            "cv {}/{} fold {}/{}: lr {} hidden {} epochs {} -> f1 {:.3} mse {:.5}",
+            f.combination, f.combinations, f.fold, f.folds, f.lr, f.hidden_size, f.epochs, f.f1, f.mse
+        )),
+        Some(Event::CvSummary(s)) => pb.println(format!(
+            "best: lr {} hidden {} epochs {} (score {:.4})",
+            s.best_lr, s.best_hidden_size, s.best_epochs, s.best_score
+        )),
+        Some(Event::Epoch(e)) => {
+            pb.set_length(u64::from(e.max_epochs));
+            pb.set_position(u64::from(e.epoch));
+            pb.set_message(format!("{} loss {:.4} val vm {:.3}", e.phase, e.train_loss, e.val_volatility_match));
+        }
+        Some(Event::Validation(v)) => pb.println(format!("validation: deploy={} ({})", v.deploy, v.reason)),
+        Some(Event::Completed(_)) => pb.finish_with_message("completed"),
+        Some(Event::Failed(f)) => pb.abandon_with_message(format!("{}: {}", f.code, f.message)),
+        None => {}
+    }
+}
+
+/// Runs the command: trains, prints the result JSON (an array with `--all-years`).
+pub async fn run(args: TrainArgs) -> Result<()> {
+    let specs = specs(&args)?;
+    let registry = crate::open_registry(&args.registry).await?;
+    let shutdown = CancellationToken::new();
+    let core = Arc::new(Core::new(
+        registry.clone(),
+        TradingCalendar::default(),
+        crate::metrics::Metrics::new(),
+        CoreSettings { cpu_threads: args.cpu_threads, ..CoreSettings::default() },
+        shutdown.clone(),
+    ));
+    let ctrl_c = shutdown.clone();
+    tokio::spawn(async move {
+        common::telemetry::shutdown_signal().await;
+        ctrl_c.cancel();
+    });
+    let mut results = Vec::new();
+    for spec in specs {
+        if spec.inline_bars.is_none() {
+            core.ensure_symbol(&spec.symbol).await?;
+        }
+        let (tx, mut rx) = mpsc::channel(64);
+        let bar = progress_bar(args.quiet);
+        let printer = tokio::spawn(async move {
+            while let Some(Ok(ev)) = rx.recv().await {
+                show(&bar, &ev);
+            }
+        });
+        let result = core.run(spec, Some(tx), shutdown.child_token()).await;
+        let _ = printer.await;
+        results.push(crate::convert::result_json(&result?));
+    }
+    registry.close().await;
+    let out = if results.len() == 1 { results.remove(0) } else { serde_json::Value::Array(results) };
+    println!("{}", serde_json::to_string_pretty(&out).map_err(Error::from)?);
+    Ok(())
+}

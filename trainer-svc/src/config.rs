@@ -1,0 +1,214 @@
+//! Command line and environment configuration (SPEC §11–§12). One clap struct per command; every
+//! setting has a flag and, where the SPEC names one, an environment variable.
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use common::config::{DEFAULT_DATABASE_URL, DEFAULT_TRAINER_ADDR, DEFAULT_TRAINER_METRICS_ADDR};
+use common::telemetry::LogFormat;
+
+/// lstm.v1.Trainer: trains LSTM stock-forecast models and manages the model registry.
+///
+/// Without a subcommand, `serve` runs with the flags given.
+#[derive(Debug, Parser)]
+#[command(name = "trainer-svc", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings of `serve` when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeConfig,
+}
+
+/// The subcommands (SPEC §12, fixed names).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gRPC server (default).
+    Serve(ServeConfig),
+    /// Parse a CSV (Yahoo, akshare, tushare or plain) and upsert its bars into the registry.
+    Import(ImportArgs),
+    /// Print the 21 raw features of the 60-day window ending at --end (or the last day) as CSV.
+    Features(FeaturesArgs),
+    /// Train one model now, without a server, with a progress bar; prints the result JSON.
+    Train(TrainArgs),
+    /// Print the machine-readable training specification (JSON).
+    Spec,
+}
+
+/// Where the registry lives.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// Registry database: sqlite://PATH (created with its directory), postgres://... or mysql://...
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+    /// Non-current model versions kept per (symbol, years) besides the current one.
+    #[arg(long, env = "MAX_VERSIONS", default_value_t = common::registry::DEFAULT_MAX_VERSIONS)]
+    pub max_versions: usize,
+}
+
+/// Settings of `trainer-svc serve`: the one configuration struct of the server.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Registry settings.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// gRPC listen address.
+    #[arg(long, env = "TRAINER_ADDR", default_value = DEFAULT_TRAINER_ADDR)]
+    pub listen: String,
+    /// Prometheus `/metrics` listen address; `off` disables the endpoint.
+    #[arg(long, env = "METRICS_ADDR", default_value = DEFAULT_TRAINER_METRICS_ADDR)]
+    pub metrics_listen: String,
+    /// Bearer token required on mutating RPCs (Train, IngestBars, DeleteVersion, ...); unset = open.
+    #[arg(long, env = "AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+    /// Market holidays (YYYY-MM-DD, comma separated) for the trading calendar of the triggers.
+    #[arg(long, env = "HOLIDAYS", default_value = "")]
+    pub holidays: String,
+    /// Training runs executed at once by this process (others queue).
+    #[arg(long, env = "MAX_CONCURRENT_TRAININGS", default_value_t = 1)]
+    pub max_concurrent_trainings: usize,
+    /// Lifetime of a per-symbol training lease; renewed every --lease-renew-seconds while training.
+    #[arg(long, env = "LEASE_TTL_SECONDS", default_value_t = 60)]
+    pub lease_ttl_seconds: u64,
+    /// How often a held lease is renewed.
+    #[arg(long, env = "LEASE_RENEW_SECONDS", default_value_t = 15)]
+    pub lease_renew_seconds: u64,
+    /// Default wait for a symbol's lease before ABORTED (requests may override).
+    #[arg(long, env = "LEASE_TIMEOUT_SECONDS", default_value_t = 600)]
+    pub lease_timeout_seconds: u64,
+    /// Run the triggers of every symbol daily at this UTC time (HH:MM); unset = no in-process
+    /// scheduler (Kubernetes uses a CronJob).
+    #[arg(long, env = "SCHEDULER_TIME")]
+    pub scheduler_time: Option<String>,
+    /// Largest accepted request message (CSV uploads), in bytes.
+    #[arg(long, env = "MAX_MESSAGE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+    /// Seconds to wait for cancelled runs to record their end on shutdown.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    pub shutdown_grace_seconds: u64,
+    /// libtorch intra-op CPU threads per training run (unset = libtorch default).
+    #[arg(long, env = "TRAINER_CPU_THREADS")]
+    pub cpu_threads: Option<i32>,
+}
+
+impl ServeConfig {
+    /// The defaults (flags absent, environment ignored): for tests and embedding.
+    pub fn defaults(database_url: impl Into<String>) -> ServeConfig {
+        ServeConfig {
+            registry: RegistryArgs {
+                database_url: database_url.into(),
+                max_versions: common::registry::DEFAULT_MAX_VERSIONS,
+            },
+            listen: DEFAULT_TRAINER_ADDR.into(),
+            metrics_listen: "off".into(),
+            auth_token: None,
+            log_format: LogFormat::Text,
+            holidays: String::new(),
+            max_concurrent_trainings: 1,
+            lease_ttl_seconds: 60,
+            lease_renew_seconds: 15,
+            lease_timeout_seconds: 600,
+            scheduler_time: None,
+            max_message_bytes: 64 * 1024 * 1024,
+            shutdown_grace_seconds: 30,
+            cpu_threads: None,
+        }
+    }
+}
+
+/// `trainer-svc import --symbol S --csv F`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// Ticker to store the bars under.
+    #[arg(long)]
+    pub symbol: String,
+    /// CSV file (dialect auto-detected from the header).
+    #[arg(long)]
+    pub csv: PathBuf,
+    /// Registry settings.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `trainer-svc features --csv F [--end DATE]`.
+#[derive(Debug, Clone, Args)]
+pub struct FeaturesArgs {
+    /// CSV file of bars.
+    #[arg(long)]
+    pub csv: PathBuf,
+    /// Last day of the window (YYYY-MM-DD); default the last bar.
+    #[arg(long)]
+    pub end: Option<NaiveDate>,
+}
+
+/// `trainer-svc train --symbol S --years N [...]`: the same options as the Train RPC.
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// Ticker with bars in the registry (see `import`).
+    #[arg(long)]
+    pub symbol: String,
+    /// Years of history of the model key (1..=10).
+    #[arg(long, default_value_t = 1)]
+    pub years: u32,
+    /// Train the 1-, 2- and 3-year models in turn.
+    #[arg(long)]
+    pub all_years: bool,
+    /// First day of data (YYYY-MM-DD) instead of end − years.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Last day of data (YYYY-MM-DD); default the latest bar.
+    #[arg(long)]
+    pub end: Option<String>,
+    /// 3 CV folds and the fast grid.
+    #[arg(long)]
+    pub fast: bool,
+    /// Cap on the epochs of every training stage.
+    #[arg(long)]
+    pub max_epochs: Option<u32>,
+    /// Seed for repeatable CPU runs.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// `auto` | `cpu` | `cuda:N`.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Use the base LSTMDualHead instead of LSTMDualHeadEnhanced.
+    #[arg(long)]
+    pub base_model: bool,
+    /// Plain Adam training (enables the cross-validated grid search) instead of the improved strategy.
+    #[arg(long)]
+    pub plain: bool,
+    /// Skip the grid search.
+    #[arg(long)]
+    pub no_cv: bool,
+    /// Skip feature importance.
+    #[arg(long)]
+    pub no_importance: bool,
+    /// Skip the PNG plots.
+    #[arg(long)]
+    pub no_plot: bool,
+    /// Skip the holdout comparison (the new version is deployed).
+    #[arg(long)]
+    pub no_validation: bool,
+    /// Drop (instead of keeping) a candidate that loses the validation.
+    #[arg(long)]
+    pub drop_rejected: bool,
+    /// `mse` | `huber` | `volatility` | `full`.
+    #[arg(long, default_value = "full")]
+    pub reg_loss_type: String,
+    /// How long to wait for the symbol's lease.
+    #[arg(long, default_value_t = 600)]
+    pub lease_timeout_seconds: u32,
+    /// libtorch intra-op CPU threads.
+    #[arg(long, env = "TRAINER_CPU_THREADS")]
+    pub cpu_threads: Option<i32>,
+    /// No progress bar (events are still logged).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Registry settings.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}

@@ -1,0 +1,294 @@
+//! Conversions between domain values and protocol messages, and the stored form of run events.
+use common::evaluation::{FeatureImportance, HoldoutMetrics};
+use common::pb::{self, train_event::Event};
+use common::registry::{RunRecord, VersionInfo};
+use common::training::events::TrainEvent;
+use common::{Error, Result};
+use prost::Message;
+
+/// Holdout metrics as the protocol message.
+pub fn holdout_to_pb(m: &HoldoutMetrics) -> pb::HoldoutMetrics {
+    let HoldoutMetrics { accuracy, f1, mse, mae, rmse, direction_accuracy, n_samples } = m;
+    pb::HoldoutMetrics {
+        accuracy: *accuracy,
+        f1: *f1,
+        mse: *mse,
+        mae: *mae,
+        rmse: *rmse,
+        direction_accuracy: *direction_accuracy,
+        n_samples: *n_samples as u32,
+    }
+}
+
+/// One feature's importance as the protocol message.
+pub fn importance_to_pb(f: &FeatureImportance) -> pb::FeatureImportance {
+    pb::FeatureImportance {
+        name: f.name.clone(),
+        alias: f.alias.clone().unwrap_or_default(),
+        permutation: f.permutation,
+        integrated_gradients: f.integrated_gradients,
+    }
+}
+
+/// NaN/inf cannot travel in JSON and confuse clients: report them as 0.
+fn finite(x: f64) -> f64 {
+    if x.is_finite() {
+        x
+    } else {
+        0.0
+    }
+}
+
+/// A training-engine event as the protocol `oneof`.
+pub fn engine_event_to_pb(ev: TrainEvent, current_version_id: Option<&str>) -> Event {
+    match ev {
+        TrainEvent::Stage { stage, detail } => Event::Stage(pb::StageChanged { stage, detail }),
+        TrainEvent::CvFold {
+            combination,
+            combinations,
+            fold,
+            folds,
+            lr,
+            hidden_size,
+            epochs,
+            f1,
+            mse,
+            accuracy,
+        } => Event::CvFold(pb::CvFold {
+            combination,
+            combinations,
+            fold,
+            folds,
+            lr,
+            hidden_size,
+            epochs,
+            f1: finite(f1),
+            mse: finite(mse),
+            accuracy: finite(accuracy),
+        }),
+        TrainEvent::CvSummary { best_lr, best_hidden_size, best_epochs, best_score } => {
+            Event::CvSummary(pb::CvSummary {
+                best_lr,
+                best_hidden_size,
+                best_epochs,
+                best_score: finite(best_score),
+            })
+        }
+        TrainEvent::Epoch {
+            phase,
+            epoch,
+            max_epochs,
+            train_loss,
+            train_cls_loss,
+            train_reg_loss,
+            val_loss,
+            val_volatility_match,
+            val_accuracy,
+            lr,
+            seconds,
+            improved,
+        } => Event::Epoch(pb::Epoch {
+            phase,
+            epoch,
+            max_epochs,
+            train_loss: finite(train_loss),
+            train_cls_loss: finite(train_cls_loss),
+            train_reg_loss: finite(train_reg_loss),
+            val_loss: finite(val_loss),
+            val_volatility_match: finite(val_volatility_match),
+            val_accuracy: finite(val_accuracy),
+            lr,
+            seconds,
+            improved,
+        }),
+        TrainEvent::Validation { candidate, current, deploy, reason } => {
+            Event::Validation(validation_to_pb(&candidate, current.as_ref(), current_version_id, deploy, &reason))
+        }
+    }
+}
+
+/// The validation comparison and decision as the protocol message.
+pub fn validation_to_pb(
+    candidate: &HoldoutMetrics,
+    current: Option<&HoldoutMetrics>,
+    current_version_id: Option<&str>,
+    deploy: bool,
+    reason: &str,
+) -> pb::ValidationDecision {
+    pb::ValidationDecision {
+        candidate: Some(holdout_to_pb(candidate)),
+        current: current.map(holdout_to_pb),
+        current_version_id: current.and(current_version_id).map(str::to_string),
+        deploy,
+        reason: reason.to_string(),
+    }
+}
+
+/// A stored version's metadata as the protocol message.
+pub fn version_to_pb(v: &VersionInfo) -> pb::VersionInfo {
+    pb::VersionInfo {
+        version_id: v.version_id.clone(),
+        symbol: v.symbol.clone(),
+        years: v.years,
+        created_at: v.created_at.to_rfc3339(),
+        training_seconds: v.training_seconds,
+        data_start: v.data_start.to_string(),
+        data_end: v.data_end.to_string(),
+        model_kind: v.model_kind.clone(),
+        is_current: v.is_current,
+        metrics: v.metrics.iter().map(|(k, x)| (k.clone(), *x)).collect(),
+        weights_sha256: v.weights_sha256.clone(),
+        weights_bytes: v.weights_bytes,
+        note: v.note.clone(),
+    }
+}
+
+/// A stored run as the protocol message.
+pub fn run_to_pb(r: &RunRecord, plots: Vec<pb::PlotRef>) -> pb::TrainingRun {
+    pb::TrainingRun {
+        run_id: r.run_id.clone(),
+        symbol: r.symbol.clone(),
+        years: r.years,
+        mode: r.mode.clone(),
+        status: r.status.as_str().to_string(),
+        started_at: r.started_at.to_rfc3339(),
+        finished_at: r.finished_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        duration_seconds: r.duration_seconds.unwrap_or(0.0),
+        version_id: r.version_id.clone().unwrap_or_default(),
+        error: r.error.clone().unwrap_or_default(),
+        config_json: r.config_json.clone(),
+        plots,
+        requested_by: r.requested_by.clone(),
+    }
+}
+
+/// Short name of an event's kind (`queued`, `started`, `stage`, ..., `failed`).
+pub fn event_kind(ev: &pb::TrainEvent) -> &'static str {
+    match &ev.event {
+        Some(Event::Queued(_)) => "queued",
+        Some(Event::Started(_)) => "started",
+        Some(Event::Stage(_)) => "stage",
+        Some(Event::CvFold(_)) => "cv_fold",
+        Some(Event::CvSummary(_)) => "cv_summary",
+        Some(Event::Epoch(_)) => "epoch",
+        Some(Event::Validation(_)) => "validation",
+        Some(Event::Completed(_)) => "completed",
+        Some(Event::Failed(_)) => "failed",
+        None => "none",
+    }
+}
+
+/// Whether the event ends its run (`completed` or `failed`).
+pub fn is_terminal(ev: &pb::TrainEvent) -> bool {
+    matches!(ev.event, Some(Event::Completed(_)) | Some(Event::Failed(_)))
+}
+
+/// The stored JSON form of an event: readable `kind` / `detail` for people querying the
+/// registry, and the exact protobuf bytes (`pb`, hex) that AttachRun replays.
+pub fn event_to_json(ev: &pb::TrainEvent) -> String {
+    serde_json::json!({
+        "seq": ev.seq,
+        "timestamp_ms": ev.timestamp_ms,
+        "kind": event_kind(ev),
+        "detail": format!("{:?}", ev.event),
+        "pb": hex::encode(ev.encode_to_vec()),
+    })
+    .to_string()
+}
+
+/// Decodes [`event_to_json`].
+pub fn event_from_json(s: &str) -> Result<pb::TrainEvent> {
+    let v: serde_json::Value = serde_json::from_str(s)?;
+    let hex_str = v
+        .get("pb")
+        .and_then(|p| p.as_str())
+        .ok_or_else(|| Error::Corrupt("stored run event has no `pb` field".into()))?;
+    let bytes = hex::decode(hex_str)
+        .map_err(|e| Error::Corrupt(format!("stored run event is not hex: {e}")))?;
+    pb::TrainEvent::decode(bytes.as_slice())
+        .map_err(|e| Error::Corrupt(format!("stored run event does not decode: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_events_round_trip() {
+        let ev = pb::TrainEvent {
+            run_id: "r1".into(),
+            symbol: "AAPL".into(),
+            years: 2,
+            seq: 7,
+            timestamp_ms: 1_700_000_000_000,
+            event: Some(Event::Stage(pb::StageChanged { stage: "training".into(), detail: "x".into() })),
+        };
+        let json = event_to_json(&ev);
+        assert!(json.contains("\"kind\":\"stage\""), "{json}");
+        assert_eq!(event_from_json(&json).unwrap(), ev);
+        assert!(matches!(event_from_json("{\"pb\":\"zz\"}"), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn nan_validation_metrics_become_zero() {
+        let ev = TrainEvent::Epoch {
+            phase: "cv".into(),
+            epoch: 1,
+            max_epochs: 2,
+            train_loss: 1.0,
+            train_cls_loss: 0.5,
+            train_reg_loss: 0.5,
+            val_loss: f64::NAN,
+            val_volatility_match: f64::NAN,
+            val_accuracy: f64::NAN,
+            lr: 1e-3,
+            seconds: 0.1,
+            improved: false,
+        };
+        let Event::Epoch(e) = engine_event_to_pb(ev, None) else { panic!() };
+        assert_eq!((e.val_loss, e.train_loss), (0.0, 1.0));
+    }
+}
+
+/// A training result as JSON (proto field names), for the CLI.
+pub fn result_json(r: &pb::TrainResult) -> serde_json::Value {
+    let metrics_json = |m: &pb::HoldoutMetrics| {
+        serde_json::json!({
+            "accuracy": m.accuracy, "f1": m.f1, "mse": m.mse, "mae": m.mae, "rmse": m.rmse,
+            "direction_accuracy": m.direction_accuracy, "n_samples": m.n_samples,
+        })
+    };
+    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap_or(serde_json::Value::Null);
+    serde_json::json!({
+        "symbol": r.symbol,
+        "years": r.years,
+        "version_id": r.version_id,
+        "deployed": r.deployed,
+        "decision_reason": r.decision_reason,
+        "n_samples": r.n_samples,
+        "n_features": r.n_features,
+        "feature_names": r.feature_names,
+        "data_start": r.data_start,
+        "data_end": r.data_end,
+        "model_kind": r.model_kind,
+        "hyperparameters": parse(&r.hyperparameters_json),
+        "metrics": r.metrics.iter().collect::<std::collections::BTreeMap<_, _>>(),
+        "diagnostics": parse(&r.diagnostics_json),
+        "validation": r.validation.as_ref().map(|v| serde_json::json!({
+            "candidate": v.candidate.as_ref().map(metrics_json),
+            "current": v.current.as_ref().map(metrics_json),
+            "current_version_id": v.current_version_id,
+            "deploy": v.deploy,
+            "reason": v.reason,
+        })),
+        "feature_importance": r.feature_importance.iter().map(|f| serde_json::json!({
+            "name": f.name, "alias": f.alias, "permutation": f.permutation,
+            "integrated_gradients": f.integrated_gradients,
+        })).collect::<Vec<_>>(),
+        "plots": r.plots.iter().map(|p| serde_json::json!({
+            "run_id": p.run_id, "name": p.name, "size_bytes": p.size_bytes,
+        })).collect::<Vec<_>>(),
+        "cross_validation": parse(&r.cross_validation_json),
+        "training_seconds": r.training_seconds,
+    })
+}
