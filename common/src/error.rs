@@ -107,6 +107,19 @@ impl From<sqlx::Error> for Error {
             | sqlx::Error::Tls(_) => Error::Unavailable(format!(
                 "{err}; check DATABASE_URL and that the database is running"
             )),
+            // Contention that outlasted the wait (SQLite busy/locked codes, SQLSTATE 40001
+            // serialization failure / MySQL deadlock, 40P01 PostgreSQL deadlock): transient.
+            sqlx::Error::Database(db)
+                if matches!(
+                    db.code().as_deref(),
+                    Some("5" | "6" | "261" | "517" | "40001" | "40P01")
+                ) =>
+            {
+                Error::Unavailable(format!(
+                    "registry busy: {}; another writer held the lock too long, retry",
+                    db.message()
+                ))
+            }
             other => Error::Internal(format!("registry: {other}")),
         }
     }
