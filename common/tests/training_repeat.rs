@@ -22,7 +22,7 @@ fn same_seed_gives_identical_weights_and_a_different_seed_does_not() {
         param_grid: None,
         ..PipelineConfig::default()
     };
-    let mut small = |seed| {
+    let small = |seed| {
         let mut c = cfg(seed);
         c.use_enhanced_model = false;
         run_pipeline(&s, &c, None, &mut |_| {}, &CancellationToken::new()).unwrap()

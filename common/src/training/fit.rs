@@ -237,6 +237,7 @@ fn augment(xb: &Tensor, aug: &Augmentation, rng: &mut ChaCha8Rng) -> Result<Tens
 /// Trains `net` (whose variables live in `vs`) on `train`, validating on `val` after every
 /// epoch when given. Emits one [`TrainEvent::Epoch`] per epoch. Checks `cancel` before every
 /// batch and returns [`Error::Cancelled`] (saying how many batches ran) when it fires.
+#[allow(clippy::too_many_arguments)] // each argument is a distinct collaborator of the loop
 pub fn fit(
     vs: &VarStore,
     net: &Network,

@@ -67,8 +67,7 @@ pub fn run_incremental(
     };
     let report = fit(model.var_store(), model.network(), &set, None, &opts, &mut session.rng, events, cancel)?;
     let train_eval = evaluate(model.network(), &set, opts.reg_loss, 1.0, 1.0)?;
-    let mut plots = Vec::new();
-    plots.push(("training_curves.png".to_string(), plot_training_curves(&report.curves)?));
+    let plots = vec![("training_curves.png".to_string(), plot_training_curves(&report.curves)?)];
     events(TrainEvent::stage(stage::SAVING, "serialising weights and metadata"));
     let training_seconds = started.elapsed().as_secs_f64();
     let mut metrics = fit_metrics(&report, &train_eval, None);

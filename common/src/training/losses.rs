@@ -100,11 +100,9 @@ pub const QUANTILES: [f64; 3] = [0.1, 0.5, 0.9];
 /// `Q = (1/3)·Σ_q mean(max(q·e, (q−1)·e))`, `e = target − pred`.
 pub fn pinball(pred: &Tensor, target: &Tensor) -> Tensor {
     let e = target - pred;
-    let mut total = Tensor::zeros([], (Kind::Float, pred.device()));
-    for q in QUANTILES {
-        total = total + (&e * q).maximum(&(&e * (q - 1.0))).mean(Kind::Float);
-    }
-    total / QUANTILES.len() as f64
+    let per_q: Vec<Tensor> =
+        QUANTILES.iter().map(|&q| (&e * q).maximum(&(&e * (q - 1.0))).mean(Kind::Float)).collect();
+    Tensor::stack(&per_q, 0).mean(Kind::Float)
 }
 
 /// `full = mse + 0.35·V + 0.15·V_step + 0.1·D + 0.1·D_seq + 0.05·Q`.
