@@ -1128,3 +1128,56 @@ async fn sqlite_in_memory_works() {
         .unwrap();
     assert_eq!(reg.bars("M", None, None).await.unwrap().len(), 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// timings (not a pass/fail test): cargo test -p common --test registry registry_timings -- --ignored --nocapture
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "prints timings; run explicitly"]
+async fn registry_timings() {
+    use std::time::Instant;
+    let mut dbs = vec![TestDb::sqlite().await];
+    dbs.extend(TestDb::postgres().await);
+    dbs.extend(TestDb::mysql().await);
+    for db in &dbs {
+        let reg = &db.reg;
+        let bars = bars_from("2016-11-21", 2520);
+        let t = Instant::now();
+        reg.upsert_bars("BENCH", &bars).await.unwrap();
+        let insert = t.elapsed();
+        let t = Instant::now();
+        reg.upsert_bars("BENCH", &bars).await.unwrap();
+        let update = t.elapsed();
+        let t = Instant::now();
+        assert_eq!(reg.bars("BENCH", None, None).await.unwrap().len(), 2520);
+        let read = t.elapsed();
+        let w = vec![7u8; 10 * 1024 * 1024];
+        let t = Instant::now();
+        reg.save_version(new_version("bench", "BENCH", 10, w), promo("t", "b"))
+            .await
+            .unwrap();
+        let save = t.elapsed();
+        let t = Instant::now();
+        reg.version("bench").await.unwrap();
+        let load = t.elapsed();
+        let t = Instant::now();
+        for _ in 0..200 {
+            reg.change_counter().await.unwrap();
+        }
+        let counter = t.elapsed() / 200;
+        let t = Instant::now();
+        for _ in 0..100 {
+            reg.try_acquire_lease("BENCH", "me", Duration::from_secs(30))
+                .await
+                .unwrap();
+            reg.release_lease("BENCH", "me").await.unwrap();
+        }
+        let lease = t.elapsed() / 100;
+        println!(
+            "{:8} upsert 2520 new bars {:>8.1?} | 2520 updates {:>8.1?} | read 2520 {:>7.1?} | \
+             save+promote 10 MiB {:>8.1?} | load+verify 10 MiB {:>7.1?} | change_counter {:>7.1?} | \
+             lease acquire+release {:>7.1?}",
+            reg.backend().as_str(), insert, update, read, save, load, counter, lease
+        );
+    }
+}
