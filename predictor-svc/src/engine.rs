@@ -232,8 +232,9 @@ impl Engine {
                 (self.cache.get(&key).await?, window, last)
             }
             None => {
-                let (handle, bars) =
-                    tokio::try_join!(self.cache.get(&key), self.recent_bars(&key.symbol))?;
+                // Fetched together; the model's error (e.g. NOT_FOUND) wins over the bars'.
+                let (handle, bars) = tokio::join!(self.cache.get(&key), self.recent_bars(&key.symbol));
+                let (handle, bars) = (handle?, bars?);
                 let (window, last) = self.window(bars)?;
                 (handle, window, last)
             }

@@ -99,10 +99,21 @@ pub async fn serve_with_metrics(
         }))
     });
 
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
+    // Reflection v1 and v1alpha (grpcurl and older clients still ask for v1alpha).
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // The protocol's descriptor set also holds lstm.v1.Trainer: list what is served here.
+            .with_service_name(SERVICE_NAME)
+            .with_service_name("grpc.health.v1.Health")
+            .with_service_name("grpc.reflection.v1.ServerReflection")
+            .with_service_name("grpc.reflection.v1alpha.ServerReflection")
+    };
+    let reflection_v1 =
+        reflection().build_v1().map_err(|e| Error::internal(format!("reflection service: {e}")))?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
         .map_err(|e| Error::internal(format!("reflection service: {e}")))?;
     let service = grpc::PredictorService::new(engine.clone(), metrics.clone());
 
@@ -124,7 +135,8 @@ pub async fn serve_with_metrics(
     tracing::info!(addr = ?listener.local_addr().ok(), "lstm.v1.Predictor listening");
     let served = tonic::transport::Server::builder()
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(pb::predictor_server::PredictorServer::new(service))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), signal)
         .await

@@ -1,0 +1,139 @@
+//! The `predictor-svc` binary as an operator runs it: `predict` prints JSON, errors exit non-zero
+//! with the message; `serve` answers health and Predict, and stops on SIGTERM.
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use chrono::Utc;
+use common::data::{generate, SyntheticConfig};
+use common::features::{build_samples, FeatureConfig, NormStats, FEATURES, N_FEATURES};
+use common::model::{safetensors_io, Architecture, ModelMetadata, Network, FORMAT_VERSION};
+use common::registry::{NewVersion, Promotion, Registry};
+
+const BIN: &str = env!("CARGO_BIN_EXE_predictor-svc");
+
+async fn registry_with_model(dir: &std::path::Path) -> (String, common::data::Bar) {
+    let url = format!("sqlite://{}/registry.db", dir.display());
+    let reg = Registry::connect(&url).await.unwrap();
+    let bars = generate(&SyntheticConfig { seed: 3, days: 250, ..SyntheticConfig::default() });
+    reg.upsert_bars("CLI", &bars).await.unwrap();
+    let samples = build_samples(&bars, &FeatureConfig::default()).unwrap();
+    let arch = Architecture::base(N_FEATURES as i64, 8);
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let _net = Network::new(&vs.root(), &arch).unwrap();
+    let md = ModelMetadata {
+        format_version: FORMAT_VERSION,
+        kind: arch.kind,
+        input_size: arch.input_size,
+        hidden_size: arch.hidden_size,
+        num_layers: arch.num_layers,
+        dropout: arch.dropout,
+        bidirectional: arch.bidirectional,
+        feature_names: FEATURES.iter().map(|f| f.name.to_string()).collect(),
+        norm: NormStats::fit(&samples.x),
+        hyperparameters: serde_json::json!({}),
+        metrics: BTreeMap::new(),
+        diagnostics: serde_json::json!({}),
+        feature_importance: Vec::new(),
+        symbol: "CLI".into(),
+        years: 2,
+        data_start: samples.end_dates.first().copied(),
+        data_end: samples.end_dates.last().copied(),
+        trained_at: Utc::now(),
+    };
+    reg.save_version(
+        NewVersion {
+            version_id: "cli-v1".into(),
+            symbol: "CLI".into(),
+            years: 2,
+            model_kind: md.kind.to_string(),
+            data_start: md.data_start.unwrap(),
+            data_end: md.data_end.unwrap(),
+            training_seconds: 0.0,
+            metadata_json: serde_json::to_string(&md).unwrap(),
+            metrics: BTreeMap::new(),
+            weights: safetensors_io::to_safetensors(&vs).unwrap(),
+            note: String::new(),
+        },
+        Some(Promotion { actor: "cli-test".into(), reason: "setup".into() }),
+    )
+    .await
+    .unwrap();
+    (url, *bars.last().unwrap())
+}
+
+#[tokio::test]
+async fn predict_prints_the_forecast_as_snake_case_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, last) = registry_with_model(dir.path()).await;
+    let out = Command::new(BIN)
+        .args(["predict", "--symbol", "CLI", "--years", "2", "--database-url", &url])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version_id"], "cli-v1");
+    assert_eq!(v["symbol"], "CLI");
+    assert_eq!(v["years"], 2);
+    assert_eq!(v["as_of"], last.date.to_string());
+    assert!(v["prob_up"].as_f64().is_some_and(|p| (0.0..=1.0).contains(&p)));
+    assert_eq!(v["magnitudes"].as_array().unwrap().len(), 5);
+    assert_eq!(v["predicted_closes"].as_array().unwrap().len(), 5);
+    assert_eq!(v["forecast_dates"].as_array().unwrap().len(), 5);
+    assert!(v["direction"] == "UP" || v["direction"] == "DOWN");
+    assert!(v["cumulative_return"].is_number());
+
+    let out = Command::new(BIN)
+        .args(["predict", "--symbol", "NOPE", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no current model for NOPE/1y"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_answers_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _) = registry_with_model(dir.path()).await;
+    // Pick free ports, then let the binary bind them.
+    let port = |_: ()| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (grpc, metrics) = (port(()), port(()));
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["serve", "--listen", &grpc.to_string(), "--metrics-listen", &metrics.to_string()])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut client = None;
+    for _ in 0..100 {
+        if let Ok(c) =
+            common::pb::predictor_client::PredictorClient::connect(format!("http://{grpc}")).await
+        {
+            client = Some(c);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut client = client.expect("server did not start");
+    let p = client
+        .predict(common::pb::PredictRequest {
+            symbol: "CLI".into(),
+            years: Some(2),
+            bars: Vec::new(),
+            version_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p.version_id, "cli-v1");
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(15), child.wait())
+        .await
+        .expect("server did not stop within 15 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+}
