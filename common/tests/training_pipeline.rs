@@ -49,6 +49,9 @@ fn default_pipeline_on_three_years_of_synthetic_data() {
     };
     let mut events = Vec::new();
     let out = run_pipeline(&s, &cfg, None, &mut |e| events.push(e), &CancellationToken::new()).unwrap();
+    let epoch_secs: Vec<f64> =
+        events.iter().filter_map(|e| if let TrainEvent::Epoch { seconds, .. } = e { Some(*seconds) } else { None }).collect();
+    eprintln!("enhanced epoch seconds {epoch_secs:?}, whole run {:.1} s", out.training_seconds);
     let ev = names(&events);
     assert_eq!(
         ev,

@@ -250,6 +250,7 @@ pub struct PipelineConfig {
     /// Regression loss.
     pub reg_loss_type: RegLossType,
     /// CV grid; `None` → [`ParamGrid::default`] (or [`ParamGrid::fast`] with `fast_training`).
+    /// With plain training and CV off, the first value of each axis sets the final fit.
     pub param_grid: Option<ParamGrid>,
     /// Leak-free holdout validation + deploy decision against the current model.
     pub do_post_training_validation: bool,
