@@ -210,3 +210,37 @@ async fn train_all_reports_every_symbol_and_survives_failures() -> anyhow::Resul
     assert_eq!(s.results.iter().map(|r| r.symbol.as_str()).collect::<Vec<_>>(), vec!["BBB"]);
     h.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_cancels_running_training_and_records_it() -> anyhow::Result<()> {
+    let h = TrainerHarness::start().await?;
+    let mut c = h.client().await?;
+    ingest(&mut c, "STOP", 24, 300).await?;
+    let mut stream = c.train(long_train("STOP")).await?.into_inner();
+    let run_id = stream.message().await?.expect("event").run_id;
+    loop {
+        if matches!(stream.message().await?.expect("event").event, Some(Event::Epoch(_))) {
+            break;
+        }
+    }
+    let db_url = h.db_url.clone();
+    let t0 = Instant::now();
+    let stopper = tokio::spawn(h.stop_keep_dir());
+    // The stream ends with the cancellation, well before the run's 1000 epochs.
+    let mut last = None;
+    let end = loop {
+        match stream.message().await {
+            Ok(Some(ev)) => last = ev.event,
+            Ok(None) => break None,
+            Err(s) => break Some(s),
+        }
+    };
+    assert!(matches!(last, Some(Event::Failed(ref f)) if f.code == "CANCELLED"), "{last:?} / {end:?}");
+    let _dir = stopper.await??;
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+    let reg = common::registry::Registry::connect(&db_url).await?;
+    let runs = reg.runs(None, Some(&run_id), 1).await?;
+    assert_eq!(runs[0].status.as_str(), "cancelled", "{runs:?}");
+    assert!(reg.list_versions(Some("STOP"), None).await?.is_empty());
+    Ok(())
+}

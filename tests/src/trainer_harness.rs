@@ -90,6 +90,13 @@ impl TrainerHarness {
         Ok(())
     }
 
+    /// [`TrainerHarness::stop`], keeping the registry directory for inspection afterwards.
+    pub async fn stop_keep_dir(mut self) -> anyhow::Result<tempfile::TempDir> {
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
+        self.stop().await?;
+        Ok(dir)
+    }
+
     /// The text of `/metrics`.
     pub async fn metrics_text(&self) -> anyhow::Result<String> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};

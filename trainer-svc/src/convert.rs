@@ -209,47 +209,6 @@ pub fn event_from_json(s: &str) -> Result<pb::TrainEvent> {
         .map_err(|e| Error::Corrupt(format!("stored run event does not decode: {e}")))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stored_events_round_trip() {
-        let ev = pb::TrainEvent {
-            run_id: "r1".into(),
-            symbol: "AAPL".into(),
-            years: 2,
-            seq: 7,
-            timestamp_ms: 1_700_000_000_000,
-            event: Some(Event::Stage(pb::StageChanged { stage: "training".into(), detail: "x".into() })),
-        };
-        let json = event_to_json(&ev);
-        assert!(json.contains("\"kind\":\"stage\""), "{json}");
-        assert_eq!(event_from_json(&json).unwrap(), ev);
-        assert!(matches!(event_from_json("{\"pb\":\"zz\"}"), Err(Error::Corrupt(_))));
-    }
-
-    #[test]
-    fn nan_validation_metrics_become_zero() {
-        let ev = TrainEvent::Epoch {
-            phase: "cv".into(),
-            epoch: 1,
-            max_epochs: 2,
-            train_loss: 1.0,
-            train_cls_loss: 0.5,
-            train_reg_loss: 0.5,
-            val_loss: f64::NAN,
-            val_volatility_match: f64::NAN,
-            val_accuracy: f64::NAN,
-            lr: 1e-3,
-            seconds: 0.1,
-            improved: false,
-        };
-        let Event::Epoch(e) = engine_event_to_pb(ev, None) else { panic!() };
-        assert_eq!((e.val_loss, e.train_loss), (0.0, 1.0));
-    }
-}
-
 /// A training result as JSON (proto field names), for the CLI.
 pub fn result_json(r: &pb::TrainResult) -> serde_json::Value {
     let metrics_json = |m: &pb::HoldoutMetrics| {
@@ -291,4 +250,45 @@ pub fn result_json(r: &pb::TrainResult) -> serde_json::Value {
         "cross_validation": parse(&r.cross_validation_json),
         "training_seconds": r.training_seconds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_events_round_trip() {
+        let ev = pb::TrainEvent {
+            run_id: "r1".into(),
+            symbol: "AAPL".into(),
+            years: 2,
+            seq: 7,
+            timestamp_ms: 1_700_000_000_000,
+            event: Some(Event::Stage(pb::StageChanged { stage: "training".into(), detail: "x".into() })),
+        };
+        let json = event_to_json(&ev);
+        assert!(json.contains("\"kind\":\"stage\""), "{json}");
+        assert_eq!(event_from_json(&json).unwrap(), ev);
+        assert!(matches!(event_from_json("{\"pb\":\"zz\"}"), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn nan_validation_metrics_become_zero() {
+        let ev = TrainEvent::Epoch {
+            phase: "cv".into(),
+            epoch: 1,
+            max_epochs: 2,
+            train_loss: 1.0,
+            train_cls_loss: 0.5,
+            train_reg_loss: 0.5,
+            val_loss: f64::NAN,
+            val_volatility_match: f64::NAN,
+            val_accuracy: f64::NAN,
+            lr: 1e-3,
+            seconds: 0.1,
+            improved: false,
+        };
+        let Event::Epoch(e) = engine_event_to_pb(ev, None) else { panic!() };
+        assert_eq!((e.val_loss, e.train_loss), (0.0, 1.0));
+    }
 }
