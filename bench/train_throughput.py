@@ -134,9 +134,10 @@ def main():
         return batches, last
 
     run(1)  # warm-up, like the Rust side
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     batches, last = run(epochs)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start  # user + system, all threads
     print(json.dumps({
         "impl": "pytorch-eager",
         "torch": torch.__version__,
@@ -147,6 +148,8 @@ def main():
         "threads": threads,
         "seconds": seconds,
         "samples_per_s": epochs * n / seconds,
+        "cpu_seconds": cpu_seconds,
+        "samples_per_cpu_s": epochs * n / cpu_seconds,
         "final_train_loss": last,
     }))
 

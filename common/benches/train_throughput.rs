@@ -29,6 +29,25 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// CPU time (user + system, all threads) of this process so far, from `/proc/self/stat`
+/// (Linux; `None` elsewhere). Less sensitive than wall time to other processes competing for
+/// the cores, since time spent waiting for a core is not counted.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // Fields 14 (utime) and 15 (stime) of proc(5), counting from 1; `after` starts at field 3.
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let hz = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .unwrap_or(100.0);
+    Some(ticks / hz)
+}
+
 fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; nothing else to parse.
     let n: usize = env_or("BENCH_SAMPLES", 512);
@@ -75,9 +94,14 @@ fn main() -> anyhow::Result<()> {
     // Warm-up: one pass (allocator, libtorch kernels, first-touch of the weights).
     fit(&vs, &net, &set, None, &opts(1), &mut rng, &mut no_events, &cancel)?;
 
+    let cpu_started = process_cpu_seconds();
     let started = Instant::now();
     let report = fit(&vs, &net, &set, None, &opts(epochs), &mut rng, &mut no_events, &cancel)?;
     let seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = match (cpu_started, process_cpu_seconds()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
     let samples = f64::from(epochs) * n as f64;
     println!(
         "{}",
@@ -90,6 +114,8 @@ fn main() -> anyhow::Result<()> {
             "threads": threads,
             "seconds": seconds,
             "samples_per_s": samples / seconds,
+            "cpu_seconds": cpu_seconds,
+            "samples_per_cpu_s": cpu_seconds.map(|c| samples / c),
             "final_train_loss": report.final_train_loss,
         })
     );

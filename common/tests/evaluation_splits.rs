@@ -53,6 +53,7 @@ fn rejects_what_sklearn_rejects() {
     assert!(matches!(time_series_split(3, 1), Err(Error::InvalidArgument(_))));
     assert!(matches!(time_series_split(0, 2), Err(Error::InvalidArgument(_))));
     assert!(time_series_split(3, 2).is_ok());
+    assert!(matches!(time_series_split(10, usize::MAX), Err(Error::InvalidArgument(_))));
 }
 
 #[test]

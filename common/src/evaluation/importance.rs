@@ -28,7 +28,7 @@ fn check_input(x: &[f32], n: usize) -> Result<()> {
     if n == 0 {
         return Err(Error::invalid("feature importance needs at least one sample, got 0"));
     }
-    let want = n * SEQ_LEN * N_FEATURES;
+    let want = n.saturating_mul(SEQ_LEN * N_FEATURES);
     if x.len() != want {
         return Err(Error::invalid(format!(
             "input has {} values, expected n × {SEQ_LEN} × {N_FEATURES} = {want} for n = {n}",

@@ -34,13 +34,15 @@ pub fn time_series_split(n: usize, n_splits: usize) -> Result<Vec<(Range<usize>,
             "time series split needs n_splits >= 2, got {n_splits}"
         )));
     }
-    let n_folds = n_splits + 1;
-    if n_folds > n {
+    // `n_splits + 1 > n`, written so that a huge n_splits cannot overflow.
+    if n_splits >= n {
         return Err(Error::invalid(format!(
-            "cannot cross-validate {n} samples with {n_splits} splits: need at least {n_folds} \
-             samples; use fewer splits or more data"
+            "cannot cross-validate {n} samples with {n_splits} splits: need at least {} \
+             samples; use fewer splits or more data",
+            n_splits.saturating_add(1)
         )));
     }
+    let n_folds = n_splits + 1;
     let test_size = n / n_folds;
     let first = n - n_splits * test_size;
     Ok((0..n_splits)
