@@ -508,6 +508,58 @@ async fn failed_save_and_promote_leaves_nothing(db: &TestDb) {
     );
 }
 
+async fn cancelled_save_is_all_or_nothing(db: &TestDb) {
+    // A caller going away mid-save (task aborted at various points) leaves either the whole
+    // version with its pointer and history row, or nothing; and the registry keeps working.
+    let reg = db.reg.clone();
+    for (i, delay_us) in [0u64, 200, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000]
+        .into_iter()
+        .enumerate()
+    {
+        let symbol = format!("CAN{i}");
+        let id = format!("can-{i}");
+        let v = new_version(&id, &symbol, 1, vec![i as u8; 4 * 1024 * 1024]);
+        let r = reg.clone();
+        let task = tokio::spawn(async move { r.save_version(v, promo("t", "cancel me")).await });
+        tokio::time::sleep(Duration::from_micros(delay_us)).await;
+        task.abort();
+        let _ = task.await;
+        let current =
+            tokio::time::timeout(Duration::from_secs(20), reg.current_version(&symbol, 1))
+                .await
+                .expect("registry still answers")
+                .unwrap();
+        let history = reg.promotion_history(&symbol, 1).await.unwrap();
+        match reg.version(&id).await {
+            Ok(rec) => {
+                assert_eq!(rec.weights.len(), 4 * 1024 * 1024);
+                assert_eq!(current.map(|c| c.version_id), Some(id.clone()));
+                assert_eq!(history.len(), 1);
+            }
+            Err(Error::NotFound(_)) => {
+                assert!(
+                    current.is_none(),
+                    "no dangling pointer after abort at {delay_us} us"
+                );
+                assert!(history.is_empty());
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    // Writers are not blocked by anything the aborted saves left behind.
+    let info = tokio::time::timeout(
+        Duration::from_secs(20),
+        reg.save_version(
+            new_version("after", "CAN0", 1, vec![1]),
+            promo("t", "after"),
+        ),
+    )
+    .await
+    .expect("no lock left behind")
+    .unwrap();
+    assert!(info.is_current);
+}
+
 async fn corrupt_weights_are_refused(db: &TestDb) {
     let reg = &db.reg;
     let w: Vec<u8> = (0..4096u32).map(|i| (i % 256) as u8).collect();
@@ -1052,6 +1104,7 @@ conformance!(
     retention_keeps_newest_non_current,
     rollback_history_and_delete,
     failed_save_and_promote_leaves_nothing,
+    cancelled_save_is_all_or_nothing,
     corrupt_weights_are_refused,
     large_weights_round_trip,
     runs_events_and_plots,
