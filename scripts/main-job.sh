@@ -5,16 +5,18 @@
 #
 # Environment (all optional):
 #   CSV=path SYMBOL=XYZ   train on your own CSV (Yahoo / akshare / tushare / plain dialect)
-#   SYMBOLS="DEMO1 DEMO2 DEMO3"  generated symbols when no CSV is given
-#   YEARS=2               model key years
-#   MAX_EPOCHS=N          cap every training stage (default: the pipeline's own defaults)
+#   SYMBOLS="DEMO1 DEMO2"  generated symbols when no CSV is given
+#   YEARS=1               model key years
+#   MAX_EPOCHS=3          cap every training stage so the demo fits in minutes on 2 CPU cores;
+#                         MAX_EPOCHS= (empty) runs the pipeline's own defaults (50-60 epochs)
 #   WORK_DIR=data/main-job  where the SQLite registry, logs and generated CSVs go
 #   TRAINER_PORT=50051 PREDICTOR_PORT=50052 TRAINER_METRICS_PORT=9090 PREDICTOR_METRICS_PORT=9091
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-YEARS=${YEARS:-2}
+YEARS=${YEARS:-1}
+MAX_EPOCHS=${MAX_EPOCHS-3}
 WORK_DIR=${WORK_DIR:-data/main-job}
 TRAINER_PORT=${TRAINER_PORT:-50051}
 PREDICTOR_PORT=${PREDICTOR_PORT:-50052}
@@ -75,7 +77,7 @@ if [ -n "${CSV:-}" ]; then
   symbols=${SYMBOL:?set SYMBOL=... together with CSV=...}
   cp "$CSV" "$WORK_DIR/$symbols.csv"
 else
-  symbols=${SYMBOLS:-DEMO1 DEMO2 DEMO3}
+  symbols=${SYMBOLS:-DEMO1 DEMO2}
   say "generate synthetic bars for: $symbols"
   seed=1
   for s in $symbols; do
@@ -92,37 +94,6 @@ for s in $symbols; do
     "$s" "$WORK_DIR/$s.csv" | "$grpcurl" -plaintext -d @ "$trainer" lstm.v1.Trainer/IngestBars
 done
 
-# Renders the Train event stream (grpcurl prints one JSON object per event) as progress lines.
-progress() {
-  "$py" -u -c '
-import json, sys
-buf = ""
-depth = 0
-for line in sys.stdin:
-    buf += line
-    depth += line.count("{") - line.count("}")
-    if depth > 0 or not buf.strip():
-        continue
-    ev = json.loads(buf); buf = ""
-    run = ev.get("runId", "")[:8]
-    if "queued" in ev:    print(f"[{run}] queued, position {ev[\"queued\"].get(\"position\", 0)}")
-    elif "started" in ev: print(f"[{run}] started on {ev[\"started\"].get(\"device\", \"?\")}")
-    elif "stage" in ev:   print(f"[{run}] stage {ev[\"stage\"][\"stage\"]} {ev[\"stage\"].get(\"detail\", \"\")}")
-    elif "cvFold" in ev:
-        f = ev["cvFold"]; print(f"[{run}]   cv fold {f.get(\"fold\",0)}/{f.get(\"folds\",0)} f1={f.get(\"f1\",0):.3f} mse={f.get(\"mse\",0):.2e}")
-    elif "epoch" in ev:
-        e = ev["epoch"]
-        print(f"[{run}]   epoch {e.get(\"epoch\",0):>3}/{e.get(\"maxEpochs\",0)} loss={e.get(\"trainLoss\",0):.4f} val_vol_match={e.get(\"valVolatilityMatch\",0):.3f} lr={e.get(\"lr\",0):.2e}{\" *\" if e.get(\"improved\") else \"\"}")
-    elif "validation" in ev:
-        v = ev["validation"]; print(f"[{run}] validation: deploy={v.get(\"deploy\", False)} ({v.get(\"reason\", \"\")})")
-    elif "completed" in ev:
-        r = ev["completed"]["result"]; print(f"[{run}] completed: version {r.get(\"versionId\")} deployed={r.get(\"deployed\", False)} in {r.get(\"trainingSeconds\", 0):.1f}s")
-        print(r.get("versionId"), file=open(sys.argv[1], "w"))
-    elif "failed" in ev:
-        print(f"[{run}] FAILED {ev[\"failed\"]}"); sys.exit(1)
-' "$1"
-}
-
 declare -A trained
 for s in $symbols; do
   say "Train $s (${YEARS}y) — progress streamed from trainer-svc"
@@ -130,31 +101,29 @@ for s in $symbols; do
 m=sys.argv[3]
 if m: r["max_epochs"]=int(m)
 print(json.dumps(r))' "$s" "$YEARS" "${MAX_EPOCHS:-}")
-  "$grpcurl" -plaintext -max-time 3600 -d "$req" "$trainer" lstm.v1.Trainer/Train | progress "$WORK_DIR/$s.version"
+  "$grpcurl" -plaintext -max-time 3600 -d "$req" "$trainer" lstm.v1.Trainer/Train | "$py" -u scripts/show.py progress "$WORK_DIR/$s.version"
   trained[$s]=$(cat "$WORK_DIR/$s.version")
 done
 
 say "ListVersions"
-"$grpcurl" -plaintext -d '{}' "$trainer" lstm.v1.Trainer/ListVersions | "$py" -c '
-import json, sys
-for v in json.load(sys.stdin).get("versions", []):
-    print(f"  {v[\"symbol\"]}/{v[\"years\"]}y {v[\"versionId\"]} current={v.get(\"isCurrent\", False)} kind={v.get(\"modelKind\")}")'
+"$grpcurl" -plaintext -d '{}' "$trainer" lstm.v1.Trainer/ListVersions | "$py" scripts/show.py versions
 
 say "wait for predictor-svc to hot-load the new versions, then forecast"
 for s in $symbols; do
   want=${trained[$s]}
-  for i in $(seq 1 60); do
+  loaded=
+  t0=$(date +%s.%N)
+  for _ in $(seq 1 120); do
     out=$("$grpcurl" -plaintext -d "{\"symbol\":\"$s\",\"years\":$YEARS}" "$predictor" lstm.v1.Predictor/Predict 2>&1 || true)
-    if echo "$out" | grep -q "\"versionId\": \"$want\""; then break; fi
-    sleep 0.5
+    if echo "$out" | grep -q "\"versionId\": \"$want\""; then loaded=1; break; fi
+    sleep 0.25
   done
-  echo "$out" | "$py" -c '
-import json, sys
-p = json.load(sys.stdin)
-mags = ", ".join(f"{m*100:+.2f}%" for m in p["magnitudes"])
-print(f"{p[\"symbol\"]}/{p[\"years\"]}y as of {p[\"asOf\"]} (version {p[\"versionId\"]}): {p[\"direction\"]} prob_up={p[\"probUp\"]:.3f}")
-print(f"  next 5 trading days {p[\"forecastDates\"][0]} .. {p[\"forecastDates\"][-1]}: daily {mags}; cumulative {p[\"cumulativeReturn\"]*100:+.2f}%")
-print("  predicted closes: " + ", ".join(f"{c:.2f}" for c in p["predictedCloses"]))'
+  if [ -z "$loaded" ]; then
+    echo "predictor-svc did not serve version $want of $s within 30 s; last answer: $out" >&2
+    exit 1
+  fi
+  echo "predictor serves $s version $want (seen after $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")s)"
+  echo "$out" | "$py" scripts/show.py forecast
 done
 
 say "shut down both services (SIGTERM)"
