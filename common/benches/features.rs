@@ -4,6 +4,9 @@
 //!
 //! With `FEATURES_BENCH_CSV=path` set, the bars are also written there (plain CSV) so the pandas
 //! baseline times exactly the same input.
+// criterion_group! generates an undocumented `pub fn benches`.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use common::data::{generate, write_csv, Dialect, SyntheticConfig};
