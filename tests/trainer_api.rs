@@ -298,3 +298,38 @@ async fn mutating_rpcs_need_the_bearer_token() -> anyhow::Result<()> {
     c.get_training_runs(pb::GetTrainingRunsRequest::default()).await?;
     h.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_years_trains_three_keys_and_inline_bars_are_not_stored() -> anyhow::Result<()> {
+    let h = TrainerHarness::start().await?;
+    let mut c = h.client().await?;
+    ingest(&mut c, "MULTI", 12, 800).await?;
+    let req = pb::TrainRequest { all_years: true, years: None, max_epochs: Some(1), do_shap: Some(false), do_plot: Some(false), ..quick_train("MULTI") };
+    let (events, status) = collect(c.train(req).await).await;
+    assert!(status.is_none(), "{status:?}");
+    let results: Vec<_> = events.iter().filter_map(|e| match &e.event { Some(Event::Completed(r)) => r.result.clone(), _ => None }).collect();
+    assert_eq!(results.iter().map(|r| r.years).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert!(results.iter().all(|r| r.deployed));
+    // Each key covers (end - years, end]: more years, more samples, same end.
+    assert!(results[0].n_samples < results[1].n_samples && results[1].n_samples < results[2].n_samples);
+    assert!(results.iter().all(|r| r.data_end == results[0].data_end));
+    let runs: std::collections::BTreeSet<_> = events.iter().map(|e| e.run_id.clone()).collect();
+    assert_eq!(runs.len(), 3, "one run per key");
+    let versions = c.list_versions(pb::ListVersionsRequest { symbol: "MULTI".into(), years: None }).await?.into_inner().versions;
+    assert_eq!(versions.iter().filter(|v| v.is_current).count(), 3);
+
+    // Inline bars train a symbol the registry has never seen, and are not written to it.
+    let req = pb::TrainRequest { bars: pb_bars(&market(13, 300)), do_shap: Some(false), do_plot: Some(false), ..quick_train("INLINE") };
+    let (events, status) = collect(c.train(req).await).await;
+    assert!(status.is_none(), "{status:?}");
+    assert!(completed(&events).unwrap().deployed);
+    assert!(h.registry().await?.bars("INLINE", None, None).await?.is_empty());
+    // Inline bars are validated like IngestBars.
+    let mut bad = pb_bars(&market(13, 100));
+    bad[5].high = bad[5].low / 2.0;
+    let (_, status) = collect(c.train(pb::TrainRequest { bars: bad, ..quick_train("INLINE") }).await).await;
+    let s = status.expect("error");
+    assert_eq!(s.code(), Code::InvalidArgument);
+    assert!(s.message().contains("row 6") && s.message().contains("high"), "{}", s.message());
+    h.stop().await
+}

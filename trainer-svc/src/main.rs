@@ -28,6 +28,11 @@ async fn main() {
         Command::Serve(c) => c.log_format,
         _ => std::env::var("LOG_FORMAT").ok().and_then(|f| f.parse().ok()).unwrap_or_default(),
     };
+    if !matches!(command, Command::Serve(_)) && std::env::var_os("RUST_LOG").is_none() {
+        // One-shot commands print their result on stdout; keep stderr to warnings (and the
+        // progress bar) unless RUST_LOG asks for more.
+        std::env::set_var("RUST_LOG", "warn");
+    }
     common::telemetry::init_tracing(log_format);
     if let Err(e) = run(command).await {
         eprintln!("trainer-svc: error: {e}");
