@@ -194,3 +194,45 @@ async fn served_forecasts_are_recorded_in_the_prediction_log() -> anyhow::Result
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_trained_version_serves_the_same_numbers_as_the_model_in_process() -> anyhow::Result<()> {
+    use common::features::{build_samples, latest_window, FeatureConfig};
+    use common::model::LoadedModel;
+    use common::training::{run_pipeline, DeviceChoice, PipelineConfig};
+    let reg = TestRegistry::new().await?;
+    let bars = market(23, 300);
+    reg.registry.upsert_bars("TRN", &bars).await?;
+    let samples = build_samples(&bars, &FeatureConfig::default())?;
+    let cfg = PipelineConfig {
+        symbol: "TRN".into(),
+        years: 1,
+        do_cv_tune: false,
+        do_shap: false,
+        do_plot: false,
+        use_enhanced_model: false,
+        do_post_training_validation: false,
+        seed: Some(7),
+        device: DeviceChoice::Cpu,
+        max_epochs: Some(1),
+        ..PipelineConfig::default()
+    };
+    let outcome = tokio::task::spawn_blocking(move || {
+        run_pipeline(&samples, &cfg, None, &mut |_| {}, &tokio_util::sync::CancellationToken::new())
+    })
+    .await??;
+    let direct = LoadedModel::from_artifact(&outcome.metadata, &outcome.weights, tch::Device::Cpu)?;
+    store_version(&reg.registry, "trn-v1", (outcome.metadata.clone(), outcome.weights.clone()), true).await?;
+
+    let server = RunningPredictor::start(&reg.url, |_| {}).await?;
+    let mut c = server.client().await?;
+    let p = c.predict(req("TRN", Some(1))).await?.into_inner();
+    let window = latest_window(&bars[bars.len() - predictor_svc::engine::HISTORY_BARS..], &FeatureConfig::default())?;
+    let f = direct.forecast(&window, 1)?[0];
+    assert_eq!(p.version_id, "trn-v1");
+    assert!((p.prob_up - f.prob_up).abs() < 1e-6, "{} vs {}", p.prob_up, f.prob_up);
+    for k in 0..5 {
+        assert!((p.magnitudes[k] - f.magnitudes[k]).abs() < 1e-6, "day {k}: {} vs {}", p.magnitudes[k], f.magnitudes[k]);
+    }
+    server.stop().await
+}
