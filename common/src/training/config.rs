@@ -53,6 +53,7 @@ impl FromStr for RegLossType {
 }
 
 /// Where to train: `auto` (CUDA 0 when available, else CPU) | `cpu` | `cuda:N`.
+/// Parsing is case-insensitive; an empty string means `auto` and a bare `cuda` means `cuda:0`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DeviceChoice {
     /// CUDA device 0 when available, else CPU.
