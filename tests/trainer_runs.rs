@@ -12,7 +12,10 @@ fn long_train(symbol: &str) -> pb::TrainRequest {
     pb::TrainRequest {
         use_improved_training: Some(false),
         do_cv_tune: Some(false),
-        param_grid: Some(pb::ParamGrid { epochs: vec![1000], ..Default::default() }),
+        param_grid: Some(pb::ParamGrid {
+            epochs: vec![1000],
+            ..Default::default()
+        }),
         max_epochs: None,
         do_shap: Some(false),
         do_plot: Some(false),
@@ -28,7 +31,10 @@ async fn wait_for_status(h: &TrainerHarness, run_id: &str, want: &str) -> anyhow
         if runs.first().is_some_and(|r| r.status.as_str() == want) {
             return Ok(());
         }
-        anyhow::ensure!(start.elapsed() < Duration::from_secs(60), "run {run_id} never became {want}: {runs:?}");
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(60),
+            "run {run_id} never became {want}: {runs:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -40,20 +46,41 @@ async fn a_second_train_for_the_same_symbol_queues_then_runs() -> anyhow::Result
     ingest(&mut c, "QUEUE", 21, 300).await?;
     let mut first = c.train(long_train("QUEUE")).await?.into_inner();
     let started = first.message().await?.expect("first event");
-    assert!(matches!(started.event, Some(Event::Started(_))), "{started:?}");
+    assert!(
+        matches!(started.event, Some(Event::Started(_))),
+        "{started:?}"
+    );
     let first_run = started.run_id.clone();
 
     let mut c2 = h.client().await?;
-    let mut second = c2.train(pb::TrainRequest { max_epochs: Some(1), ..quick_train("QUEUE") }).await?.into_inner();
+    let mut second = c2
+        .train(pb::TrainRequest {
+            max_epochs: Some(1),
+            ..quick_train("QUEUE")
+        })
+        .await?
+        .into_inner();
     let queued = second.message().await?.expect("queued event");
-    let Some(Event::Queued(q)) = &queued.event else { panic!("expected queued, got {queued:?}") };
-    assert_eq!((q.position, q.holder_run_id.as_str()), (1, first_run.as_str()));
+    let Some(Event::Queued(q)) = &queued.event else {
+        panic!("expected queued, got {queued:?}")
+    };
+    assert_eq!(
+        (q.position, q.holder_run_id.as_str()),
+        (1, first_run.as_str())
+    );
     assert_ne!(queued.run_id, first_run);
-    let runs = h.registry().await?.runs(None, Some(&queued.run_id), 1).await?;
+    let runs = h
+        .registry()
+        .await?
+        .runs(None, Some(&queued.run_id), 1)
+        .await?;
     assert_eq!(runs[0].status.as_str(), "queued");
 
     // The holder ends (cancelled); the queued run gets the lease and trains to completion.
-    c.cancel_run(pb::CancelRunRequest { run_id: first_run.clone() }).await?;
+    c.cancel_run(pb::CancelRunRequest {
+        run_id: first_run.clone(),
+    })
+    .await?;
     let mut events = vec![queued];
     loop {
         match second.message().await {
@@ -63,7 +90,10 @@ async fn a_second_train_for_the_same_symbol_queues_then_runs() -> anyhow::Result
         }
     }
     let k = kinds(&events);
-    assert!(pos(&k, "started") > 0 && k.last().map(String::as_str) == Some("completed"), "{k:?}");
+    assert!(
+        pos(&k, "started") > 0 && k.last().map(String::as_str) == Some("completed"),
+        "{k:?}"
+    );
     assert!(completed(&events).unwrap().deployed);
     while first.message().await.is_ok_and(|m| m.is_some()) {}
     let m = h.metrics_text().await?;
@@ -72,11 +102,14 @@ async fn a_second_train_for_the_same_symbol_queues_then_runs() -> anyhow::Result
 }
 
 fn pos(k: &[String], s: &str) -> usize {
-    k.iter().position(|x| x == s).unwrap_or_else(|| panic!("no {s} in {k:?}"))
+    k.iter()
+        .position(|x| x == s)
+        .unwrap_or_else(|| panic!("no {s} in {k:?}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lease_timeout_aborts_and_cancel_run_stops_the_holder_without_a_version() -> anyhow::Result<()> {
+async fn lease_timeout_aborts_and_cancel_run_stops_the_holder_without_a_version(
+) -> anyhow::Result<()> {
     let h = TrainerHarness::start().await?;
     let mut c = h.client().await?;
     ingest(&mut c, "LOCK", 22, 300).await?;
@@ -93,19 +126,43 @@ async fn lease_timeout_aborts_and_cancel_run_stops_the_holder_without_a_version(
 
     let mut c2 = h.client().await?;
     let t0 = Instant::now();
-    let (events, status) = collect(c2.train(pb::TrainRequest { lease_timeout_seconds: Some(1), ..quick_train("LOCK") }).await).await;
+    let (events, status) = collect(
+        c2.train(pb::TrainRequest {
+            lease_timeout_seconds: Some(1),
+            ..quick_train("LOCK")
+        })
+        .await,
+    )
+    .await;
     let s = status.expect("aborted");
     assert_eq!(s.code(), Code::Aborted, "{s:?}");
-    assert!(s.message().contains(&holder_run) && s.message().contains("lease_timeout_seconds"), "{}", s.message());
+    assert!(
+        s.message().contains(&holder_run) && s.message().contains("lease_timeout_seconds"),
+        "{}",
+        s.message()
+    );
     assert!(t0.elapsed() < Duration::from_secs(15));
     assert_eq!(kinds(&events)[0], "queued");
 
     // AttachRun follows the live run until it ends.
     let mut c3 = h.client().await?;
-    let attach = tokio::spawn(async move { collect(c3.attach_run(pb::AttachRunRequest { run_id: holder_run.clone() }).await).await });
+    let attach = tokio::spawn(async move {
+        collect(
+            c3.attach_run(pb::AttachRunRequest {
+                run_id: holder_run.clone(),
+            })
+            .await,
+        )
+        .await
+    });
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let cancel = c.cancel_run(pb::CancelRunRequest { run_id: started.run_id.clone() }).await?.into_inner();
+    let cancel = c
+        .cancel_run(pb::CancelRunRequest {
+            run_id: started.run_id.clone(),
+        })
+        .await?
+        .into_inner();
     assert_eq!(cancel.status, "cancelling");
     let t1 = Instant::now();
     let mut tail = Vec::new();
@@ -118,21 +175,51 @@ async fn lease_timeout_aborts_and_cancel_run_stops_the_holder_without_a_version(
     };
     let end = end.expect("cancelled status");
     assert_eq!(end.code(), Code::Cancelled, "{end:?}");
-    assert!(t1.elapsed() < Duration::from_secs(20), "stops within a batch, took {:?}", t1.elapsed());
-    assert!(matches!(tail.last().and_then(|e| e.event.clone()), Some(Event::Failed(f)) if f.code == "CANCELLED"));
+    assert!(
+        t1.elapsed() < Duration::from_secs(20),
+        "stops within a batch, took {:?}",
+        t1.elapsed()
+    );
+    assert!(
+        matches!(tail.last().and_then(|e| e.event.clone()), Some(Event::Failed(f)) if f.code == "CANCELLED")
+    );
     wait_for_status(&h, &started.run_id, "cancelled").await?;
-    let versions = c.list_versions(pb::ListVersionsRequest { symbol: "LOCK".into(), years: None }).await?.into_inner().versions;
-    assert!(versions.is_empty(), "a cancelled run creates no version: {versions:?}");
+    let versions = c
+        .list_versions(pb::ListVersionsRequest {
+            symbol: "LOCK".into(),
+            years: None,
+        })
+        .await?
+        .into_inner()
+        .versions;
+    assert!(
+        versions.is_empty(),
+        "a cancelled run creates no version: {versions:?}"
+    );
 
     let (followed, s) = tokio::time::timeout(Duration::from_secs(30), attach).await??;
     assert!(s.is_none(), "{s:?}");
     assert_eq!(followed.first().map(|e| e.seq), Some(1));
-    assert!(matches!(followed.last().and_then(|e| e.event.clone()), Some(Event::Failed(f)) if f.code == "CANCELLED"));
+    assert!(
+        matches!(followed.last().and_then(|e| e.event.clone()), Some(Event::Failed(f)) if f.code == "CANCELLED")
+    );
     let seqs: Vec<u64> = followed.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, (1..=followed.len() as u64).collect::<Vec<_>>(), "no gaps, no duplicates");
+    assert_eq!(
+        seqs,
+        (1..=followed.len() as u64).collect::<Vec<_>>(),
+        "no gaps, no duplicates"
+    );
 
     // The lease was released: the symbol trains again at once.
-    let (_, s) = collect(c.train(pb::TrainRequest { max_epochs: Some(1), lease_timeout_seconds: Some(2), ..quick_train("LOCK") }).await).await;
+    let (_, s) = collect(
+        c.train(pb::TrainRequest {
+            max_epochs: Some(1),
+            lease_timeout_seconds: Some(2),
+            ..quick_train("LOCK")
+        })
+        .await,
+    )
+    .await;
     assert!(s.is_none(), "{s:?}");
     h.stop().await
 }
@@ -145,7 +232,10 @@ async fn dropping_the_stream_cancels_the_run() -> anyhow::Result<()> {
     let mut stream = c.train(long_train("DROP")).await?.into_inner();
     let run_id = stream.message().await?.expect("event").run_id;
     loop {
-        if matches!(stream.message().await?.expect("event").event, Some(Event::Epoch(_))) {
+        if matches!(
+            stream.message().await?.expect("event").event,
+            Some(Event::Epoch(_))
+        ) {
             break;
         }
     }
@@ -153,9 +243,20 @@ async fn dropping_the_stream_cancels_the_run() -> anyhow::Result<()> {
     drop(c);
     wait_for_status(&h, &run_id, "cancelled").await?;
     let mut c = h.client().await?;
-    assert!(c.list_versions(pb::ListVersionsRequest { symbol: "DROP".into(), years: None }).await?.into_inner().versions.is_empty());
+    assert!(c
+        .list_versions(pb::ListVersionsRequest {
+            symbol: "DROP".into(),
+            years: None
+        })
+        .await?
+        .into_inner()
+        .versions
+        .is_empty());
     let m = h.metrics_text().await?;
-    assert!(m.contains("trainer_runs_finished_total{mode=\"train\",outcome=\"cancelled\"} 1"), "{m}");
+    assert!(
+        m.contains("trainer_runs_finished_total{mode=\"train\",outcome=\"cancelled\"} 1"),
+        "{m}"
+    );
     h.stop().await
 }
 
@@ -190,24 +291,66 @@ async fn train_all_reports_every_symbol_and_survives_failures() -> anyhow::Resul
     let s = summary.expect("summary");
     assert_eq!((s.total, s.success_count, s.fail_count), (4, 2, 2));
     assert_eq!(results.len(), 4);
-    let names: Vec<_> = s.results.iter().map(|r| (r.symbol.as_str(), r.ok)).collect();
-    assert_eq!(names, vec![("AAA", true), ("BBB", true), ("GHOST", false), ("SHORT", false)]);
+    let names: Vec<_> = s
+        .results
+        .iter()
+        .map(|r| (r.symbol.as_str(), r.ok))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("AAA", true),
+            ("BBB", true),
+            ("GHOST", false),
+            ("SHORT", false)
+        ]
+    );
     let short = s.results.iter().find(|r| r.symbol == "SHORT").unwrap();
-    assert!(short.error.contains("insufficient data") && !short.run_id.is_empty(), "{short:?}");
-    assert!(s.results.iter().find(|r| r.symbol == "GHOST").unwrap().error.contains("unknown symbol"));
-    assert!(s.results.iter().filter(|r| r.ok).all(|r| r.deployed && !r.version_id.is_empty()));
+    assert!(
+        short.error.contains("insufficient data") && !short.run_id.is_empty(),
+        "{short:?}"
+    );
+    assert!(s
+        .results
+        .iter()
+        .find(|r| r.symbol == "GHOST")
+        .unwrap()
+        .error
+        .contains("unknown symbol"));
+    assert!(s
+        .results
+        .iter()
+        .filter(|r| r.ok)
+        .all(|r| r.deployed && !r.version_id.is_empty()));
 
     // Sharding: shard 1 of 2 of the stored universe [AAA, BBB, SHORT] is just BBB.
     let mut stream = c
-        .train_all(pb::TrainAllRequest { shard_index: 1, shard_count: 2, do_cv_tune: Some(false), do_shap: Some(false), do_plot: Some(false), max_epochs: Some(1), device: "cpu".into(), ..Default::default() })
+        .train_all(pb::TrainAllRequest {
+            shard_index: 1,
+            shard_count: 2,
+            do_cv_tune: Some(false),
+            do_shap: Some(false),
+            do_plot: Some(false),
+            max_epochs: Some(1),
+            device: "cpu".into(),
+            ..Default::default()
+        })
         .await?
         .into_inner();
     let mut last = None;
     while let Some(ev) = stream.message().await? {
         last = ev.event;
     }
-    let Some(pb::train_all_event::Event::Summary(s)) = last else { panic!("no summary") };
-    assert_eq!(s.results.iter().map(|r| r.symbol.as_str()).collect::<Vec<_>>(), vec!["BBB"]);
+    let Some(pb::train_all_event::Event::Summary(s)) = last else {
+        panic!("no summary")
+    };
+    assert_eq!(
+        s.results
+            .iter()
+            .map(|r| r.symbol.as_str())
+            .collect::<Vec<_>>(),
+        vec!["BBB"]
+    );
     h.stop().await
 }
 
@@ -219,7 +362,10 @@ async fn shutdown_cancels_running_training_and_records_it() -> anyhow::Result<()
     let mut stream = c.train(long_train("STOP")).await?.into_inner();
     let run_id = stream.message().await?.expect("event").run_id;
     loop {
-        if matches!(stream.message().await?.expect("event").event, Some(Event::Epoch(_))) {
+        if matches!(
+            stream.message().await?.expect("event").event,
+            Some(Event::Epoch(_))
+        ) {
             break;
         }
     }
@@ -235,7 +381,10 @@ async fn shutdown_cancels_running_training_and_records_it() -> anyhow::Result<()
             Err(s) => break Some(s),
         }
     };
-    assert!(matches!(last, Some(Event::Failed(ref f)) if f.code == "CANCELLED"), "{last:?} / {end:?}");
+    assert!(
+        matches!(last, Some(Event::Failed(ref f)) if f.code == "CANCELLED"),
+        "{last:?} / {end:?}"
+    );
     let _dir = stopper.await??;
     assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
     let reg = common::registry::Registry::connect(&db_url).await?;

@@ -107,19 +107,29 @@ pub struct TriggerReport {
 /// `errors` are the absolute errors of resolved predictions, oldest first. Decay needs at least
 /// [`DECAY_WINDOW`] of them, a positive historical mean, and `recent > DECAY_RATIO × historical`.
 pub fn performance_decay(errors: &[f64]) -> (bool, f64, f64) {
-    let finite: Vec<f64> = errors.iter().copied().filter(|e| e.is_finite()).map(f64::abs).collect();
+    let finite: Vec<f64> = errors
+        .iter()
+        .copied()
+        .filter(|e| e.is_finite())
+        .map(f64::abs)
+        .collect();
     if finite.is_empty() {
         return (false, 0.0, 0.0);
     }
     let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
     let historical = mean(&finite);
     let recent = mean(&finite[finite.len().saturating_sub(DECAY_WINDOW)..]);
-    let decayed = finite.len() >= DECAY_WINDOW && historical > 0.0 && recent > DECAY_RATIO * historical;
+    let decayed =
+        finite.len() >= DECAY_WINDOW && historical > 0.0 && recent > DECAY_RATIO * historical;
     (decayed, recent, historical)
 }
 
 /// The pure trigger decision for `as_of` given the resolved prediction errors (oldest first).
-pub fn evaluate_triggers(calendar: &TradingCalendar, as_of: NaiveDate, errors: &[f64]) -> TriggerReport {
+pub fn evaluate_triggers(
+    calendar: &TradingCalendar,
+    as_of: NaiveDate,
+    errors: &[f64],
+) -> TriggerReport {
     let weekly = calendar.is_weekly_trigger_day(as_of);
     let monthly = calendar.is_last_trading_day_of_month(as_of);
     let quarterly = calendar.is_last_trading_day_of_quarter(as_of);
@@ -234,13 +244,21 @@ mod tests {
         let r = evaluate_triggers(&cal, d("2026-11-20"), &errs);
         assert!(r.weekly && r.performance_decay);
         assert_eq!(r.selected, Some(TriggerKind::PerformanceDecay));
-        assert_eq!(evaluate_triggers(&cal, d("2026-11-30"), &errs).selected, Some(TriggerKind::Monthly));
+        assert_eq!(
+            evaluate_triggers(&cal, d("2026-11-30"), &errs).selected,
+            Some(TriggerKind::Monthly)
+        );
         assert_eq!(r.resolved, 100);
     }
 
     #[test]
     fn trigger_names_round_trip() {
-        for k in [TriggerKind::Weekly, TriggerKind::Monthly, TriggerKind::Quarterly, TriggerKind::PerformanceDecay] {
+        for k in [
+            TriggerKind::Weekly,
+            TriggerKind::Monthly,
+            TriggerKind::Quarterly,
+            TriggerKind::PerformanceDecay,
+        ] {
             assert_eq!(k.as_str().parse::<TriggerKind>().unwrap(), k);
         }
         let e = "daily".parse::<TriggerKind>().unwrap_err();

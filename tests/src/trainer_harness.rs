@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use common::data::{generate, Bar, SyntheticConfig};
-use common::pb::{self, trainer_client::TrainerClient, train_event::Event};
+use common::pb::{self, train_event::Event, trainer_client::TrainerClient};
 use common::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -37,7 +37,9 @@ impl TrainerHarness {
     }
 
     /// Starts a server after `tweak` adjusted the configuration (auth token, limits, ...).
-    pub async fn start_with(tweak: impl FnOnce(&mut TrainerConfig)) -> anyhow::Result<TrainerHarness> {
+    pub async fn start_with(
+        tweak: impl FnOnce(&mut TrainerConfig),
+    ) -> anyhow::Result<TrainerHarness> {
         let dir = tempfile::tempdir()?;
         let db_url = format!("sqlite://{}/data/registry.db", dir.path().display());
         let mut config = TrainerConfig::defaults(db_url.clone());
@@ -52,10 +54,20 @@ impl TrainerHarness {
         let metrics_addr = metrics.local_addr()?;
         let stop = CancellationToken::new();
         let s2 = stop.clone();
-        let task = tokio::spawn(trainer_svc::serve_with_metrics(listener, Some(metrics), config, async move {
-            s2.cancelled().await
-        }));
-        let h = TrainerHarness { addr, metrics_addr, db_url, dir, stop, task: Some(task) };
+        let task = tokio::spawn(trainer_svc::serve_with_metrics(
+            listener,
+            Some(metrics),
+            config,
+            async move { s2.cancelled().await },
+        ));
+        let h = TrainerHarness {
+            addr,
+            metrics_addr,
+            db_url,
+            dir,
+            stop,
+            task: Some(task),
+        };
         // Wait until it answers.
         for _ in 0..200 {
             if h.client().await.is_ok() {
@@ -73,7 +85,9 @@ impl TrainerHarness {
 
     /// A connected client.
     pub async fn client(&self) -> anyhow::Result<TrainerClient<Channel>> {
-        Ok(TrainerClient::connect(self.url()).await?.max_decoding_message_size(64 << 20))
+        Ok(TrainerClient::connect(self.url())
+            .await?
+            .max_decoding_message_size(64 << 20))
     }
 
     /// A second connection to the server's registry (for assertions).
@@ -85,7 +99,9 @@ impl TrainerHarness {
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.stop.cancel();
         if let Some(t) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(60), t).await.context("serve did not stop")???;
+            tokio::time::timeout(Duration::from_secs(60), t)
+                .await
+                .context("serve did not stop")???;
         }
         Ok(())
     }
@@ -101,7 +117,8 @@ impl TrainerHarness {
     pub async fn metrics_text(&self) -> anyhow::Result<String> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut s = tokio::net::TcpStream::connect(self.metrics_addr).await?;
-        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").await?;
+        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+            .await?;
         let mut out = String::new();
         s.read_to_string(&mut out).await?;
         Ok(out)
@@ -116,7 +133,11 @@ impl Drop for TrainerHarness {
 
 /// `days` seeded synthetic bars.
 pub fn market(seed: u64, days: usize) -> Vec<Bar> {
-    generate(&SyntheticConfig { seed, days, ..SyntheticConfig::default() })
+    generate(&SyntheticConfig {
+        seed,
+        days,
+        ..SyntheticConfig::default()
+    })
 }
 
 /// Bars as protocol messages.
@@ -125,9 +146,18 @@ pub fn pb_bars(bars: &[Bar]) -> Vec<pb::Bar> {
 }
 
 /// Ingests `days` synthetic bars for `symbol`.
-pub async fn ingest(client: &mut TrainerClient<Channel>, symbol: &str, seed: u64, days: usize) -> anyhow::Result<pb::IngestBarsResponse> {
+pub async fn ingest(
+    client: &mut TrainerClient<Channel>,
+    symbol: &str,
+    seed: u64,
+    days: usize,
+) -> anyhow::Result<pb::IngestBarsResponse> {
     Ok(client
-        .ingest_bars(pb::IngestBarsRequest { symbol: symbol.into(), bars: pb_bars(&market(seed, days)), csv: String::new() })
+        .ingest_bars(pb::IngestBarsRequest {
+            symbol: symbol.into(),
+            bars: pb_bars(&market(seed, days)),
+            csv: String::new(),
+        })
         .await?
         .into_inner())
 }
@@ -154,7 +184,10 @@ pub fn quick_train(symbol: &str) -> pb::TrainRequest {
 /// Adds `authorization: Bearer TOKEN`.
 pub fn authed<T>(msg: T, token: &str) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);
-    r.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("ascii"));
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
     r
 }
 

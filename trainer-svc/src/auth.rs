@@ -9,14 +9,18 @@ pub struct Auth {
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Auth").field("enabled", &self.token.is_some()).finish()
+        f.debug_struct("Auth")
+            .field("enabled", &self.token.is_some())
+            .finish()
     }
 }
 
 impl Auth {
     /// `token` empty or `None` disables the check.
     pub fn new(token: Option<String>) -> Auth {
-        Auth { token: token.filter(|t| !t.trim().is_empty()) }
+        Auth {
+            token: token.filter(|t| !t.trim().is_empty()),
+        }
     }
 
     /// Whether a token is required.
@@ -26,7 +30,9 @@ impl Auth {
 
     /// Checks `authorization: Bearer <token>` on a mutating RPC named `method`.
     pub fn check(&self, method: &str, metadata: &MetadataMap) -> Result<(), Status> {
-        let Some(expected) = &self.token else { return Ok(()) };
+        let Some(expected) = &self.token else {
+            return Ok(());
+        };
         let Some(value) = metadata.get("authorization") else {
             return Err(Status::unauthenticated(format!(
                 "{method} changes server state and this server requires a bearer token: send \
@@ -36,7 +42,10 @@ impl Auth {
         let given = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim);
         match given {
             Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => Ok(()),
@@ -72,13 +81,21 @@ mod tests {
     #[test]
     fn checks_the_token_only_when_configured() {
         assert!(Auth::new(None).check("Train", &md(None)).is_ok());
-        assert!(Auth::new(Some(String::new())).check("Train", &md(None)).is_ok());
+        assert!(Auth::new(Some(String::new()))
+            .check("Train", &md(None))
+            .is_ok());
         let a = Auth::new(Some("s3cret".into()));
         assert!(a.check("Train", &md(Some("Bearer s3cret"))).is_ok());
         let e = a.check("Train", &md(None)).unwrap_err();
         assert_eq!(e.code(), tonic::Code::Unauthenticated);
-        assert!(e.message().contains("authorization: Bearer"), "{}", e.message());
-        let e = a.check("DeleteVersion", &md(Some("Bearer nope"))).unwrap_err();
+        assert!(
+            e.message().contains("authorization: Bearer"),
+            "{}",
+            e.message()
+        );
+        let e = a
+            .check("DeleteVersion", &md(Some("Bearer nope")))
+            .unwrap_err();
         assert!(e.message().contains("wrong"));
         assert!(!e.message().contains("s3cret"));
         assert!(a.check("Train", &md(Some("s3cret"))).is_err());

@@ -11,7 +11,12 @@ use common::telemetry::LogFormat;
 ///
 /// Without a subcommand, `serve` runs with the flags given.
 #[derive(Debug, Parser)]
-#[command(name = "trainer-svc", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "trainer-svc",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to do (default: serve).
     #[command(subcommand)]

@@ -8,7 +8,15 @@ use prost::Message;
 
 /// Holdout metrics as the protocol message.
 pub fn holdout_to_pb(m: &HoldoutMetrics) -> pb::HoldoutMetrics {
-    let HoldoutMetrics { accuracy, f1, mse, mae, rmse, direction_accuracy, n_samples } = m;
+    let HoldoutMetrics {
+        accuracy,
+        f1,
+        mse,
+        mae,
+        rmse,
+        direction_accuracy,
+        n_samples,
+    } = m;
     pb::HoldoutMetrics {
         accuracy: *accuracy,
         f1: *f1,
@@ -66,14 +74,17 @@ pub fn engine_event_to_pb(ev: TrainEvent, current_version_id: Option<&str>) -> E
             mse: finite(mse),
             accuracy: finite(accuracy),
         }),
-        TrainEvent::CvSummary { best_lr, best_hidden_size, best_epochs, best_score } => {
-            Event::CvSummary(pb::CvSummary {
-                best_lr,
-                best_hidden_size,
-                best_epochs,
-                best_score: finite(best_score),
-            })
-        }
+        TrainEvent::CvSummary {
+            best_lr,
+            best_hidden_size,
+            best_epochs,
+            best_score,
+        } => Event::CvSummary(pb::CvSummary {
+            best_lr,
+            best_hidden_size,
+            best_epochs,
+            best_score: finite(best_score),
+        }),
         TrainEvent::Epoch {
             phase,
             epoch,
@@ -101,9 +112,18 @@ pub fn engine_event_to_pb(ev: TrainEvent, current_version_id: Option<&str>) -> E
             seconds,
             improved,
         }),
-        TrainEvent::Validation { candidate, current, deploy, reason } => {
-            Event::Validation(validation_to_pb(&candidate, current.as_ref(), current_version_id, deploy, &reason))
-        }
+        TrainEvent::Validation {
+            candidate,
+            current,
+            deploy,
+            reason,
+        } => Event::Validation(validation_to_pb(
+            &candidate,
+            current.as_ref(),
+            current_version_id,
+            deploy,
+            &reason,
+        )),
     }
 }
 
@@ -217,7 +237,8 @@ pub fn result_json(r: &pb::TrainResult) -> serde_json::Value {
             "direction_accuracy": m.direction_accuracy, "n_samples": m.n_samples,
         })
     };
-    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap_or(serde_json::Value::Null);
+    let parse =
+        |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap_or(serde_json::Value::Null);
     serde_json::json!({
         "symbol": r.symbol,
         "years": r.years,
@@ -264,12 +285,18 @@ mod tests {
             years: 2,
             seq: 7,
             timestamp_ms: 1_700_000_000_000,
-            event: Some(Event::Stage(pb::StageChanged { stage: "training".into(), detail: "x".into() })),
+            event: Some(Event::Stage(pb::StageChanged {
+                stage: "training".into(),
+                detail: "x".into(),
+            })),
         };
         let json = event_to_json(&ev);
         assert!(json.contains("\"kind\":\"stage\""), "{json}");
         assert_eq!(event_from_json(&json).unwrap(), ev);
-        assert!(matches!(event_from_json("{\"pb\":\"zz\"}"), Err(Error::Corrupt(_))));
+        assert!(matches!(
+            event_from_json("{\"pb\":\"zz\"}"),
+            Err(Error::Corrupt(_))
+        ));
     }
 
     #[test]
@@ -288,7 +315,9 @@ mod tests {
             seconds: 0.1,
             improved: false,
         };
-        let Event::Epoch(e) = engine_event_to_pb(ev, None) else { panic!() };
+        let Event::Epoch(e) = engine_event_to_pb(ev, None) else {
+            panic!()
+        };
         assert_eq!((e.val_loss, e.train_loss), (0.0, 1.0));
     }
 }

@@ -102,7 +102,11 @@ pub struct RunSpec {
 impl RunSpec {
     fn config_json(&self) -> String {
         let work = match &self.work {
-            Work::Pipeline { config, range, keep_rejected } => serde_json::json!({
+            Work::Pipeline {
+                config,
+                range,
+                keep_rejected,
+            } => serde_json::json!({
                 "kind": "pipeline",
                 "pipeline": config,
                 "start": range.start,
@@ -181,7 +185,11 @@ impl EventSink {
             timestamp_ms: Utc::now().timestamp_millis(),
             event: Some(event),
         };
-        if let Err(e) = self.registry.append_run_event(&self.run_id, self.seq, &convert::event_to_json(&ev)).await {
+        if let Err(e) = self
+            .registry
+            .append_run_event(&self.run_id, self.seq, &convert::event_to_json(&ev))
+            .await
+        {
             warn!(run_id = %self.run_id, seq = self.seq, error = %e, "could not store run event");
         }
         let _ = self.live.send(ev.clone());
@@ -195,7 +203,11 @@ impl EventSink {
     }
 
     async fn stage(&mut self, stage: &str, detail: impl Into<String>) {
-        self.emit(Event::Stage(pb::StageChanged { stage: stage.into(), detail: detail.into() })).await;
+        self.emit(Event::Stage(pb::StageChanged {
+            stage: stage.into(),
+            detail: detail.into(),
+        }))
+        .await;
     }
 }
 
@@ -210,7 +222,11 @@ struct LeaseGuard {
 impl LeaseGuard {
     async fn release(self) {
         self.stop.cancel();
-        if let Err(e) = self.registry.release_lease(&self.symbol, &self.holder).await {
+        if let Err(e) = self
+            .registry
+            .release_lease(&self.symbol, &self.holder)
+            .await
+        {
             warn!(symbol = %self.symbol, holder = %self.holder, error = %e,
                 "could not release the training lease; it expires by itself");
         }
@@ -228,12 +244,22 @@ struct RunData {
 /// A new version id: `SYMBOL-Ny-YYYYMMDDTHHMMSSZ-xxxxxxxx`.
 pub fn new_version_id(symbol: &str, years: u32) -> String {
     let short = uuid::Uuid::new_v4().simple().to_string();
-    format!("{symbol}-{years}y-{}-{}", Utc::now().format("%Y%m%dT%H%M%SZ"), &short[..8])
+    format!(
+        "{symbol}-{years}y-{}-{}",
+        Utc::now().format("%Y%m%dT%H%M%SZ"),
+        &short[..8]
+    )
 }
 
 impl Core {
     /// A core over an open registry.
-    pub fn new(registry: Registry, calendar: TradingCalendar, metrics: Metrics, settings: CoreSettings, shutdown: CancellationToken) -> Core {
+    pub fn new(
+        registry: Registry,
+        calendar: TradingCalendar,
+        metrics: Metrics,
+        settings: CoreSettings,
+        shutdown: CancellationToken,
+    ) -> Core {
         let slots = Arc::new(Semaphore::new(settings.max_concurrent.max(1)));
         Core {
             registry,
@@ -277,19 +303,38 @@ impl Core {
     /// Executes one run end to end and returns its result. Events go to the registry, to
     /// AttachRun followers and to `tx` (when given); a closed `tx` cancels the run. The run ends
     /// recorded as succeeded, failed (also recorded as a training failure) or cancelled.
-    pub async fn run(&self, spec: RunSpec, tx: Option<EventTx>, cancel: CancellationToken) -> Result<pb::TrainResult> {
+    pub async fn run(
+        &self,
+        spec: RunSpec,
+        tx: Option<EventTx>,
+        cancel: CancellationToken,
+    ) -> Result<pb::TrainResult> {
         self.run_tracked(spec, tx, cancel).await.1
     }
 
     /// [`Core::run`], also returning the run id (known even when the run failed).
-    pub async fn run_tracked(&self, spec: RunSpec, tx: Option<EventTx>, cancel: CancellationToken) -> (String, Result<pb::TrainResult>) {
+    pub async fn run_tracked(
+        &self,
+        spec: RunSpec,
+        tx: Option<EventTx>,
+        cancel: CancellationToken,
+    ) -> (String, Result<pb::TrainResult>) {
         let run_id = uuid::Uuid::new_v4().to_string();
         let span = tracing::info_span!("run", run_id = %run_id, symbol = %spec.symbol, years = spec.years, mode = %spec.mode);
-        let r = self.run_with_id(run_id.clone(), spec, tx, cancel).instrument(span).await;
+        let r = self
+            .run_with_id(run_id.clone(), spec, tx, cancel)
+            .instrument(span)
+            .await;
         (run_id, r)
     }
 
-    async fn run_with_id(&self, run_id: String, spec: RunSpec, tx: Option<EventTx>, cancel: CancellationToken) -> Result<pb::TrainResult> {
+    async fn run_with_id(
+        &self,
+        run_id: String,
+        spec: RunSpec,
+        tx: Option<EventTx>,
+        cancel: CancellationToken,
+    ) -> Result<pb::TrainResult> {
         self.registry
             .create_run(NewRun {
                 run_id: run_id.clone(),
@@ -322,7 +367,10 @@ impl Core {
                 }
             });
         }
-        self.metrics.runs_started.with_label_values(&[&spec.mode]).inc();
+        self.metrics
+            .runs_started
+            .with_label_values(&[&spec.mode])
+            .inc();
         info!("run accepted");
 
         let result = self.run_inner(&spec, &mut sink, &cancel).await;
@@ -330,7 +378,11 @@ impl Core {
         let outcome = match &result {
             Ok(res) => {
                 let version = (!res.version_id.is_empty()).then_some(res.version_id.as_str());
-                if let Err(e) = self.registry.finish_run(&run_id, RunStatus::Succeeded, version, None).await {
+                if let Err(e) = self
+                    .registry
+                    .finish_run(&run_id, RunStatus::Succeeded, version, None)
+                    .await
+                {
                     warn!(error = %e, "could not record the end of the run");
                 }
                 info!(version_id = %res.version_id, deployed = res.deployed, "run succeeded");
@@ -338,28 +390,56 @@ impl Core {
             }
             Err(err) => {
                 let cancelled = matches!(err, Error::Cancelled(_));
-                let status = if cancelled { RunStatus::Cancelled } else { RunStatus::Failed };
+                let status = if cancelled {
+                    RunStatus::Cancelled
+                } else {
+                    RunStatus::Failed
+                };
                 let msg = err.to_string();
-                if let Err(e) = self.registry.finish_run(&run_id, status, None, Some(&msg)).await {
+                if let Err(e) = self
+                    .registry
+                    .finish_run(&run_id, status, None, Some(&msg))
+                    .await
+                {
                     warn!(error = %e, "could not record the end of the run");
                 }
                 if !cancelled {
-                    if let Err(e) = self.registry.record_failure(&spec.symbol, spec.years, Some(&run_id), &msg).await {
+                    if let Err(e) = self
+                        .registry
+                        .record_failure(&spec.symbol, spec.years, Some(&run_id), &msg)
+                        .await
+                    {
                         warn!(error = %e, "could not record the training failure");
                     }
                     warn!(error = %msg, "run failed");
                 } else {
                     info!(reason = %msg, "run cancelled");
                 }
-                sink.emit(Event::Failed(pb::Failed { code: code_name(err.code()).into(), message: msg })).await;
-                if cancelled { "cancelled" } else { "failed" }
+                sink.emit(Event::Failed(pb::Failed {
+                    code: code_name(err.code()).into(),
+                    message: msg,
+                }))
+                .await;
+                if cancelled {
+                    "cancelled"
+                } else {
+                    "failed"
+                }
             }
         };
-        self.metrics.runs_finished.with_label_values(&[&spec.mode, outcome]).inc();
+        self.metrics
+            .runs_finished
+            .with_label_values(&[&spec.mode, outcome])
+            .inc();
         result
     }
 
-    async fn run_inner(&self, spec: &RunSpec, sink: &mut EventSink, cancel: &CancellationToken) -> Result<pb::TrainResult> {
+    async fn run_inner(
+        &self,
+        spec: &RunSpec,
+        sink: &mut EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<pb::TrainResult> {
         let accepted = Instant::now();
         let timeout = spec.lease_timeout.unwrap_or(self.settings.lease_timeout);
         let lease = self.acquire_lease(sink, timeout, cancel).await?;
@@ -368,7 +448,12 @@ impl Core {
         result
     }
 
-    async fn acquire_lease(&self, sink: &mut EventSink, timeout: Duration, cancel: &CancellationToken) -> Result<LeaseGuard> {
+    async fn acquire_lease(
+        &self,
+        sink: &mut EventSink,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<LeaseGuard> {
         let (symbol, holder) = (sink.symbol.clone(), sink.run_id.clone());
         let ttl = self.settings.lease_ttl;
         let poll = (ttl / 4).clamp(Duration::from_millis(50), Duration::from_millis(500));
@@ -377,14 +462,27 @@ impl Core {
         loop {
             if cancel.is_cancelled() {
                 let _ = self.registry.leave_lease_queue(&symbol, &holder).await;
-                return Err(Error::Cancelled("run cancelled while waiting for the symbol's training lease".into()));
+                return Err(Error::Cancelled(
+                    "run cancelled while waiting for the symbol's training lease".into(),
+                ));
             }
-            match self.registry.try_acquire_lease(&symbol, &holder, ttl).await? {
+            match self
+                .registry
+                .try_acquire_lease(&symbol, &holder, ttl)
+                .await?
+            {
                 LeaseAttempt::Acquired => break,
-                LeaseAttempt::Waiting { position, holder: ahead } => {
+                LeaseAttempt::Waiting {
+                    position,
+                    holder: ahead,
+                } => {
                     if last.as_ref() != Some(&(position, ahead.clone())) {
                         info!(position, holder = %ahead, "queued for the symbol's training lease");
-                        sink.emit(Event::Queued(pb::Queued { position, holder_run_id: ahead.clone() })).await;
+                        sink.emit(Event::Queued(pb::Queued {
+                            position,
+                            holder_run_id: ahead.clone(),
+                        }))
+                        .await;
                         last = Some((position, ahead.clone()));
                     }
                     if started.elapsed() >= timeout {
@@ -403,8 +501,13 @@ impl Core {
             }
         }
         let stop = CancellationToken::new();
-        let (registry, renew, s2, h2, stop2) =
-            (self.registry.clone(), self.settings.lease_renew, symbol.clone(), holder.clone(), stop.clone());
+        let (registry, renew, s2, h2, stop2) = (
+            self.registry.clone(),
+            self.settings.lease_renew,
+            symbol.clone(),
+            holder.clone(),
+            stop.clone(),
+        );
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -419,16 +522,31 @@ impl Core {
                 }
             }
         });
-        Ok(LeaseGuard { registry: self.registry.clone(), symbol, holder, stop })
+        Ok(LeaseGuard {
+            registry: self.registry.clone(),
+            symbol,
+            holder,
+            stop,
+        })
     }
 
-    async fn run_with_lease(&self, spec: &RunSpec, sink: &mut EventSink, cancel: &CancellationToken, accepted: Instant) -> Result<pb::TrainResult> {
+    async fn run_with_lease(
+        &self,
+        spec: &RunSpec,
+        sink: &mut EventSink,
+        cancel: &CancellationToken,
+        accepted: Instant,
+    ) -> Result<pb::TrainResult> {
         // A training slot of this process.
         let _permit = match self.slots.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
                 let position = self.slot_waiters.fetch_add(1, Ordering::SeqCst) as u32 + 1;
-                sink.emit(Event::Queued(pb::Queued { position, holder_run_id: String::new() })).await;
+                sink.emit(Event::Queued(pb::Queued {
+                    position,
+                    holder_run_id: String::new(),
+                }))
+                .await;
                 let got = tokio::select! {
                     p = self.slots.clone().acquire_owned() => p.map_err(|_| Error::Unavailable("trainer is shutting down".into())),
                     _ = cancel.cancelled() => Err(Error::Cancelled("run cancelled while waiting for a training slot".into())),
@@ -437,25 +555,45 @@ impl Core {
                 got?
             }
         };
-        self.metrics.queue_wait_seconds.observe(accepted.elapsed().as_secs_f64());
-        self.registry.set_run_status(&sink.run_id, RunStatus::Running).await?;
+        self.metrics
+            .queue_wait_seconds
+            .observe(accepted.elapsed().as_secs_f64());
+        self.registry
+            .set_run_status(&sink.run_id, RunStatus::Running)
+            .await?;
         self.metrics.active_runs.inc();
         let result = self.train(spec, sink, cancel).await;
         self.metrics.active_runs.dec();
         result
     }
 
-    async fn train(&self, spec: &RunSpec, sink: &mut EventSink, cancel: &CancellationToken) -> Result<pb::TrainResult> {
+    async fn train(
+        &self,
+        spec: &RunSpec,
+        sink: &mut EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<pb::TrainResult> {
         let config_json = spec.config_json();
-        sink.emit(Event::Started(pb::Started { mode: spec.mode.clone(), device: spec.device_label(), config_json })).await;
+        sink.emit(Event::Started(pb::Started {
+            mode: spec.mode.clone(),
+            device: spec.device_label(),
+            config_json,
+        }))
+        .await;
 
         sink.stage("loading_data", "").await;
         let (range_start_excl, range_end) = match &spec.work {
-            Work::Pipeline { range, .. } => (range.start.map(|s| s.pred_opt().unwrap_or(s)), range.end),
+            Work::Pipeline { range, .. } => {
+                (range.start.map(|s| s.pred_opt().unwrap_or(s)), range.end)
+            }
             Work::Incremental { .. } => (None, None),
         };
         let bars = match &spec.inline_bars {
-            Some(b) => b.iter().copied().filter(|b| range_end.is_none_or(|e| b.date <= e)).collect::<Vec<_>>(),
+            Some(b) => b
+                .iter()
+                .copied()
+                .filter(|b| range_end.is_none_or(|e| b.date <= e))
+                .collect::<Vec<_>>(),
             None => self.registry.bars(&spec.symbol, None, range_end).await?,
         };
         if bars.is_empty() {
@@ -468,10 +606,15 @@ impl Core {
         let end = bars[bars.len() - 1].date;
         let start_excl = match (&spec.work, range_start_excl) {
             (_, Some(s)) => s,
-            (Work::Pipeline { .. }, None) => end.checked_sub_months(Months::new(12 * spec.years)).unwrap_or(end),
-            (Work::Incremental { months, .. }, None) => end.checked_sub_months(Months::new(*months)).unwrap_or(end),
+            (Work::Pipeline { .. }, None) => end
+                .checked_sub_months(Months::new(12 * spec.years))
+                .unwrap_or(end),
+            (Work::Incremental { months, .. }, None) => {
+                end.checked_sub_months(Months::new(*months)).unwrap_or(end)
+            }
         };
-        sink.stage("features", format!("{} bars up to {end}", bars.len())).await;
+        sink.stage("features", format!("{} bars up to {end}", bars.len()))
+            .await;
         let data = tokio::task::spawn_blocking(move || prepare(bars, start_excl))
             .await
             .map_err(|e| Error::internal(format!("feature thread failed: {e}")))??;
@@ -480,10 +623,18 @@ impl Core {
         }
 
         // The current version: compared against (pipeline) or fine-tuned (incremental).
-        let current = match self.registry.current_version(&spec.symbol, spec.years).await? {
+        let current = match self
+            .registry
+            .current_version(&spec.symbol, spec.years)
+            .await?
+        {
             Some(info) => match self.registry.version(&info.version_id).await {
                 Ok(rec) => match serde_json::from_str(&rec.metadata_json) {
-                    Ok(metadata) => Some(engine::Current { version_id: info.version_id, metadata, weights: rec.weights }),
+                    Ok(metadata) => Some(engine::Current {
+                        version_id: info.version_id,
+                        metadata,
+                        weights: rec.weights,
+                    }),
                     Err(e) => {
                         warn!(version_id = %info.version_id, error = %e, "current version metadata unreadable; training without it");
                         None
@@ -512,7 +663,13 @@ impl Core {
                         spec.symbol, spec.years
                     )));
                 }
-                (EngineWork::Incremental { config: config.clone(), cpu_threads: self.settings.cpu_threads }, current)
+                (
+                    EngineWork::Incremental {
+                        config: config.clone(),
+                        cpu_threads: self.settings.cpu_threads,
+                    },
+                    current,
+                )
             }
         };
 
@@ -523,9 +680,15 @@ impl Core {
         let samples = data.samples;
         let handle = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            engine::run(work, &samples, engine_current, &mut |ev| {
-                let _ = etx.blocking_send(ev);
-            }, &thread_cancel)
+            engine::run(
+                work,
+                &samples,
+                engine_current,
+                &mut |ev| {
+                    let _ = etx.blocking_send(ev);
+                },
+                &thread_cancel,
+            )
         });
         while let Some(ev) = erx.recv().await {
             if let common::training::events::TrainEvent::Epoch { seconds, .. } = &ev {
@@ -534,13 +697,27 @@ impl Core {
             if let common::training::events::TrainEvent::Stage { stage, detail } = &ev {
                 info!(stage = %stage, detail = %detail, "stage");
             }
-            sink.emit(convert::engine_event_to_pb(ev, current_id.as_deref())).await;
+            sink.emit(convert::engine_event_to_pb(ev, current_id.as_deref()))
+                .await;
         }
-        let outcome = handle.await.map_err(|e| Error::internal(format!("training thread failed: {e}")))??;
+        let outcome = handle
+            .await
+            .map_err(|e| Error::internal(format!("training thread failed: {e}")))??;
         if cancel.is_cancelled() {
-            return Err(Error::Cancelled("run cancelled; no version was saved".into()));
+            return Err(Error::Cancelled(
+                "run cancelled; no version was saved".into(),
+            ));
         }
-        self.save(spec, sink, data.data_start, data.data_end, data.bars_in_range, outcome, current_id).await
+        self.save(
+            spec,
+            sink,
+            data.data_start,
+            data.data_end,
+            data.bars_in_range,
+            outcome,
+            current_id,
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -565,8 +742,17 @@ impl Core {
         let mut version_id = String::new();
         if deploy || keep_rejected {
             let id = new_version_id(&spec.symbol, spec.years);
-            let note = if deploy { String::new() } else { format!("not deployed: {}", outcome.reason) };
-            let metrics: BTreeMap<String, f64> = outcome.metrics.iter().filter(|(_, v)| v.is_finite()).map(|(k, v)| (k.clone(), *v)).collect();
+            let note = if deploy {
+                String::new()
+            } else {
+                format!("not deployed: {}", outcome.reason)
+            };
+            let metrics: BTreeMap<String, f64> = outcome
+                .metrics
+                .iter()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
             self.registry
                 .save_version(
                     NewVersion {
@@ -582,7 +768,10 @@ impl Core {
                         weights: outcome.weights,
                         note,
                     },
-                    deploy.then(|| Promotion { actor: ACTOR.into(), reason: outcome.reason.clone() }),
+                    deploy.then(|| Promotion {
+                        actor: ACTOR.into(),
+                        reason: outcome.reason.clone(),
+                    }),
                 )
                 .await?;
             version_id = id;
@@ -590,7 +779,11 @@ impl Core {
         let mut plots = Vec::new();
         for (name, png) in &outcome.plots {
             match self.registry.save_plot(&sink.run_id, name, png).await {
-                Ok(()) => plots.push(pb::PlotRef { run_id: sink.run_id.clone(), name: name.clone(), size_bytes: png.len() as u64 }),
+                Ok(()) => plots.push(pb::PlotRef {
+                    run_id: sink.run_id.clone(),
+                    name: name.clone(),
+                    size_bytes: png.len() as u64,
+                }),
                 Err(e) => warn!(plot = %name, error = %e, "could not store plot"),
             }
         }
@@ -608,21 +801,41 @@ impl Core {
             data_end: data_end.to_string(),
             model_kind,
             hyperparameters_json: md.hyperparameters.to_string(),
-            metrics: outcome.metrics.iter().map(|(k, v)| (k.clone(), if v.is_finite() { *v } else { 0.0 })).collect(),
+            metrics: outcome
+                .metrics
+                .iter()
+                .map(|(k, v)| (k.clone(), if v.is_finite() { *v } else { 0.0 }))
+                .collect(),
             diagnostics_json: serde_json::json!({
                 "model": md.diagnostics,
                 "bars_in_range": bars_in_range,
             })
             .to_string(),
             validation: outcome.validation.as_ref().map(|(cand, cur)| {
-                convert::validation_to_pb(cand, cur.as_ref(), current_id.as_deref(), deploy, &outcome.reason)
+                convert::validation_to_pb(
+                    cand,
+                    cur.as_ref(),
+                    current_id.as_deref(),
+                    deploy,
+                    &outcome.reason,
+                )
             }),
-            feature_importance: md.feature_importance.iter().map(convert::importance_to_pb).collect(),
+            feature_importance: md
+                .feature_importance
+                .iter()
+                .map(convert::importance_to_pb)
+                .collect(),
             plots,
-            cross_validation_json: outcome.cross_validation.map(|v| v.to_string()).unwrap_or_default(),
+            cross_validation_json: outcome
+                .cross_validation
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
             training_seconds: outcome.training_seconds,
         };
-        sink.emit(Event::Completed(pb::Completed { result: Some(result.clone()) })).await;
+        sink.emit(Event::Completed(pb::Completed {
+            result: Some(result.clone()),
+        }))
+        .await;
         Ok(result)
     }
 }
@@ -630,16 +843,28 @@ impl Core {
 /// Builds the samples of a run: windows ending after `start_excl`, with up to [`WARMUP_DAYS`]
 /// earlier bars as indicator warm-up.
 fn prepare(bars: Vec<Bar>, start_excl: NaiveDate) -> Result<RunData> {
-    let first_in_range = bars.iter().position(|b| b.date > start_excl).unwrap_or(bars.len());
+    let first_in_range = bars
+        .iter()
+        .position(|b| b.date > start_excl)
+        .unwrap_or(bars.len());
     let in_range = bars.len() - first_in_range;
     let from = first_in_range.saturating_sub(WARMUP_DAYS);
     let bars = &bars[from..];
     let samples = build_samples(bars, &FeatureConfig::default())?;
-    let keep: Vec<usize> = (0..samples.len()).filter(|&i| samples.end_dates[i] > start_excl).collect();
+    let keep: Vec<usize> = (0..samples.len())
+        .filter(|&i| samples.end_dates[i] > start_excl)
+        .collect();
     if keep.is_empty() {
-        return Err(Error::InsufficientData { need: MIN_TRADING_DAYS, got: in_range });
+        return Err(Error::InsufficientData {
+            need: MIN_TRADING_DAYS,
+            got: in_range,
+        });
     }
-    let samples = if keep.len() == samples.len() { samples } else { samples.select(&keep) };
+    let samples = if keep.len() == samples.len() {
+        samples
+    } else {
+        samples.select(&keep)
+    };
     Ok(RunData {
         samples,
         data_start: bars[bars.len() - in_range].date,

@@ -5,8 +5,8 @@ use common::evaluation::HoldoutMetrics;
 use common::features::Samples;
 use common::model::ModelMetadata;
 use common::training::{
-    run_incremental, run_pipeline, CurrentModel, IncrementalConfig, PipelineConfig, PipelineOutcome,
-    TrainEvent,
+    run_incremental, run_pipeline, CurrentModel, IncrementalConfig, PipelineConfig,
+    PipelineOutcome, TrainEvent,
 };
 use common::{Error, Result};
 use tokio_util::sync::CancellationToken;
@@ -107,8 +107,13 @@ pub fn run(
         weights: &c.weights,
     });
     match work {
-        EngineWork::Pipeline(cfg) => run_pipeline(samples, &cfg, cur, events, cancel).map(Into::into),
-        EngineWork::Incremental { config, cpu_threads } => {
+        EngineWork::Pipeline(cfg) => {
+            run_pipeline(samples, &cfg, cur, events, cancel).map(Into::into)
+        }
+        EngineWork::Incremental {
+            config,
+            cpu_threads,
+        } => {
             let cur = cur.ok_or_else(|| {
                 Error::FailedPrecondition("no current model for incremental training".into())
             })?;

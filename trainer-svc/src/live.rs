@@ -45,10 +45,26 @@ impl LiveRuns {
     }
 
     /// Registers a run; it stays registered until the guard is dropped.
-    pub fn register(&self, run_id: &str, cancel: CancellationToken) -> (LiveGuard, broadcast::Sender<pb::TrainEvent>) {
+    pub fn register(
+        &self,
+        run_id: &str,
+        cancel: CancellationToken,
+    ) -> (LiveGuard, broadcast::Sender<pb::TrainEvent>) {
         let (tx, _) = broadcast::channel(LIVE_BUFFER);
-        self.lock().insert(run_id.to_string(), LiveRun { cancel, events: tx.clone() });
-        (LiveGuard { runs: self.clone(), run_id: run_id.to_string() }, tx)
+        self.lock().insert(
+            run_id.to_string(),
+            LiveRun {
+                cancel,
+                events: tx.clone(),
+            },
+        );
+        (
+            LiveGuard {
+                runs: self.clone(),
+                run_id: run_id.to_string(),
+            },
+            tx,
+        )
     }
 
     /// The run, if it is in progress here.

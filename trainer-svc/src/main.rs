@@ -5,12 +5,14 @@ use trainer_svc::{commands, Cli, Command};
 async fn run(command: Command) -> common::Result<()> {
     match command {
         Command::Serve(config) => {
-            let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| {
-                common::Error::invalid(format!(
-                    "cannot listen on {}: {e}; set --listen or TRAINER_ADDR",
-                    config.listen
-                ))
-            })?;
+            let listener = tokio::net::TcpListener::bind(&config.listen)
+                .await
+                .map_err(|e| {
+                    common::Error::invalid(format!(
+                        "cannot listen on {}: {e}; set --listen or TRAINER_ADDR",
+                        config.listen
+                    ))
+                })?;
             trainer_svc::serve(listener, config, common::telemetry::shutdown_signal()).await
         }
         Command::Import(args) => commands::import::run(args).await,
@@ -26,7 +28,10 @@ async fn main() {
     let command = cli.command.unwrap_or(Command::Serve(cli.serve));
     let log_format = match &command {
         Command::Serve(c) => c.log_format,
-        _ => std::env::var("LOG_FORMAT").ok().and_then(|f| f.parse().ok()).unwrap_or_default(),
+        _ => std::env::var("LOG_FORMAT")
+            .ok()
+            .and_then(|f| f.parse().ok())
+            .unwrap_or_default(),
     };
     if !matches!(command, Command::Serve(_)) && std::env::var_os("RUST_LOG").is_none() {
         // One-shot commands print their result on stdout; keep stderr to warnings (and the
@@ -37,7 +42,11 @@ async fn main() {
     if let Err(e) = run(command).await {
         eprintln!("trainer-svc: error: {e}");
         // 2 = bad input (usage-like), 1 = everything else.
-        let code = if e.code() == tonic::Code::InvalidArgument { 2 } else { 1 };
+        let code = if e.code() == tonic::Code::InvalidArgument {
+            2
+        } else {
+            1
+        };
         std::process::exit(code);
     }
 }

@@ -33,18 +33,25 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = PromRegistry::new();
         let runs_started = IntCounterVec::new(
-            Opts::new("trainer_runs_started_total", "Training runs started, by mode"),
+            Opts::new(
+                "trainer_runs_started_total",
+                "Training runs started, by mode",
+            ),
             &["mode"],
         )
         .expect("valid metric");
         let runs_finished = IntCounterVec::new(
-            Opts::new("trainer_runs_finished_total", "Training runs finished, by mode and outcome"),
+            Opts::new(
+                "trainer_runs_finished_total",
+                "Training runs finished, by mode and outcome",
+            ),
             &["mode", "outcome"],
         )
         .expect("valid metric");
         let epoch_seconds = Histogram::with_opts(
-            HistogramOpts::new("trainer_epoch_seconds", "Wall time of one training epoch")
-                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
+            HistogramOpts::new("trainer_epoch_seconds", "Wall time of one training epoch").buckets(
+                vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0],
+            ),
         )
         .expect("valid metric");
         let queue_wait_seconds = Histogram::with_opts(
@@ -58,7 +65,10 @@ impl Metrics {
         let active_runs =
             IntGauge::new("trainer_active_runs", "Runs currently training").expect("valid metric");
         let rpc_requests = IntCounterVec::new(
-            Opts::new("trainer_rpc_requests_total", "gRPC requests, by method and status code"),
+            Opts::new(
+                "trainer_rpc_requests_total",
+                "gRPC requests, by method and status code",
+            ),
             &["method", "code"],
         )
         .expect("valid metric");

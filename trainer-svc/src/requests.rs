@@ -31,9 +31,7 @@ impl DateRange {
         };
         if let (Some(s), Some(e)) = (r.start, r.end) {
             if s >= e {
-                return Err(Error::invalid(format!(
-                    "start {s} must be before end {e}"
-                )));
+                return Err(Error::invalid(format!("start {s} must be before end {e}")));
             }
         }
         Ok(r)
@@ -63,14 +61,30 @@ pub struct TrainJob {
 pub fn bars_from_pb(bars: Vec<pb::Bar>) -> Result<Vec<Bar>> {
     let mut out = Vec::with_capacity(bars.len());
     for (i, b) in bars.into_iter().enumerate() {
-        let pb::Bar { date, open, high, low, close, volume, amount } = b;
+        let pb::Bar {
+            date,
+            open,
+            high,
+            low,
+            close,
+            volume,
+            amount,
+        } = b;
         let date = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").map_err(|_| {
             Error::invalid(format!(
                 "row {} ({date}), field date: not a date; use YYYY-MM-DD",
                 i + 1
             ))
         })?;
-        out.push(Bar { date, open, high, low, close, volume, amount });
+        out.push(Bar {
+            date,
+            open,
+            high,
+            low,
+            close,
+            volume,
+            amount,
+        });
     }
     validate_bars(&mut out)?;
     Ok(out)
@@ -99,11 +113,23 @@ fn reg_loss(s: &str) -> Result<RegLossType> {
 
 /// Empty axes take the defaults (fast or normal grid); all empty = no explicit grid.
 fn param_grid(g: Option<pb::ParamGrid>, fast: bool) -> Result<Option<ParamGrid>> {
-    let Some(pb::ParamGrid { lr, hidden_size, epochs, batch_size }) = g else { return Ok(None) };
+    let Some(pb::ParamGrid {
+        lr,
+        hidden_size,
+        epochs,
+        batch_size,
+    }) = g
+    else {
+        return Ok(None);
+    };
     if lr.is_empty() && hidden_size.is_empty() && epochs.is_empty() && batch_size.is_none() {
         return Ok(None);
     }
-    let d = if fast { ParamGrid::fast() } else { ParamGrid::default() };
+    let d = if fast {
+        ParamGrid::fast()
+    } else {
+        ParamGrid::default()
+    };
     let grid = ParamGrid {
         lr: if lr.is_empty() { d.lr } else { lr },
         hidden_size: if hidden_size.is_empty() {
@@ -188,7 +214,11 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
             cpu_threads: None,
         };
         pipeline.validate()?;
-        let inline_bars = if bars.is_empty() { None } else { Some(bars_from_pb(bars)?) };
+        let inline_bars = if bars.is_empty() {
+            None
+        } else {
+            Some(bars_from_pb(bars)?)
+        };
         Ok(TrainJob {
             symbol,
             years,
@@ -236,7 +266,9 @@ impl TryFrom<pb::IncrementalTrainRequest> for IncrementalJob {
         let years = validate_years(years)?;
         let months = months.unwrap_or(DEFAULT_INCREMENTAL_MONTHS);
         if !(1..=120).contains(&months) {
-            return Err(Error::invalid(format!("months must be between 1 and 120, got {months}")));
+            return Err(Error::invalid(format!(
+                "months must be between 1 and 120, got {months}"
+            )));
         }
         let d = IncrementalConfig::default();
         let config = IncrementalConfig {
@@ -247,7 +279,11 @@ impl TryFrom<pb::IncrementalTrainRequest> for IncrementalJob {
             device: device(&dev)?,
         };
         config.validate()?;
-        let inline_bars = if bars.is_empty() { None } else { Some(bars_from_pb(bars)?) };
+        let inline_bars = if bars.is_empty() {
+            None
+        } else {
+            Some(bars_from_pb(bars)?)
+        };
         Ok(IncrementalJob {
             symbol,
             years,
@@ -297,7 +333,10 @@ impl TryFrom<pb::TrainAllRequest> for TrainAllJob {
             device: dev,
             max_epochs: max_ep,
         } = r;
-        let symbols = symbols.iter().map(|s| validate_symbol(s)).collect::<Result<Vec<_>>>()?;
+        let symbols = symbols
+            .iter()
+            .map(|s| validate_symbol(s))
+            .collect::<Result<Vec<_>>>()?;
         let years = validate_years(years)?;
         let range = DateRange::parse(&start, &end)?;
         let fast = fast_training.unwrap_or(true);
@@ -395,7 +434,11 @@ impl TryFrom<pb::RunTriggeredTrainingRequest> for TriggeredJob {
             fast_training,
             max_epochs: max_ep,
         } = r;
-        let trigger = if trigger_type.trim().is_empty() { None } else { Some(trigger_type.parse()?) };
+        let trigger = if trigger_type.trim().is_empty() {
+            None
+        } else {
+            Some(trigger_type.parse()?)
+        };
         Ok(TriggeredJob {
             symbol: validate_symbol(&symbol)?,
             as_of: as_of_or_today(&as_of)?,
@@ -449,8 +492,11 @@ mod tests {
 
     #[test]
     fn train_request_defaults_and_errors() {
-        let job = TrainJob::try_from(pb::TrainRequest { symbol: "AAPL".into(), ..Default::default() })
-            .unwrap();
+        let job = TrainJob::try_from(pb::TrainRequest {
+            symbol: "AAPL".into(),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(job.years, vec![1]);
         assert!(job.keep_rejected && job.pipeline.use_improved_training);
         let all = TrainJob::try_from(pb::TrainRequest {
@@ -466,7 +512,10 @@ mod tests {
             ..Default::default()
         })
         .unwrap_err();
-        assert!(e.to_string().contains("mse, huber, volatility, full"), "{e}");
+        assert!(
+            e.to_string().contains("mse, huber, volatility, full"),
+            "{e}"
+        );
         let e = TrainJob::try_from(pb::TrainRequest {
             symbol: "AAPL".into(),
             start: "2024-05-01".into(),
@@ -477,7 +526,10 @@ mod tests {
         assert!(e.to_string().contains("must be before end"), "{e}");
         let e = TrainJob::try_from(pb::TrainRequest {
             symbol: "AAPL".into(),
-            param_grid: Some(pb::ParamGrid { lr: vec![2.0], ..Default::default() }),
+            param_grid: Some(pb::ParamGrid {
+                lr: vec![2.0],
+                ..Default::default()
+            }),
             ..Default::default()
         })
         .unwrap_err();
@@ -486,28 +538,52 @@ mod tests {
 
     #[test]
     fn grid_fills_empty_axes_from_the_defaults() {
-        let g = param_grid(Some(pb::ParamGrid { hidden_size: vec![16], ..Default::default() }), true)
+        let g = param_grid(
+            Some(pb::ParamGrid {
+                hidden_size: vec![16],
+                ..Default::default()
+            }),
+            true,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (g.lr, g.hidden_size, g.epochs, g.batch_size),
+            (vec![5e-4], vec![16], vec![25], 32)
+        );
+        assert!(param_grid(Some(pb::ParamGrid::default()), false)
             .unwrap()
-            .unwrap();
-        assert_eq!((g.lr, g.hidden_size, g.epochs, g.batch_size), (vec![5e-4], vec![16], vec![25], 32));
-        assert!(param_grid(Some(pb::ParamGrid::default()), false).unwrap().is_none());
+            .is_none());
     }
 
     #[test]
     fn shards_partition_the_sorted_universe() {
-        let all: Vec<String> = ["D", "A", "C", "B", "E", "A"].iter().map(|s| s.to_string()).collect();
+        let all: Vec<String> = ["D", "A", "C", "B", "E", "A"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(shard_symbols(all.clone(), (0, 2)), vec!["A", "C", "E"]);
         assert_eq!(shard_symbols(all.clone(), (1, 2)), vec!["B", "D"]);
         assert_eq!(shard_symbols(all, (0, 1)).len(), 5);
-        let e = TrainAllJob::try_from(pb::TrainAllRequest { shard_index: 2, shard_count: 2, ..Default::default() })
-            .unwrap_err();
+        let e = TrainAllJob::try_from(pb::TrainAllRequest {
+            shard_index: 2,
+            shard_count: 2,
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.to_string().contains("shard_index 2"), "{e}");
     }
 
     #[test]
     fn bad_bar_dates_name_the_row() {
-        let e = bars_from_pb(vec![pb::Bar { date: "2024-02-30".into(), ..Default::default() }])
-            .unwrap_err();
-        assert!(e.to_string().contains("row 1 (2024-02-30), field date"), "{e}");
+        let e = bars_from_pb(vec![pb::Bar {
+            date: "2024-02-30".into(),
+            ..Default::default()
+        }])
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("row 1 (2024-02-30), field date"),
+            "{e}"
+        );
     }
 }

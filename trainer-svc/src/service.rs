@@ -35,7 +35,9 @@ pub struct TrainerService {
 }
 
 fn peer<T>(req: &Request<T>) -> String {
-    req.remote_addr().map(|a| format!("grpc:{a}")).unwrap_or_else(|| "grpc".into())
+    req.remote_addr()
+        .map(|a| format!("grpc:{a}"))
+        .unwrap_or_else(|| "grpc".into())
 }
 
 /// Runs `job` with a bounded channel whose receiver becomes the response stream; a dropped
@@ -86,11 +88,18 @@ impl TrainerService {
             requested_by: requested_by.into(),
             lease_timeout: job.lease_timeout,
             inline_bars: job.inline_bars.clone(),
-            work: Work::Pipeline { config, range: job.range, keep_rejected: job.keep_rejected },
+            work: Work::Pipeline {
+                config,
+                range: job.range,
+                keep_rejected: job.keep_rejected,
+            },
         }
     }
 
-    async fn train_impl(&self, req: Request<pb::TrainRequest>) -> Result<BoxStream<pb::TrainEvent>, Status> {
+    async fn train_impl(
+        &self,
+        req: Request<pb::TrainRequest>,
+    ) -> Result<BoxStream<pb::TrainEvent>, Status> {
         self.auth.check("Train", req.metadata())?;
         let by = peer(&req);
         let job = TrainJob::try_from(req.into_inner())?;
@@ -109,7 +118,10 @@ impl TrainerService {
         }))
     }
 
-    async fn incremental_impl(&self, req: Request<pb::IncrementalTrainRequest>) -> Result<BoxStream<pb::TrainEvent>, Status> {
+    async fn incremental_impl(
+        &self,
+        req: Request<pb::IncrementalTrainRequest>,
+    ) -> Result<BoxStream<pb::TrainEvent>, Status> {
         self.auth.check("IncrementalTrain", req.metadata())?;
         let by = peer(&req);
         let job = IncrementalJob::try_from(req.into_inner())?;
@@ -125,7 +137,10 @@ impl TrainerService {
             requested_by: by,
             lease_timeout: job.lease_timeout,
             inline_bars: job.inline_bars,
-            work: Work::Incremental { config: job.config, months: job.months },
+            work: Work::Incremental {
+                config: job.config,
+                months: job.months,
+            },
         };
         Ok(spawn_stream(&self.core, move |tx, token| async move {
             if let Err(e) = core.run(spec, Some(tx.clone()), token.child_token()).await {
@@ -134,18 +149,23 @@ impl TrainerService {
         }))
     }
 
-    async fn triggered_impl(&self, req: Request<pb::RunTriggeredTrainingRequest>) -> Result<BoxStream<pb::TrainEvent>, Status> {
+    async fn triggered_impl(
+        &self,
+        req: Request<pb::RunTriggeredTrainingRequest>,
+    ) -> Result<BoxStream<pb::TrainEvent>, Status> {
         self.auth.check("RunTriggeredTraining", req.metadata())?;
         let by = peer(&req);
         let job = TriggeredJob::try_from(req.into_inner())?;
         self.core.ensure_symbol(&job.symbol).await?;
-        let spec = crate::triggered::plan(&self.core, &job, &by).await?.ok_or_else(|| {
-            Status::from(Error::FailedPrecondition(format!(
-                "no trigger fires for {} on {} (not a Friday, month or quarter end, and no \
+        let spec = crate::triggered::plan(&self.core, &job, &by)
+            .await?
+            .ok_or_else(|| {
+                Status::from(Error::FailedPrecondition(format!(
+                    "no trigger fires for {} on {} (not a Friday, month or quarter end, and no \
                  performance decay); pass trigger_type to force one",
-                job.symbol, job.as_of
-            )))
-        })?;
+                    job.symbol, job.as_of
+                )))
+            })?;
         let core = self.core.clone();
         Ok(spawn_stream(&self.core, move |tx, token| async move {
             if let Err(e) = core.run(spec, Some(tx.clone()), token.child_token()).await {
@@ -154,11 +174,18 @@ impl TrainerService {
         }))
     }
 
-    async fn train_all_impl(&self, req: Request<pb::TrainAllRequest>) -> Result<BoxStream<pb::TrainAllEvent>, Status> {
+    async fn train_all_impl(
+        &self,
+        req: Request<pb::TrainAllRequest>,
+    ) -> Result<BoxStream<pb::TrainAllEvent>, Status> {
         self.auth.check("TrainAll", req.metadata())?;
         let by = peer(&req);
         let job = TrainAllJob::try_from(req.into_inner())?;
-        let universe = if job.symbols.is_empty() { self.core.registry.symbols().await.map_err(Status::from)? } else { job.symbols.clone() };
+        let universe = if job.symbols.is_empty() {
+            self.core.registry.symbols().await.map_err(Status::from)?
+        } else {
+            job.symbols.clone()
+        };
         let symbols = shard_symbols(universe, job.shard);
         let core = self.core.clone();
         Ok(spawn_stream(&self.core, move |tx, token| async move {
@@ -174,7 +201,11 @@ impl TrainerService {
                         requested_by: by,
                         lease_timeout: None,
                         inline_bars: None,
-                        work: Work::Pipeline { config, range: job.range, keep_rejected: true },
+                        work: Work::Pipeline {
+                            config,
+                            range: job.range,
+                            keep_rejected: true,
+                        },
                     };
                     let (run_id, outcome) = match core.ensure_symbol(&symbol).await {
                         Ok(()) => core.run_tracked(spec, None, token.child_token()).await,
@@ -189,7 +220,13 @@ impl TrainerService {
                             error: String::new(),
                             run_id,
                         },
-                        Err(e) => pb::SymbolResult { symbol, ok: false, error: e.to_string(), run_id, ..Default::default() },
+                        Err(e) => pb::SymbolResult {
+                            symbol,
+                            ok: false,
+                            error: e.to_string(),
+                            run_id,
+                            ..Default::default()
+                        },
                     }
                 }
             }))
@@ -198,7 +235,9 @@ impl TrainerService {
             let mut all = Vec::new();
             while let Some(r) = results.next().await {
                 all.push(r.clone());
-                let ev = pb::TrainAllEvent { event: Some(pb::train_all_event::Event::Result(r)) };
+                let ev = pb::TrainAllEvent {
+                    event: Some(pb::train_all_event::Event::Result(r)),
+                };
                 if tx.send(Ok(ev)).await.is_err() {
                     return; // the caller went away; the token cancels the remaining runs
                 }
@@ -211,11 +250,18 @@ impl TrainerService {
                 fail_count: all.len() as u32 - success,
                 results: all,
             };
-            let _ = tx.send(Ok(pb::TrainAllEvent { event: Some(pb::train_all_event::Event::Summary(summary)) })).await;
+            let _ = tx
+                .send(Ok(pb::TrainAllEvent {
+                    event: Some(pb::train_all_event::Event::Summary(summary)),
+                }))
+                .await;
         }))
     }
 
-    async fn attach_impl(&self, req: Request<pb::AttachRunRequest>) -> Result<BoxStream<pb::TrainEvent>, Status> {
+    async fn attach_impl(
+        &self,
+        req: Request<pb::AttachRunRequest>,
+    ) -> Result<BoxStream<pb::TrainEvent>, Status> {
         let pb::AttachRunRequest { run_id } = req.into_inner();
         let run_id = run_id.trim().to_string();
         if run_id.is_empty() {
@@ -223,8 +269,18 @@ impl TrainerService {
         }
         // Subscribe before replaying so no event falls between the two.
         let live = self.core.live.get(&run_id).map(|r| r.events.subscribe());
-        if live.is_none() && self.core.registry.runs(None, Some(&run_id), 1).await?.is_empty() {
-            return Err(Error::not_found(format!("training run {run_id} not found; list runs with GetTrainingRuns")).into());
+        if live.is_none()
+            && self
+                .core
+                .registry
+                .runs(None, Some(&run_id), 1)
+                .await?
+                .is_empty()
+        {
+            return Err(Error::not_found(format!(
+                "training run {run_id} not found; list runs with GetTrainingRuns"
+            ))
+            .into());
         }
         let registry = self.core.registry.clone();
         Ok(spawn_stream(&self.core, move |tx, token| async move {
@@ -232,7 +288,11 @@ impl TrainerService {
             let replay = |after: u64| {
                 let registry = registry.clone();
                 let run_id = run_id.clone();
-                async move { registry.run_events(&run_id, (after > 0).then_some(after)).await }
+                async move {
+                    registry
+                        .run_events(&run_id, (after > 0).then_some(after))
+                        .await
+                }
             };
             let mut ended = false;
             match replay(0).await {
@@ -303,32 +363,57 @@ impl Trainer for TrainerService {
     type AttachRunStream = BoxStream<pb::TrainEvent>;
 
     #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, all_years = req.get_ref().all_years))]
-    async fn train(&self, req: Request<pb::TrainRequest>) -> Result<Response<Self::TrainStream>, Status> {
+    async fn train(
+        &self,
+        req: Request<pb::TrainRequest>,
+    ) -> Result<Response<Self::TrainStream>, Status> {
         let r = self.train_impl(req).await.map(Response::new);
         self.observe("Train", r)
     }
 
     #[instrument(skip_all, fields(symbols = req.get_ref().symbols.len()))]
-    async fn train_all(&self, req: Request<pb::TrainAllRequest>) -> Result<Response<Self::TrainAllStream>, Status> {
+    async fn train_all(
+        &self,
+        req: Request<pb::TrainAllRequest>,
+    ) -> Result<Response<Self::TrainAllStream>, Status> {
         let r = self.train_all_impl(req).await.map(Response::new);
         self.observe("TrainAll", r)
     }
 
     #[instrument(skip_all, fields(symbol = %req.get_ref().symbol))]
-    async fn incremental_train(&self, req: Request<pb::IncrementalTrainRequest>) -> Result<Response<Self::IncrementalTrainStream>, Status> {
+    async fn incremental_train(
+        &self,
+        req: Request<pb::IncrementalTrainRequest>,
+    ) -> Result<Response<Self::IncrementalTrainStream>, Status> {
         let r = self.incremental_impl(req).await.map(Response::new);
         self.observe("IncrementalTrain", r)
     }
 
     #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, as_of = %req.get_ref().as_of))]
-    async fn check_triggers(&self, req: Request<pb::CheckTriggersRequest>) -> Result<Response<pb::CheckTriggersResponse>, Status> {
+    async fn check_triggers(
+        &self,
+        req: Request<pb::CheckTriggersRequest>,
+    ) -> Result<Response<pb::CheckTriggersResponse>, Status> {
         let r = async {
-            let pb::CheckTriggersRequest { symbol, as_of, years } = req.into_inner();
+            let pb::CheckTriggersRequest {
+                symbol,
+                as_of,
+                years,
+            } = req.into_inner();
             let symbol = common::config::validate_symbol(&symbol)?;
             let as_of = as_of_or_today(&as_of)?;
-            let years = years.map(|y| common::config::validate_years(Some(y))).transpose()?;
+            let years = years
+                .map(|y| common::config::validate_years(Some(y)))
+                .transpose()?;
             self.core.ensure_symbol(&symbol).await?;
-            let rep = check_triggers(&self.core.registry, &self.core.calendar, &symbol, as_of, years).await?;
+            let rep = check_triggers(
+                &self.core.registry,
+                &self.core.calendar,
+                &symbol,
+                as_of,
+                years,
+            )
+            .await?;
             Ok::<_, Error>(pb::CheckTriggersResponse {
                 weekly: rep.weekly,
                 monthly: rep.monthly,
@@ -336,7 +421,11 @@ impl Trainer for TrainerService {
                 performance_decay: rep.performance_decay,
                 performance_recent_avg: rep.recent_avg,
                 performance_historical_avg: rep.historical_avg,
-                selected: rep.selected.map(TriggerKind::as_str).unwrap_or_default().to_string(),
+                selected: rep
+                    .selected
+                    .map(TriggerKind::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
                 as_of: rep.as_of.to_string(),
             })
         }
@@ -347,22 +436,36 @@ impl Trainer for TrainerService {
     }
 
     #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, trigger = %req.get_ref().trigger_type))]
-    async fn run_triggered_training(&self, req: Request<pb::RunTriggeredTrainingRequest>) -> Result<Response<Self::RunTriggeredTrainingStream>, Status> {
+    async fn run_triggered_training(
+        &self,
+        req: Request<pb::RunTriggeredTrainingRequest>,
+    ) -> Result<Response<Self::RunTriggeredTrainingStream>, Status> {
         let r = self.triggered_impl(req).await.map(Response::new);
         self.observe("RunTriggeredTraining", r)
     }
 
     #[instrument(skip_all)]
-    async fn get_training_spec(&self, req: Request<pb::GetTrainingSpecRequest>) -> Result<Response<pb::GetTrainingSpecResponse>, Status> {
+    async fn get_training_spec(
+        &self,
+        req: Request<pb::GetTrainingSpecRequest>,
+    ) -> Result<Response<pb::GetTrainingSpecResponse>, Status> {
         let pb::GetTrainingSpecRequest {} = req.into_inner();
         let r = serde_json::to_string_pretty(&common::spec::training_spec())
-            .map(|json| Response::new(pb::GetTrainingSpecResponse { json, markdown: common::spec::training_spec_markdown() }))
+            .map(|json| {
+                Response::new(pb::GetTrainingSpecResponse {
+                    json,
+                    markdown: common::spec::training_spec_markdown(),
+                })
+            })
             .map_err(|e| Status::from(Error::from(e)));
         self.observe("GetTrainingSpec", r)
     }
 
     #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, bars = req.get_ref().bars.len(), csv_bytes = req.get_ref().csv.len()))]
-    async fn ingest_bars(&self, req: Request<pb::IngestBarsRequest>) -> Result<Response<pb::IngestBarsResponse>, Status> {
+    async fn ingest_bars(
+        &self,
+        req: Request<pb::IngestBarsRequest>,
+    ) -> Result<Response<pb::IngestBarsResponse>, Status> {
         let r = async {
             self.auth.check("IngestBars", req.metadata())?;
             let job = IngestJob::try_from(req.into_inner())?;
@@ -383,13 +486,28 @@ impl Trainer for TrainerService {
     }
 
     #[instrument(skip_all, fields(symbol = %req.get_ref().symbol))]
-    async fn list_versions(&self, req: Request<pb::ListVersionsRequest>) -> Result<Response<pb::ListVersionsResponse>, Status> {
+    async fn list_versions(
+        &self,
+        req: Request<pb::ListVersionsRequest>,
+    ) -> Result<Response<pb::ListVersionsResponse>, Status> {
         let r = async {
             let pb::ListVersionsRequest { symbol, years } = req.into_inner();
-            let symbol = if symbol.trim().is_empty() { None } else { Some(common::config::validate_symbol(&symbol)?) };
-            let years = years.map(|y| common::config::validate_years(Some(y))).transpose()?;
-            let versions = self.core.registry.list_versions(symbol.as_deref(), years).await?;
-            Ok::<_, Error>(Response::new(pb::ListVersionsResponse { versions: versions.iter().map(convert::version_to_pb).collect() }))
+            let symbol = if symbol.trim().is_empty() {
+                None
+            } else {
+                Some(common::config::validate_symbol(&symbol)?)
+            };
+            let years = years
+                .map(|y| common::config::validate_years(Some(y)))
+                .transpose()?;
+            let versions = self
+                .core
+                .registry
+                .list_versions(symbol.as_deref(), years)
+                .await?;
+            Ok::<_, Error>(Response::new(pb::ListVersionsResponse {
+                versions: versions.iter().map(convert::version_to_pb).collect(),
+            }))
         }
         .await
         .map_err(Status::from);
@@ -397,12 +515,18 @@ impl Trainer for TrainerService {
     }
 
     #[instrument(skip_all, fields(version_id = %req.get_ref().version_id))]
-    async fn get_version(&self, req: Request<pb::GetVersionRequest>) -> Result<Response<pb::GetVersionResponse>, Status> {
+    async fn get_version(
+        &self,
+        req: Request<pb::GetVersionRequest>,
+    ) -> Result<Response<pb::GetVersionResponse>, Status> {
         let r = async {
             let pb::GetVersionRequest { version_id } = req.into_inner();
             let id = required("version_id", &version_id)?;
             let rec = self.core.registry.version(&id).await?;
-            Ok::<_, Error>(Response::new(pb::GetVersionResponse { version: Some(convert::version_to_pb(&rec.info)), metadata_json: rec.metadata_json }))
+            Ok::<_, Error>(Response::new(pb::GetVersionResponse {
+                version: Some(convert::version_to_pb(&rec.info)),
+                metadata_json: rec.metadata_json,
+            }))
         }
         .await
         .map_err(Status::from);
@@ -410,7 +534,10 @@ impl Trainer for TrainerService {
     }
 
     #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, version_id = %req.get_ref().version_id))]
-    async fn set_current_version(&self, req: Request<pb::SetCurrentVersionRequest>) -> Result<Response<pb::SetCurrentVersionResponse>, Status> {
+    async fn set_current_version(
+        &self,
+        req: Request<pb::SetCurrentVersionRequest>,
+    ) -> Result<Response<pb::SetCurrentVersionResponse>, Status> {
         let r = async {
             self.auth.check("SetCurrentVersion", req.metadata())?;
             let by = peer(&req);
@@ -436,7 +563,10 @@ impl Trainer for TrainerService {
     }
 
     #[instrument(skip_all, fields(version_id = %req.get_ref().version_id))]
-    async fn delete_version(&self, req: Request<pb::DeleteVersionRequest>) -> Result<Response<pb::DeleteVersionResponse>, Status> {
+    async fn delete_version(
+        &self,
+        req: Request<pb::DeleteVersionRequest>,
+    ) -> Result<Response<pb::DeleteVersionResponse>, Status> {
         let r = async {
             self.auth.check("DeleteVersion", req.metadata())?;
             let pb::DeleteVersionRequest { version_id } = req.into_inner();
@@ -449,23 +579,47 @@ impl Trainer for TrainerService {
     }
 
     #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, run_id = %req.get_ref().run_id))]
-    async fn get_training_runs(&self, req: Request<pb::GetTrainingRunsRequest>) -> Result<Response<pb::GetTrainingRunsResponse>, Status> {
+    async fn get_training_runs(
+        &self,
+        req: Request<pb::GetTrainingRunsRequest>,
+    ) -> Result<Response<pb::GetTrainingRunsResponse>, Status> {
         let r = async {
-            let pb::GetTrainingRunsRequest { symbol, limit, run_id } = req.into_inner();
-            let symbol = if symbol.trim().is_empty() { None } else { Some(common::config::validate_symbol(&symbol)?) };
+            let pb::GetTrainingRunsRequest {
+                symbol,
+                limit,
+                run_id,
+            } = req.into_inner();
+            let symbol = if symbol.trim().is_empty() {
+                None
+            } else {
+                Some(common::config::validate_symbol(&symbol)?)
+            };
             let run_id = (!run_id.trim().is_empty()).then(|| run_id.trim().to_string());
             let limit = limit.unwrap_or(50);
             if !(1..=1000).contains(&limit) {
-                return Err(Error::invalid(format!("limit must be between 1 and 1000, got {limit}")));
+                return Err(Error::invalid(format!(
+                    "limit must be between 1 and 1000, got {limit}"
+                )));
             }
-            let runs = self.core.registry.runs(symbol.as_deref(), run_id.as_deref(), limit).await?;
+            let runs = self
+                .core
+                .registry
+                .runs(symbol.as_deref(), run_id.as_deref(), limit)
+                .await?;
             if let (Some(id), true) = (&run_id, runs.is_empty()) {
                 return Err(Error::not_found(format!("training run {id} not found")));
             }
             let mut out = Vec::with_capacity(runs.len());
             for run in &runs {
                 let plots = self.core.registry.plot_names(&run.run_id).await?;
-                let plots = plots.into_iter().map(|(name, size)| pb::PlotRef { run_id: run.run_id.clone(), name, size_bytes: size }).collect();
+                let plots = plots
+                    .into_iter()
+                    .map(|(name, size)| pb::PlotRef {
+                        run_id: run.run_id.clone(),
+                        name,
+                        size_bytes: size,
+                    })
+                    .collect();
                 out.push(convert::run_to_pb(run, plots));
             }
             Ok(Response::new(pb::GetTrainingRunsResponse { runs: out }))
@@ -476,13 +630,19 @@ impl Trainer for TrainerService {
     }
 
     #[instrument(skip_all, fields(run_id = %req.get_ref().run_id))]
-    async fn attach_run(&self, req: Request<pb::AttachRunRequest>) -> Result<Response<Self::AttachRunStream>, Status> {
+    async fn attach_run(
+        &self,
+        req: Request<pb::AttachRunRequest>,
+    ) -> Result<Response<Self::AttachRunStream>, Status> {
         let r = self.attach_impl(req).await.map(Response::new);
         self.observe("AttachRun", r)
     }
 
     #[instrument(skip_all, fields(run_id = %req.get_ref().run_id))]
-    async fn cancel_run(&self, req: Request<pb::CancelRunRequest>) -> Result<Response<pb::CancelRunResponse>, Status> {
+    async fn cancel_run(
+        &self,
+        req: Request<pb::CancelRunRequest>,
+    ) -> Result<Response<pb::CancelRunResponse>, Status> {
         let r = async {
             self.auth.check("CancelRun", req.metadata())?;
             let pb::CancelRunRequest { run_id } = req.into_inner();
@@ -511,13 +671,19 @@ impl Trainer for TrainerService {
     }
 
     #[instrument(skip_all, fields(run_id = %req.get_ref().run_id, name = %req.get_ref().name))]
-    async fn get_run_plot(&self, req: Request<pb::GetRunPlotRequest>) -> Result<Response<pb::GetRunPlotResponse>, Status> {
+    async fn get_run_plot(
+        &self,
+        req: Request<pb::GetRunPlotRequest>,
+    ) -> Result<Response<pb::GetRunPlotResponse>, Status> {
         let r = async {
             let pb::GetRunPlotRequest { run_id, name } = req.into_inner();
             let id = required("run_id", &run_id)?;
             let name = required("name", &name)?;
             let png = self.core.registry.plot(&id, &name).await?;
-            Ok::<_, Error>(Response::new(pb::GetRunPlotResponse { content_type: "image/png".into(), png }))
+            Ok::<_, Error>(Response::new(pb::GetRunPlotResponse {
+                content_type: "image/png".into(),
+                png,
+            }))
         }
         .await
         .map_err(Status::from);

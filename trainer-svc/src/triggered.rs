@@ -23,17 +23,32 @@ pub async fn plan(core: &Core, job: &TriggeredJob, requested_by: &str) -> Result
     let kind = match job.trigger {
         Some(k) => k,
         None => {
-            let rep = check_triggers(&core.registry, &core.calendar, &job.symbol, job.as_of, Some(job.years)).await?;
+            let rep = check_triggers(
+                &core.registry,
+                &core.calendar,
+                &job.symbol,
+                job.as_of,
+                Some(job.years),
+            )
+            .await?;
             match rep.selected {
                 Some(k) => k,
                 None => return Ok(None),
             }
         }
     };
-    let has_current = core.registry.current_version(&job.symbol, job.years).await?.is_some();
+    let has_current = core
+        .registry
+        .current_version(&job.symbol, job.years)
+        .await?
+        .is_some();
     let work = if kind == TriggerKind::Weekly && has_current {
         Work::Incremental {
-            config: IncrementalConfig { seed: job.seed, device: job.device, ..IncrementalConfig::default() },
+            config: IncrementalConfig {
+                seed: job.seed,
+                device: job.device,
+                ..IncrementalConfig::default()
+            },
             months: WEEKLY_MONTHS,
         }
     } else {
@@ -53,7 +68,10 @@ pub async fn plan(core: &Core, job: &TriggeredJob, requested_by: &str) -> Result
                 max_epochs: job.max_epochs,
                 ..PipelineConfig::default()
             },
-            range: DateRange { start: None, end: Some(job.as_of) },
+            range: DateRange {
+                start: None,
+                end: Some(job.as_of),
+            },
             keep_rejected: true,
         }
     };
@@ -70,15 +88,22 @@ pub async fn plan(core: &Core, job: &TriggeredJob, requested_by: &str) -> Result
 
 /// Parses `HH:MM` (UTC).
 pub fn parse_time(s: &str) -> Result<NaiveTime> {
-    NaiveTime::parse_from_str(s.trim(), "%H:%M")
-        .map_err(|_| Error::invalid(format!("scheduler time `{s}` is not HH:MM (UTC), e.g. 21:30")))
+    NaiveTime::parse_from_str(s.trim(), "%H:%M").map_err(|_| {
+        Error::invalid(format!(
+            "scheduler time `{s}` is not HH:MM (UTC), e.g. 21:30"
+        ))
+    })
 }
 
 /// Time until the next `at` (UTC), strictly in the future.
 fn until_next(at: NaiveTime) -> Duration {
     let now = Utc::now();
     let today = now.date_naive().and_time(at).and_utc();
-    let next = if today > now { today } else { today + chrono::Duration::days(1) };
+    let next = if today > now {
+        today
+    } else {
+        today + chrono::Duration::days(1)
+    };
     (next - now).to_std().unwrap_or(Duration::from_secs(1))
 }
 
@@ -138,6 +163,9 @@ mod tests {
         let t = parse_time("21:30").unwrap();
         let d = until_next(t);
         assert!(d > Duration::ZERO && d <= Duration::from_secs(24 * 3600));
-        assert!(parse_time("25:00").unwrap_err().to_string().contains("HH:MM"));
+        assert!(parse_time("25:00")
+            .unwrap_err()
+            .to_string()
+            .contains("HH:MM"));
     }
 }

@@ -11,7 +11,10 @@ pub async fn run(args: ImportArgs) -> Result<()> {
         .map_err(|e| Error::invalid(format!("cannot read {}: {e}", args.csv.display())))?;
     let bars = common::data::parse_csv(&text)?;
     if bars.is_empty() {
-        return Err(Error::invalid(format!("{} has a header but no rows", args.csv.display())));
+        return Err(Error::invalid(format!(
+            "{} has a header but no rows",
+            args.csv.display()
+        )));
     }
     let registry = crate::open_registry(&args.registry).await?;
     let stats = registry.upsert_bars(&symbol, &bars).await?;

@@ -3,6 +3,9 @@ use common::Result;
 
 /// Prints the spec JSON.
 pub fn run() -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(&common::spec::training_spec())?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&common::spec::training_spec())?
+    );
     Ok(())
 }

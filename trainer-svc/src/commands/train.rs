@@ -46,11 +46,18 @@ pub fn specs(args: &TrainArgs) -> Result<Vec<RunSpec>> {
             symbol: job.symbol.clone(),
             years,
             mode: "cli".into(),
-            requested_by: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
+            requested_by: format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            ),
             lease_timeout: job.lease_timeout,
             inline_bars: None,
             work: Work::Pipeline {
-                config: PipelineConfig { years, cpu_threads: args.cpu_threads, ..job.pipeline.clone() },
+                config: PipelineConfig {
+                    years,
+                    cpu_threads: args.cpu_threads,
+                    ..job.pipeline.clone()
+                },
                 range: DateRange { ..job.range },
                 keep_rejected: job.keep_rejected,
             },
@@ -73,15 +80,29 @@ fn progress_bar(quiet: bool) -> ProgressBar {
 
 fn show(pb: &ProgressBar, ev: &pb::TrainEvent) {
     match &ev.event {
-        Some(Event::Queued(q)) => pb.set_message(format!("queued at position {} behind run {}", q.position, q.holder_run_id)),
-        Some(Event::Started(s)) => pb.println(format!("run {} started ({}, device {})", ev.run_id, s.mode, s.device)),
+        Some(Event::Queued(q)) => pb.set_message(format!(
+            "queued at position {} behind run {}",
+            q.position, q.holder_run_id
+        )),
+        Some(Event::Started(s)) => pb.println(format!(
+            "run {} started ({}, device {})",
+            ev.run_id, s.mode, s.device
+        )),
         Some(Event::Stage(s)) => {
             pb.set_prefix(s.stage.clone());
             pb.set_message(s.detail.clone());
         }
         Some(Event::CvFold(f)) => pb.println(format!(
             "cv {}/{} fold {}/{}: lr {} hidden {} epochs {} -> f1 {:.3} mse {:.5}",
-            f.combination, f.combinations, f.fold, f.folds, f.lr, f.hidden_size, f.epochs, f.f1, f.mse
+            f.combination,
+            f.combinations,
+            f.fold,
+            f.folds,
+            f.lr,
+            f.hidden_size,
+            f.epochs,
+            f.f1,
+            f.mse
         )),
         Some(Event::CvSummary(s)) => pb.println(format!(
             "best: lr {} hidden {} epochs {} (score {:.4})",
@@ -90,9 +111,14 @@ fn show(pb: &ProgressBar, ev: &pb::TrainEvent) {
         Some(Event::Epoch(e)) => {
             pb.set_length(u64::from(e.max_epochs));
             pb.set_position(u64::from(e.epoch));
-            pb.set_message(format!("{} loss {:.4} val vm {:.3}", e.phase, e.train_loss, e.val_volatility_match));
+            pb.set_message(format!(
+                "{} loss {:.4} val vm {:.3}",
+                e.phase, e.train_loss, e.val_volatility_match
+            ));
         }
-        Some(Event::Validation(v)) => pb.println(format!("validation: deploy={} ({})", v.deploy, v.reason)),
+        Some(Event::Validation(v)) => {
+            pb.println(format!("validation: deploy={} ({})", v.deploy, v.reason))
+        }
         Some(Event::Completed(_)) => pb.finish_with_message("completed"),
         Some(Event::Failed(f)) => pb.abandon_with_message(format!("{}: {}", f.code, f.message)),
         None => {}
@@ -108,7 +134,10 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         registry.clone(),
         TradingCalendar::default(),
         crate::metrics::Metrics::new(),
-        CoreSettings { cpu_threads: args.cpu_threads, ..CoreSettings::default() },
+        CoreSettings {
+            cpu_threads: args.cpu_threads,
+            ..CoreSettings::default()
+        },
         shutdown.clone(),
     ));
     let ctrl_c = shutdown.clone();
@@ -133,7 +162,14 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         results.push(crate::convert::result_json(&result?));
     }
     registry.close().await;
-    let out = if results.len() == 1 { results.remove(0) } else { serde_json::Value::Array(results) };
-    println!("{}", serde_json::to_string_pretty(&out).map_err(Error::from)?);
+    let out = if results.len() == 1 {
+        results.remove(0)
+    } else {
+        serde_json::Value::Array(results)
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).map_err(Error::from)?
+    );
     Ok(())
 }
