@@ -149,7 +149,7 @@ async fn health_turns_serving_once_the_registry_answers() -> anyhow::Result<()> 
     use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::HealthCheckRequest;
     let reg = TestRegistry::new().await?;
-    let server = RunningPredictor::start(&reg.url, |_| {}).await?;
+    let server = RunningPredictor::start(&reg.url, |c| c.shutdown_grace_ms = 1500).await?;
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))?
         .connect()
         .await?;
@@ -165,6 +165,22 @@ async fn health_turns_serving_once_the_registry_answers() -> anyhow::Result<()> 
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    // On shutdown, health turns NOT_SERVING first while requests are still answered (grace).
+    let mut c = server.client().await?;
+    server.signal_stop();
+    let deadline = Instant::now() + Duration::from_millis(900);
+    loop {
+        let st = h.check(HealthCheckRequest { service: "lstm.v1.Predictor".into() }).await?.into_inner().status;
+        if st == ServingStatus::NotServing as i32 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "health did not turn NOT_SERVING on shutdown");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let overall = h.check(HealthCheckRequest { service: String::new() }).await?.into_inner().status;
+    assert_eq!(overall, ServingStatus::NotServing as i32);
+    let e = c.predict(req("NOPE", Some(1))).await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "still answering during the grace period: {e:?}");
     server.stop().await
 }
 

@@ -188,6 +188,11 @@ impl RunningPredictor {
         Ok(out)
     }
 
+    /// Signals shutdown (like SIGTERM) without waiting; [`RunningPredictor::stop`] waits.
+    pub fn signal_stop(&self) {
+        self.stop.cancel();
+    }
+
     /// Signals shutdown and waits for the server to finish (drain + prediction-log flush).
     pub async fn stop(self) -> anyhow::Result<()> {
         self.stop.cancel();
