@@ -16,6 +16,7 @@ pub(crate) fn row_error(row: usize, date: impl std::fmt::Display, field: &str, w
 /// a negative or non-finite volume (or amount, when present), `high < max(open, close)`,
 /// `low > min(open, close)`, and a date that occurs twice (named on its second occurrence).
 /// On error `bars` is left as it was; on success it is sorted by date.
+#[allow(clippy::ptr_arg)] // `&mut Vec` is the signature the other crates call.
 pub fn validate_bars(bars: &mut Vec<Bar>) -> Result<()> {
     let mut seen: HashMap<chrono::NaiveDate, usize> = HashMap::with_capacity(bars.len());
     for (i, b) in bars.iter().enumerate() {

@@ -214,9 +214,9 @@ pub fn aroon_up(high: &[f64], period: usize) -> Vec<f64> {
 /// Volume change `v_t / v_{t-1} - 1` clipped to `[-1, 5]`; 0 on day 0 and when `v_{t-1} = 0`.
 pub fn volume_change(volume: &[f64]) -> Vec<f64> {
     let mut out = vec![0.0; volume.len()];
-    for t in 1..volume.len() {
-        if volume[t - 1] != 0.0 {
-            out[t] = (volume[t] / volume[t - 1] - 1.0).clamp(-1.0, 5.0);
+    for (o, w) in out.iter_mut().skip(1).zip(volume.windows(2)) {
+        if w[0] != 0.0 {
+            *o = (w[1] / w[0] - 1.0).clamp(-1.0, 5.0);
         }
     }
     out
