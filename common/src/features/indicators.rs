@@ -199,14 +199,17 @@ pub fn aroon_up(high: &[f64], period: usize) -> Vec<f64> {
     if period == 0 {
         return out;
     }
-    for t in period..n {
-        let mut best = t - period;
-        for i in t - period..=t {
-            if high[i] >= high[best] {
+    for (t, o) in out.iter_mut().enumerate().skip(period) {
+        let window = &high[t - period..=t];
+        // Index within the window of the most recent highest high.
+        let mut best = 0;
+        for (i, &h) in window.iter().enumerate() {
+            if h >= window[best] {
                 best = i;
             }
         }
-        out[t] = (period - (t - best)) as f64 / period as f64;
+        let since = period - best;
+        *o = (period - since) as f64 / period as f64;
     }
     out
 }
