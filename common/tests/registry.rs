@@ -524,6 +524,15 @@ async fn cancelled_save_is_all_or_nothing(db: &TestDb) {
         tokio::time::sleep(Duration::from_micros(delay_us)).await;
         task.abort();
         let _ = task.await;
+        // A COMMIT already sent when the task was aborted still lands; wait behind the versions
+        // writer lock (a delete of an unknown id takes it) so the outcome is settled before we look.
+        let barrier = tokio::time::timeout(
+            Duration::from_secs(20),
+            reg.delete_version("no-such-version"),
+        )
+        .await
+        .expect("no lock left behind");
+        assert!(matches!(barrier, Err(Error::NotFound(_))));
         let current =
             tokio::time::timeout(Duration::from_secs(20), reg.current_version(&symbol, 1))
                 .await
