@@ -14,7 +14,11 @@ use common::features::{build_samples, FeatureConfig};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn features(c: &mut Criterion) {
-    let bars = generate(&SyntheticConfig { days: 2520, seed: 42, ..SyntheticConfig::default() });
+    let bars = generate(&SyntheticConfig {
+        days: 2520,
+        seed: 42,
+        ..SyntheticConfig::default()
+    });
     if let Ok(path) = std::env::var("FEATURES_BENCH_CSV") {
         std::fs::write(&path, write_csv(&bars, Dialect::Plain)).expect("write FEATURES_BENCH_CSV");
     }

@@ -59,12 +59,30 @@ fn plain_with_whitespace_and_blank_lines() {
 #[test]
 fn detection_reports_the_dialect() {
     let header = |name: &str| -> Vec<String> {
-        fixture(name).lines().next().unwrap().split(',').map(str::to_string).collect()
+        fixture(name)
+            .lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .map(str::to_string)
+            .collect()
     };
-    assert_eq!(detect_dialect(&header("yahoo.csv")).unwrap(), Dialect::Yahoo);
-    assert_eq!(detect_dialect(&header("akshare.csv")).unwrap(), Dialect::Akshare);
-    assert_eq!(detect_dialect(&header("tushare.csv")).unwrap(), Dialect::Tushare);
-    assert_eq!(detect_dialect(&header("plain.csv")).unwrap(), Dialect::Plain);
+    assert_eq!(
+        detect_dialect(&header("yahoo.csv")).unwrap(),
+        Dialect::Yahoo
+    );
+    assert_eq!(
+        detect_dialect(&header("akshare.csv")).unwrap(),
+        Dialect::Akshare
+    );
+    assert_eq!(
+        detect_dialect(&header("tushare.csv")).unwrap(),
+        Dialect::Tushare
+    );
+    assert_eq!(
+        detect_dialect(&header("plain.csv")).unwrap(),
+        Dialect::Plain
+    );
 }
 
 #[test]
@@ -72,7 +90,13 @@ fn unknown_header_names_the_accepted_dialects() {
     let err = parse_csv(&fixture("invalid_header.csv")).unwrap_err();
     assert!(matches!(err, common::Error::InvalidArgument(_)));
     let msg = err.to_string();
-    for dialect in ["Yahoo", "akshare", "tushare", "plain", "Date,Open,High,Low,Close,Adj Close,Volume"] {
+    for dialect in [
+        "Yahoo",
+        "akshare",
+        "tushare",
+        "plain",
+        "Date,Open,High,Low,Close,Adj Close,Volume",
+    ] {
         assert!(msg.contains(dialect), "{msg}");
     }
 }
@@ -81,10 +105,18 @@ fn unknown_header_names_the_accepted_dialects() {
 fn written_csv_parses_back_identically() {
     let bars = parse_csv(&fixture("akshare.csv")).unwrap();
     for dialect in [Dialect::Akshare, Dialect::Tushare] {
-        assert_eq!(parse_csv(&write_csv(&bars, dialect)).unwrap(), bars, "{dialect:?}");
+        assert_eq!(
+            parse_csv(&write_csv(&bars, dialect)).unwrap(),
+            bars,
+            "{dialect:?}"
+        );
     }
     let no_amount: Vec<Bar> = bars.iter().map(|b| Bar { amount: None, ..*b }).collect();
     for dialect in [Dialect::Yahoo, Dialect::Plain] {
-        assert_eq!(parse_csv(&write_csv(&bars, dialect)).unwrap(), no_amount, "{dialect:?}");
+        assert_eq!(
+            parse_csv(&write_csv(&bars, dialect)).unwrap(),
+            no_amount,
+            "{dialect:?}"
+        );
     }
 }

@@ -4,7 +4,11 @@ use chrono::{Datelike, Weekday};
 use common::data::{generate, parse_csv, validate_bars, write_csv, Bar, Dialect, SyntheticConfig};
 
 fn cfg(seed: u64, signal: f64) -> SyntheticConfig {
-    SyntheticConfig { seed, signal, ..SyntheticConfig::default() }
+    SyntheticConfig {
+        seed,
+        signal,
+        ..SyntheticConfig::default()
+    }
 }
 
 /// Accuracy of the planted rule "after a 10-day rise the next 5 days fall, and vice versa":
@@ -40,7 +44,9 @@ fn output_is_valid_weekday_only_and_survives_a_csv_round_trip() {
         let mut checked = bars.clone();
         validate_bars(&mut checked).unwrap();
         assert_eq!(checked, bars, "already sorted");
-        assert!(bars.iter().all(|b| !matches!(b.date.weekday(), Weekday::Sat | Weekday::Sun)));
+        assert!(bars
+            .iter()
+            .all(|b| !matches!(b.date.weekday(), Weekday::Sat | Weekday::Sun)));
         assert_eq!(parse_csv(&write_csv(&bars, Dialect::Plain)).unwrap(), bars);
     }
 }
@@ -48,7 +54,10 @@ fn output_is_valid_weekday_only_and_survives_a_csv_round_trip() {
 #[test]
 fn looks_like_a_market() {
     let bars = generate(&cfg(5, 0.0));
-    let r: Vec<f64> = bars.windows(2).map(|w| w[1].close / w[0].close - 1.0).collect();
+    let r: Vec<f64> = bars
+        .windows(2)
+        .map(|w| w[1].close / w[0].close - 1.0)
+        .collect();
     let m = r.iter().sum::<f64>() / r.len() as f64;
     let sd = (r.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / r.len() as f64).sqrt();
     assert!((0.008..0.03).contains(&sd), "daily vol {sd}");
@@ -74,6 +83,9 @@ fn planted_signal_is_detectable_and_absent_without_it() {
         let with = reversal_accuracy(&generate(&cfg(seed, 1.0)));
         let without = reversal_accuracy(&generate(&cfg(seed, 0.0)));
         assert!(with > 0.6, "seed {seed}: accuracy with signal {with}");
-        assert!((0.44..0.56).contains(&without), "seed {seed}: accuracy without signal {without}");
+        assert!(
+            (0.44..0.56).contains(&without),
+            "seed {seed}: accuracy without signal {without}"
+        );
     }
 }

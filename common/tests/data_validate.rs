@@ -79,7 +79,14 @@ fn non_numeric_field() {
 #[test]
 fn missing_value_and_short_rows() {
     let e = parse_csv("date,open,high,low,close,volume\n2024-01-02,1,1,1,1\n").unwrap_err();
-    assert_eq!(e.to_string(), "row 1, field volume: value is missing; fix or drop the row");
-    let e = parse_csv("Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,1,1,1,1,1,null\n").unwrap_err();
-    assert_eq!(e.to_string(), "row 1 (2024-01-02), field Volume: `null` is not a number; fix or drop the row");
+    assert_eq!(
+        e.to_string(),
+        "row 1, field volume: value is missing; fix or drop the row"
+    );
+    let e = parse_csv("Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,1,1,1,1,1,null\n")
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "row 1 (2024-01-02), field Volume: `null` is not a number; fix or drop the row"
+    );
 }

@@ -11,6 +11,7 @@ use chrono::{Days, NaiveDate};
 use common::data::Bar;
 use common::features::{indicator_table, indicators as ind, FeatureConfig, FEATURES, N_FEATURES};
 
+#[rustfmt::skip]
 #[path = "fixtures/indicator_reference.rs"]
 mod reference;
 use reference::*;
@@ -41,12 +42,19 @@ fn every_column_matches_the_independent_pandas_reference() {
     assert_eq!(table.len(), CLOSE.len());
     for (j, expected) in EXPECTED.iter().enumerate() {
         for (t, want) in expected.iter().enumerate() {
-            assert_close(table[t][j], *want, &format!("{} on day {t}", FEATURES[j].name));
+            assert_close(
+                table[t][j],
+                *want,
+                &format!("{} on day {t}", FEATURES[j].name),
+            );
         }
     }
     // The fixture exercises the interesting branches, so the comparison above is not vacuous.
     let col = |j: usize| table.iter().map(move |r| r[j]);
-    assert!(col(17).any(|v| v == 1.0) && col(18).any(|v| v == 1.0), "big_up/down both fire");
+    assert!(
+        col(17).any(|v| v == 1.0) && col(18).any(|v| v == 1.0),
+        "big_up/down both fire"
+    );
     assert!(col(20).any(|v| v == 1.0) && col(20).any(|v| v == 0.0));
     assert_eq!(N_FEATURES, EXPECTED.len());
 }
@@ -61,10 +69,17 @@ fn rsi_agrees_with_the_chartschool_worked_example() {
         41.46, 41.87, 45.46, 37.30, 33.08, 37.77,
     ];
     let rsi = ind::rsi_wilder(&CLOSE, 14);
-    assert!(rsi[..14].iter().all(|&v| v == 0.5), "warm-up is neutral 0.5");
+    assert!(
+        rsi[..14].iter().all(|&v| v == 0.5),
+        "warm-up is neutral 0.5"
+    );
     for (k, want) in CHARTSCHOOL.iter().enumerate() {
         let got = rsi[14 + k] * 100.0;
-        assert!((got - want).abs() < 0.1, "day {}: {got} vs ChartSchool {want}", 14 + k);
+        assert!(
+            (got - want).abs() < 0.1,
+            "day {}: {got} vs ChartSchool {want}",
+            14 + k
+        );
     }
 }
 
@@ -86,18 +101,27 @@ fn rolling_std_and_bollinger_on_the_textbook_example() {
 #[test]
 fn ema_and_macd_by_hand() {
     // span 3 → alpha 0.5, seeded with the first value: 1, 1.5, 2.25, 3.125.
-    assert_eq!(ind::ema(&[1.0, 2.0, 3.0, 4.0], 3), vec![1.0, 1.5, 2.25, 3.125]);
+    assert_eq!(
+        ind::ema(&[1.0, 2.0, 3.0, 4.0], 3),
+        vec![1.0, 1.5, 2.25, 3.125]
+    );
     // MACD(1, 3, 1): fast EMA(span 1) is the series itself, slow = above, signal span 1 = identity,
     // so hist = 0; with signal span 3 (alpha .5) on macd = [0, .5, .75, .875]:
     // signal = [0, .25, .5, .6875] → hist = [0, .25, .25, .1875].
     assert_eq!(ind::macd_hist(&[1.0, 2.0, 3.0, 4.0], 1, 3, 1), vec![0.0; 4]);
-    assert_eq!(ind::macd_hist(&[1.0, 2.0, 3.0, 4.0], 1, 3, 3), vec![0.0, 0.25, 0.25, 0.1875]);
+    assert_eq!(
+        ind::macd_hist(&[1.0, 2.0, 3.0, 4.0], 1, 3, 3),
+        vec![0.0, 0.25, 0.25, 0.1875]
+    );
 }
 
 #[test]
 fn obv_by_hand() {
     // up +200, flat 0, down −400, up +500.
-    let obv = ind::obv(&[10.0, 11.0, 11.0, 10.5, 12.0], &[100.0, 200.0, 300.0, 400.0, 500.0]);
+    let obv = ind::obv(
+        &[10.0, 11.0, 11.0, 10.5, 12.0],
+        &[100.0, 200.0, 300.0, 400.0, 500.0],
+    );
     assert_eq!(obv, vec![0.0, 200.0, 200.0, -200.0, 300.0]);
 }
 
@@ -128,7 +152,11 @@ fn first_day_conventions() {
     // c_{-1} := c_0, r_0 = 0, volume_change_0 = 0, no divergence.
     let table = indicator_table(&fixture_bars(), &FeatureConfig::default());
     let r0 = table[0];
-    assert_close(r0[12], (HIGH[0] - LOW[0]) / CLOSE[0], "intraday_range day 0");
+    assert_close(
+        r0[12],
+        (HIGH[0] - LOW[0]) / CLOSE[0],
+        "intraday_range day 0",
+    );
     assert_close(r0[13], OPEN[0] / CLOSE[0] - 1.0, "open_gap day 0");
     assert_eq!((r0[9], r0[11], r0[19], r0[20]), (0.0, 0.0, 0.0, 0.0));
 }

@@ -11,7 +11,10 @@ use common::data::{generate, write_csv, Bar, Dialect, SyntheticConfig};
 use common::features::{build_samples, window_ending_at, FeatureConfig, FEATURES, N_FEATURES};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn python() -> Option<PathBuf> {
@@ -19,7 +22,10 @@ fn python() -> Option<PathBuf> {
     if py.exists() {
         Some(py)
     } else {
-        eprintln!("NOTICE: {} missing; skipping the pandas parity check (run scripts/setup.sh)", py.display());
+        eprintln!(
+            "NOTICE: {} missing; skipping the pandas parity check (run scripts/setup.sh)",
+            py.display()
+        );
         None
     }
 }
@@ -30,7 +36,11 @@ fn pandas(py: &Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("run python");
-    assert!(out.status.success(), "pandas reference failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "pandas reference failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -44,7 +54,11 @@ fn read_f32(path: &Path) -> Vec<f32> {
 
 fn bars() -> Vec<Bar> {
     // Includes a stretch of zero volume and unchanged closes to exercise the edge rules.
-    let mut bars = generate(&SyntheticConfig { days: 700, seed: 2024, ..SyntheticConfig::default() });
+    let mut bars = generate(&SyntheticConfig {
+        days: 700,
+        seed: 2024,
+        ..SyntheticConfig::default()
+    });
     for b in &mut bars[300..306] {
         b.volume = 0.0;
     }
@@ -66,7 +80,17 @@ fn all_samples_match_pandas() {
     let csv = dir.path().join("bars.csv");
     std::fs::write(&csv, write_csv(&bars, Dialect::Yahoo)).unwrap();
     let (xp, yp) = (dir.path().join("x.f32"), dir.path().join("y.f32"));
-    pandas(&py, &["--csv", csv.to_str().unwrap(), "--dump-x", xp.to_str().unwrap(), "--dump-ymag", yp.to_str().unwrap()]);
+    pandas(
+        &py,
+        &[
+            "--csv",
+            csv.to_str().unwrap(),
+            "--dump-x",
+            xp.to_str().unwrap(),
+            "--dump-ymag",
+            yp.to_str().unwrap(),
+        ],
+    );
 
     let s = build_samples(&bars, &FeatureConfig::default()).unwrap();
     let (x, y) = (read_f32(&xp), read_f32(&yp));
@@ -80,8 +104,15 @@ fn all_samples_match_pandas() {
     }
     let (d, i) = worst;
     let feature = FEATURES[i % N_FEATURES].name;
-    assert!(d <= 1e-5, "max |rust - pandas| = {d} at sample {}, feature {feature}", i / (60 * N_FEATURES));
-    eprintln!("max |rust - pandas| over {} values: {d:e} ({feature})", x.len());
+    assert!(
+        d <= 1e-5,
+        "max |rust - pandas| = {d} at sample {}, feature {feature}",
+        i / (60 * N_FEATURES)
+    );
+    eprintln!(
+        "max |rust - pandas| over {} values: {d:e} ({feature})",
+        x.len()
+    );
     let flat: Vec<f32> = s.y_mag.iter().flatten().copied().collect();
     assert_eq!(flat.len(), y.len());
     assert!(flat.iter().zip(&y).all(|(a, b)| (a - b).abs() <= 1e-7));
@@ -98,16 +129,32 @@ fn window_at_a_date_matches_pandas() {
     // window is checked in trainer-svc (commands::features tests).
     let csv = dir.path().join("bars.csv");
     std::fs::write(&csv, write_csv(&bars, Dialect::Yahoo)).unwrap();
-    let out = pandas(&py, &["--csv", csv.to_str().unwrap(), "--window", "--end", &bars[end].date.to_string()]);
+    let out = pandas(
+        &py,
+        &[
+            "--csv",
+            csv.to_str().unwrap(),
+            "--window",
+            "--end",
+            &bars[end].date.to_string(),
+        ],
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 61);
     assert_eq!(lines[0].split(',').count(), 22);
-    assert_eq!(lines[60].split(',').next().unwrap(), bars[end].date.to_string());
+    assert_eq!(
+        lines[60].split(',').next().unwrap(),
+        bars[end].date.to_string()
+    );
     for (r, line) in lines[1..].iter().enumerate() {
         for (j, v) in line.split(',').skip(1).enumerate() {
             let p: f32 = v.parse().unwrap();
             let got = rust[r * N_FEATURES + j];
-            assert!((p - got).abs() <= 1e-5, "row {r} {}: pandas {p} rust {got}", FEATURES[j].name);
+            assert!(
+                (p - got).abs() <= 1e-5,
+                "row {r} {}: pandas {p} rust {got}",
+                FEATURES[j].name
+            );
         }
     }
 }

@@ -9,17 +9,21 @@ use common::Error;
 use proptest::prelude::*;
 
 fn synthetic(days: usize, seed: u64) -> Vec<Bar> {
-    generate(&SyntheticConfig { days, seed, ..SyntheticConfig::default() })
+    generate(&SyntheticConfig {
+        days,
+        seed,
+        ..SyntheticConfig::default()
+    })
 }
 
 /// Any valid daily series: positive prices with OHLC consistency, volumes ≥ 0 (zeros and
 /// repeated values included so flat windows and zero volumes occur).
 fn valid_series(min_days: usize) -> impl Strategy<Value = Vec<Bar>> {
     let day = (
-        -0.08f64..0.08,     // close-to-close return
-        -0.02f64..0.02,     // open gap
-        0.0f64..0.03,       // extra high
-        0.0f64..0.03,       // extra low
+        -0.08f64..0.08, // close-to-close return
+        -0.02f64..0.02, // open gap
+        0.0f64..0.03,   // extra high
+        0.0f64..0.03,   // extra low
         prop_oneof![3 => 0.0f64..5e6, 1 => Just(0.0), 1 => Just(1000.0)],
         prop::bool::weighted(0.1), // unchanged close
     );
@@ -111,7 +115,11 @@ fn samples_windows_equal_window_ending_at_and_targets_are_daily_returns() {
     assert_eq!(s.len(), 236);
     for i in [0, 1, 117, 235] {
         let t = SEQ_LEN - 1 + i;
-        assert_eq!(s.window(i), &window_ending_at(&bars, t, &cfg).unwrap()[..], "sample {i}");
+        assert_eq!(
+            s.window(i),
+            &window_ending_at(&bars, t, &cfg).unwrap()[..],
+            "sample {i}"
+        );
         for k in 0..FORECAST_DAYS {
             let want = (bars[t + k + 1].close / bars[t + k].close - 1.0) as f32;
             assert_eq!(s.y_mag[i][k], want);
@@ -123,11 +131,19 @@ fn samples_windows_equal_window_ending_at_and_targets_are_daily_returns() {
     assert_eq!(last, window_ending_at(&bars, 299, &cfg).unwrap());
     let table = indicator_table(&bars, &cfg);
     // Non window-local columns are copied from the table (as f32).
-    assert_eq!(last[59 * N_FEATURES + col::RSI], table[299][col::RSI] as f32);
+    assert_eq!(
+        last[59 * N_FEATURES + col::RSI],
+        table[299][col::RSI] as f32
+    );
     // close_norm of the last row: min-max of the last 60 closes.
     let closes: Vec<f64> = bars[240..].iter().map(|b| b.close).collect();
-    let (lo, hi) = closes.iter().fold((f64::MAX, f64::MIN), |(a, b), &c| (a.min(c), b.max(c)));
-    assert_eq!(last[59 * N_FEATURES], ((bars[299].close - lo) / (hi - lo)) as f32);
+    let (lo, hi) = closes
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &c| (a.min(c), b.max(c)));
+    assert_eq!(
+        last[59 * N_FEATURES],
+        ((bars[299].close - lo) / (hi - lo)) as f32
+    );
 }
 
 #[test]
@@ -141,7 +157,10 @@ fn window_is_causal() {
         b.high *= 1.5;
         b.volume *= 3.0;
     }
-    assert_eq!(window_ending_at(&bars, 100, &cfg).unwrap(), window_ending_at(&altered, 100, &cfg).unwrap());
+    assert_eq!(
+        window_ending_at(&bars, 100, &cfg).unwrap(),
+        window_ending_at(&altered, 100, &cfg).unwrap()
+    );
 }
 
 #[test]
@@ -154,7 +173,10 @@ fn subset_and_select_keep_samples_aligned() {
     let sel = s.select(&[5, 2, 40]);
     assert_eq!(sel.len(), 3);
     assert_eq!(sel.window(1), s.window(2));
-    assert_eq!((sel.y_dir[2], sel.y_mag[2], sel.end_closes[0]), (s.y_dir[40], s.y_mag[40], s.end_closes[5]));
+    assert_eq!(
+        (sel.y_dir[2], sel.y_mag[2], sel.end_closes[0]),
+        (s.y_dir[40], s.y_mag[40], s.end_closes[5])
+    );
     assert!(s.subset(3..3).is_empty());
 }
 
@@ -163,14 +185,23 @@ fn window_errors_say_what_is_missing() {
     let bars = synthetic(70, 2);
     let cfg = FeatureConfig::default();
     let e = window_ending_at(&bars, 58, &cfg).unwrap_err();
-    assert!(matches!(e, Error::InsufficientData { need: 60, got: 59 }), "{e:?}");
+    assert!(
+        matches!(e, Error::InsufficientData { need: 60, got: 59 }),
+        "{e:?}"
+    );
     let e = window_ending_at(&bars, 70, &cfg).unwrap_err();
     assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
     let e = latest_window(&bars[..10], &cfg).unwrap_err();
-    assert_eq!(e.to_string(), "insufficient data: need at least 60 trading days, got 10");
+    assert_eq!(
+        e.to_string(),
+        "insufficient data: need at least 60 trading days, got 10"
+    );
     assert!(latest_window(&bars[..60], &cfg).is_ok());
     let e = build_samples(&bars[..64], &cfg).unwrap_err();
-    assert_eq!(e.to_string(), "insufficient data: need at least 65 trading days, got 64");
+    assert_eq!(
+        e.to_string(),
+        "insufficient data: need at least 65 trading days, got 64"
+    );
     assert_eq!(build_samples(&bars[..65], &cfg).unwrap().len(), 1);
 }
 

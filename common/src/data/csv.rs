@@ -100,7 +100,11 @@ impl Dialect {
                 if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
                     return None;
                 }
-                let (y, m, d) = (s[..4].parse().ok()?, s[4..6].parse().ok()?, s[6..].parse().ok()?);
+                let (y, m, d) = (
+                    s[..4].parse().ok()?,
+                    s[4..6].parse().ok()?,
+                    s[6..].parse().ok()?,
+                );
                 NaiveDate::from_ymd_opt(y, m, d)
             }
             Dialect::Plain => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
@@ -192,9 +196,13 @@ pub fn parse_csv(text: &str) -> Result<Vec<Bar>> {
     let header: Vec<String> = loop {
         match records.next() {
             None => {
-                return Err(Error::invalid(format!("the CSV is empty: expected a header row; {ACCEPTED}")))
+                return Err(Error::invalid(format!(
+                    "the CSV is empty: expected a header row; {ACCEPTED}"
+                )))
             }
-            Some(Err(e)) => return Err(Error::invalid(format!("the CSV header is unreadable: {e}"))),
+            Some(Err(e)) => {
+                return Err(Error::invalid(format!("the CSV header is unreadable: {e}")))
+            }
             Some(Ok(rec)) if rec.iter().all(|f| f.is_empty()) => continue,
             Some(Ok(rec)) => break rec.iter().map(str::to_string).collect(),
         }
@@ -206,7 +214,8 @@ pub fn parse_csv(text: &str) -> Result<Vec<Bar>> {
     let mut bars = Vec::new();
     for (i, rec) in records.enumerate() {
         let row = i + 1;
-        let rec = rec.map_err(|e| Error::invalid(format!("row {row}: unreadable CSV record: {e}")))?;
+        let rec =
+            rec.map_err(|e| Error::invalid(format!("row {row}: unreadable CSV record: {e}")))?;
         if rec.iter().all(|f| f.is_empty()) {
             continue;
         }
@@ -246,7 +255,9 @@ pub fn parse_csv(text: &str) -> Result<Vec<Bar>> {
         });
     }
     if bars.is_empty() {
-        return Err(Error::invalid("the CSV has a header but no data rows; add at least one bar"));
+        return Err(Error::invalid(
+            "the CSV has a header but no data rows; add at least one bar",
+        ));
     }
     validate_bars(&mut bars)?;
     Ok(bars)
@@ -274,7 +285,13 @@ pub fn write_csv(bars: &[Bar], dialect: Dialect) -> String {
             for b in bars {
                 out.push_str(&format!(
                     "{},{},{},{},{},{},{}\n",
-                    b.date, b.open, b.close, b.high, b.low, b.volume, amount(b)
+                    b.date,
+                    b.open,
+                    b.close,
+                    b.high,
+                    b.low,
+                    b.volume,
+                    amount(b)
                 ));
             }
         }
@@ -316,20 +333,42 @@ mod tests {
 
     #[test]
     fn detects_each_dialect() {
-        assert_eq!(detect_dialect(&header("Date,Open,High,Low,Close,Adj Close,Volume")).unwrap(), Dialect::Yahoo);
-        assert_eq!(detect_dialect(&header("\u{feff}日期,开盘,收盘,最高,最低,成交量,成交额,振幅")).unwrap(), Dialect::Akshare);
         assert_eq!(
-            detect_dialect(&header("ts_code,trade_date,open,high,low,close,pre_close,change,pct_chg,vol,amount")).unwrap(),
+            detect_dialect(&header("Date,Open,High,Low,Close,Adj Close,Volume")).unwrap(),
+            Dialect::Yahoo
+        );
+        assert_eq!(
+            detect_dialect(&header(
+                "\u{feff}日期,开盘,收盘,最高,最低,成交量,成交额,振幅"
+            ))
+            .unwrap(),
+            Dialect::Akshare
+        );
+        assert_eq!(
+            detect_dialect(&header(
+                "ts_code,trade_date,open,high,low,close,pre_close,change,pct_chg,vol,amount"
+            ))
+            .unwrap(),
             Dialect::Tushare
         );
-        assert_eq!(detect_dialect(&header(" date , open,high,low,close,volume")).unwrap(), Dialect::Plain);
+        assert_eq!(
+            detect_dialect(&header(" date , open,high,low,close,volume")).unwrap(),
+            Dialect::Plain
+        );
     }
 
     #[test]
     fn unknown_or_incomplete_headers_name_the_accepted_dialects() {
-        let e = detect_dialect(&header("time,o,h,l,c,v")).unwrap_err().to_string();
-        assert!(e.contains("unrecognised CSV header `time,o,h,l,c,v`") && e.contains("akshare"), "{e}");
-        let e = detect_dialect(&header("date,open,high,low,close")).unwrap_err().to_string();
+        let e = detect_dialect(&header("time,o,h,l,c,v"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unrecognised CSV header `time,o,h,l,c,v`") && e.contains("akshare"),
+            "{e}"
+        );
+        let e = detect_dialect(&header("date,open,high,low,close"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no `volume` column"), "{e}");
     }
 
@@ -337,17 +376,45 @@ mod tests {
     fn round_trips_every_dialect() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let bars = vec![
-            Bar { date: d("2024-01-02"), open: 10.0, high: 10.5, low: 9.75, close: 10.25, volume: 1234.0, amount: Some(12650.5) },
-            Bar { date: d("2024-01-03"), open: 10.25, high: 10.3, low: 9.9, close: 10.0, volume: 0.0, amount: Some(0.0) },
+            Bar {
+                date: d("2024-01-02"),
+                open: 10.0,
+                high: 10.5,
+                low: 9.75,
+                close: 10.25,
+                volume: 1234.0,
+                amount: Some(12650.5),
+            },
+            Bar {
+                date: d("2024-01-03"),
+                open: 10.25,
+                high: 10.3,
+                low: 9.9,
+                close: 10.0,
+                volume: 0.0,
+                amount: Some(0.0),
+            },
         ];
-        for dialect in [Dialect::Yahoo, Dialect::Akshare, Dialect::Tushare, Dialect::Plain] {
+        for dialect in [
+            Dialect::Yahoo,
+            Dialect::Akshare,
+            Dialect::Tushare,
+            Dialect::Plain,
+        ] {
             let text = write_csv(&bars, dialect);
             let back = parse_csv(&text).unwrap();
             let with_amount = matches!(dialect, Dialect::Akshare | Dialect::Tushare);
             for (a, b) in back.iter().zip(&bars) {
                 assert_eq!(a.date, b.date);
-                assert_eq!((a.open, a.high, a.low, a.close, a.volume), (b.open, b.high, b.low, b.close, b.volume));
-                assert_eq!(a.amount, if with_amount { b.amount } else { None }, "{dialect:?}");
+                assert_eq!(
+                    (a.open, a.high, a.low, a.close, a.volume),
+                    (b.open, b.high, b.low, b.close, b.volume)
+                );
+                assert_eq!(
+                    a.amount,
+                    if with_amount { b.amount } else { None },
+                    "{dialect:?}"
+                );
             }
         }
     }
@@ -355,6 +422,9 @@ mod tests {
     #[test]
     fn empty_inputs_are_rejected() {
         assert!(parse_csv("").unwrap_err().to_string().contains("empty"));
-        assert!(parse_csv("date,open,high,low,close,volume\n").unwrap_err().to_string().contains("no data rows"));
+        assert!(parse_csv("date,open,high,low,close,volume\n")
+            .unwrap_err()
+            .to_string()
+            .contains("no data rows"));
     }
 }

@@ -90,7 +90,11 @@ pub fn generate(cfg: &SyntheticConfig) -> Vec<Bar> {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut normal = || -> f64 { rng.sample(StandardNormal) };
     let persistence = cfg.alpha + cfg.beta;
-    let mut var = if persistence < 1.0 { cfg.omega / (1.0 - persistence) } else { cfg.omega * 100.0 };
+    let mut var = if persistence < 1.0 {
+        cfg.omega / (1.0 - persistence)
+    } else {
+        cfg.omega * 100.0
+    };
     let mut eps: f64 = 0.0;
     let mut prev_close = cfg.start_price.max(0.01);
     let mut log_rets: Vec<f64> = Vec::with_capacity(cfg.days);
@@ -115,13 +119,22 @@ pub fn generate(cfg: &SyntheticConfig) -> Vec<Bar> {
         eps = sigma * (0.15f64.sqrt() * z_gap + 0.85f64.sqrt() * z_day);
         let open = round4(prev_close * gap.exp()).max(1e-4);
         let close = round4(prev_close * (mean + eps).exp()).max(1e-4);
-        let high = round4(open.max(close) * (0.5 * sigma * normal().abs()).exp()).max(open.max(close));
+        let high =
+            round4(open.max(close) * (0.5 * sigma * normal().abs()).exp()).max(open.max(close));
         let low = round4(open.min(close) * (-0.5 * sigma * normal().abs()).exp())
             .min(open.min(close))
             .max(1e-4);
         let ret = (close / prev_close).ln();
         let volume = (cfg.base_volume * (0.3 * normal()).exp() * (1.0 + 30.0 * ret.abs())).round();
-        bars.push(Bar { date, open, high, low, close, volume, amount: None });
+        bars.push(Bar {
+            date,
+            open,
+            high,
+            low,
+            close,
+            volume,
+            amount: None,
+        });
         log_rets.push(ret);
         prev_close = close;
         date = next_weekday(date + Days::new(1));
@@ -142,7 +155,9 @@ mod tests {
         };
         let bars = generate(&cfg);
         assert_eq!(bars[0].date, NaiveDate::from_ymd_opt(2024, 1, 8).unwrap());
-        assert!(bars.iter().all(|b| !matches!(b.date.weekday(), Weekday::Sat | Weekday::Sun)));
+        assert!(bars
+            .iter()
+            .all(|b| !matches!(b.date.weekday(), Weekday::Sat | Weekday::Sun)));
         assert_eq!(bars[5].date, NaiveDate::from_ymd_opt(2024, 1, 15).unwrap());
     }
 }

@@ -5,8 +5,15 @@ use super::Bar;
 use crate::{Error, Result};
 
 /// Error for input row `row` (1-based, input order) on `date`, field `field`.
-pub(crate) fn row_error(row: usize, date: impl std::fmt::Display, field: &str, what: &str) -> Error {
-    Error::invalid(format!("row {row} ({date}), field {field}: {what}; fix or drop the row"))
+pub(crate) fn row_error(
+    row: usize,
+    date: impl std::fmt::Display,
+    field: &str,
+    what: &str,
+) -> Error {
+    Error::invalid(format!(
+        "row {row} ({date}), field {field}: {what}; fix or drop the row"
+    ))
 }
 
 /// Checks every bar and sorts them by date, or rejects the whole input.
@@ -21,12 +28,27 @@ pub fn validate_bars(bars: &mut Vec<Bar>) -> Result<()> {
     let mut seen: HashMap<chrono::NaiveDate, usize> = HashMap::with_capacity(bars.len());
     for (i, b) in bars.iter().enumerate() {
         let row = i + 1;
-        for (field, v) in [("open", b.open), ("high", b.high), ("low", b.low), ("close", b.close)] {
+        for (field, v) in [
+            ("open", b.open),
+            ("high", b.high),
+            ("low", b.low),
+            ("close", b.close),
+        ] {
             if !v.is_finite() {
-                return Err(row_error(row, b.date, field, &format!("{v} is not a finite number")));
+                return Err(row_error(
+                    row,
+                    b.date,
+                    field,
+                    &format!("{v} is not a finite number"),
+                ));
             }
             if v <= 0.0 {
-                return Err(row_error(row, b.date, field, &format!("{v} is not a positive price")));
+                return Err(row_error(
+                    row,
+                    b.date,
+                    field,
+                    &format!("{v} is not a positive price"),
+                ));
             }
         }
         if !b.volume.is_finite() || b.volume < 0.0 {
@@ -97,7 +119,10 @@ mod tests {
 
     #[test]
     fn sorts_valid_input() {
-        let mut bars = vec![bar(5, 10.0, 11.0, 9.0, 10.5, 100.0), bar(4, 10.0, 10.0, 10.0, 10.0, 0.0)];
+        let mut bars = vec![
+            bar(5, 10.0, 11.0, 9.0, 10.5, 100.0),
+            bar(4, 10.0, 10.0, 10.0, 10.0, 0.0),
+        ];
         validate_bars(&mut bars).unwrap();
         assert_eq!(bars[0].date.to_string(), "2024-03-04");
     }
@@ -121,7 +146,11 @@ mod tests {
             assert!(matches!(err, Error::InvalidArgument(_)));
             assert!(err.to_string().starts_with(want), "{err} !~ {want}");
             let dates: Vec<_> = bars.iter().map(|x| x.date).collect();
-            assert_eq!(dates, vec![good.date, b.date], "input left untouched on error");
+            assert_eq!(
+                dates,
+                vec![good.date, b.date],
+                "input left untouched on error"
+            );
         }
     }
 }

@@ -161,7 +161,9 @@ pub fn mfi(high: &[f64], low: &[f64], close: &[f64], volume: &[f64], period: usi
     if period == 0 || n <= period {
         return out;
     }
-    let tp: Vec<f64> = (0..n).map(|i| (high[i] + low[i] + close[i]) / 3.0).collect();
+    let tp: Vec<f64> = (0..n)
+        .map(|i| (high[i] + low[i] + close[i]) / 3.0)
+        .collect();
     let mut pos = vec![0.0; n];
     let mut neg = vec![0.0; n];
     for i in 1..n {
@@ -248,7 +250,10 @@ mod tests {
         assert_eq!(rsi_wilder(&[1.0, 2.0], 14), vec![0.5, 0.5]);
         assert!(ema(&[], 3).is_empty());
         assert_eq!(bollinger_position(&[5.0; 25], 20, 2.0)[24], 0.0);
-        assert_eq!(mfi(&[1.0; 20], &[1.0; 20], &[1.0; 20], &[1.0; 20], 14)[19], 0.5);
+        assert_eq!(
+            mfi(&[1.0; 20], &[1.0; 20], &[1.0; 20], &[1.0; 20], 14)[19],
+            0.5
+        );
         assert_eq!(volume_change(&[0.0, 10.0, 20.0]), vec![0.0, 0.0, 1.0]);
         assert_eq!(volume_change(&[1.0, 100.0, 0.0]), vec![0.0, 5.0, -1.0]);
         let f = min_max_scaler([3.0, 3.0]);

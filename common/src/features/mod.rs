@@ -94,7 +94,10 @@ const fn f(name: &'static str) -> FeatureInfo {
     FeatureInfo { name, alias: None }
 }
 const fn fa(name: &'static str, alias: &'static str) -> FeatureInfo {
-    FeatureInfo { name, alias: Some(alias) }
+    FeatureInfo {
+        name,
+        alias: Some(alias),
+    }
 }
 
 /// The 21 features in SPEC order.
@@ -172,7 +175,11 @@ pub fn indicator_table(bars: &[Bar], cfg: &FeatureConfig) -> Vec<[f64; N_FEATURE
         } else {
             0.0
         };
-        let vol_ratio = if hv20[t] == 0.0 { 1.0 } else { (hv5[t] / hv20[t]).clamp(0.0, 5.0) };
+        let vol_ratio = if hv20[t] == 0.0 {
+            1.0
+        } else {
+            (hv5[t] / hv20[t]).clamp(0.0, 5.0)
+        };
         let diverge = (rt > 0.0 && vchg[t] < 0.0) || (rt < 0.0 && vchg[t] > 0.0);
         table.push([
             close[t],

@@ -46,7 +46,10 @@ impl NormStats {
                 }
             })
             .collect();
-        NormStats { mean: mean.iter().map(|m| *m as f32).collect(), std }
+        NormStats {
+            mean: mean.iter().map(|m| *m as f32).collect(),
+            std,
+        }
     }
 
     /// Standardises `x` in place: `(v - mean[j]) / std[j]` for feature column `j`.

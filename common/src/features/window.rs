@@ -51,7 +51,11 @@ impl Table {
         let values = &self.macd[start..=end];
         let max_abs = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         for (v, dst) in values.iter().zip(out.chunks_exact_mut(N_FEATURES)) {
-            dst[col::MACD_HIST] = if max_abs > 0.0 { (v / max_abs) as f32 } else { 0.0 };
+            dst[col::MACD_HIST] = if max_abs > 0.0 {
+                (v / max_abs) as f32
+            } else {
+                0.0
+            };
         }
     }
 }
@@ -69,7 +73,10 @@ pub fn window_ending_at(bars: &[Bar], end: usize, cfg: &FeatureConfig) -> Result
         )));
     }
     if end + 1 < SEQ_LEN {
-        return Err(Error::InsufficientData { need: SEQ_LEN, got: end + 1 });
+        return Err(Error::InsufficientData {
+            need: SEQ_LEN,
+            got: end + 1,
+        });
     }
     let table = Table::new(&bars[..=end], cfg);
     let mut out = vec![0f32; SEQ_LEN * N_FEATURES];
@@ -81,7 +88,10 @@ pub fn window_ending_at(bars: &[Bar], end: usize, cfg: &FeatureConfig) -> Result
 /// InsufficientData `{ need: 60, got }`.
 pub fn latest_window(bars: &[Bar], cfg: &FeatureConfig) -> Result<Vec<f32>> {
     if bars.len() < SEQ_LEN {
-        return Err(Error::InsufficientData { need: SEQ_LEN, got: bars.len() });
+        return Err(Error::InsufficientData {
+            need: SEQ_LEN,
+            got: bars.len(),
+        });
     }
     window_ending_at(bars, bars.len() - 1, cfg)
 }
@@ -153,7 +163,10 @@ impl Samples {
 pub fn build_samples(bars: &[Bar], cfg: &FeatureConfig) -> Result<Samples> {
     let n = bars.len();
     if n < MIN_TRADING_DAYS {
-        return Err(Error::InsufficientData { need: MIN_TRADING_DAYS, got: n });
+        return Err(Error::InsufficientData {
+            need: MIN_TRADING_DAYS,
+            got: n,
+        });
     }
     let table = Table::new(bars, cfg);
     let count = n - (MIN_TRADING_DAYS - 1);
@@ -172,7 +185,8 @@ pub fn build_samples(bars: &[Bar], cfg: &FeatureConfig) -> Result<Samples> {
     for i in 0..count {
         let t = SEQ_LEN - 1 + i;
         let c = |k: usize| bars[k].close;
-        s.y_dir.push(i64::from(c(t + FORECAST_DAYS) / c(t) - 1.0 > 0.0));
+        s.y_dir
+            .push(i64::from(c(t + FORECAST_DAYS) / c(t) - 1.0 > 0.0));
         let mut mag = [0f32; FORECAST_DAYS];
         for (k, m) in mag.iter_mut().enumerate() {
             *m = (c(t + k + 1) / c(t + k) - 1.0) as f32;

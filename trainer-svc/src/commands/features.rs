@@ -36,7 +36,10 @@ pub fn features_csv(csv_text: &str, end: Option<NaiveDate>) -> Result<String> {
         out.push_str(f.name);
     }
     out.push('\n');
-    for (bar, row) in bars[end_idx + 1 - SEQ_LEN..=end_idx].iter().zip(window.chunks(N_FEATURES)) {
+    for (bar, row) in bars[end_idx + 1 - SEQ_LEN..=end_idx]
+        .iter()
+        .zip(window.chunks(N_FEATURES))
+    {
         out.push_str(&bar.date.format("%Y-%m-%d").to_string());
         for v in row {
             out.push_str(&format!(",{v:.8}"));
@@ -52,7 +55,11 @@ mod tests {
     use common::data::{generate, write_csv, Dialect, SyntheticConfig};
 
     fn bars() -> Vec<common::data::Bar> {
-        generate(&SyntheticConfig { days: 90, seed: 4, ..SyntheticConfig::default() })
+        generate(&SyntheticConfig {
+            days: 90,
+            seed: 4,
+            ..SyntheticConfig::default()
+        })
     }
 
     #[test]
@@ -68,7 +75,11 @@ mod tests {
         assert!(lines[1].starts_with(&bars[30].date.to_string()));
         // The values are the library's window, printed with 8 decimals.
         let w = window_ending_at(&bars, 89, &FeatureConfig::default()).unwrap();
-        let last: Vec<f32> = lines[60].split(',').skip(1).map(|v| v.parse().unwrap()).collect();
+        let last: Vec<f32> = lines[60]
+            .split(',')
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect();
         for (a, b) in last.iter().zip(&w[59 * N_FEATURES..]) {
             assert!((a - b).abs() <= 1e-8 + 1e-6 * b.abs(), "{a} vs {b}");
         }
@@ -81,7 +92,11 @@ mod tests {
         let yahoo = features_csv(&write_csv(&bars, Dialect::Yahoo), end).unwrap();
         let akshare = features_csv(&write_csv(&bars, Dialect::Akshare), end).unwrap();
         assert_eq!(yahoo, akshare);
-        assert!(yahoo.lines().last().unwrap().starts_with(&bars[70].date.to_string()));
+        assert!(yahoo
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with(&bars[70].date.to_string()));
     }
 
     #[test]
@@ -91,9 +106,16 @@ mod tests {
         let saturday = NaiveDate::from_ymd_opt(2015, 1, 3).unwrap();
         let e = features_csv(&text, Some(saturday)).unwrap_err();
         assert!(matches!(e, Error::InvalidArgument(_)));
-        assert!(e.to_string().contains("is not a trading day in the file (it has 90 bars from 2015-01-02"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("is not a trading day in the file (it has 90 bars from 2015-01-02"),
+            "{e}"
+        );
         let e = features_csv(&text, Some(bars[10].date)).unwrap_err();
-        assert_eq!(e.to_string(), "insufficient data: need at least 60 trading days, got 11");
+        assert_eq!(
+            e.to_string(),
+            "insufficient data: need at least 60 trading days, got 11"
+        );
         let e = features_csv("nope\n1\n", None).unwrap_err();
         assert!(e.to_string().contains("unrecognised CSV header"));
     }
