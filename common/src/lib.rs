@@ -9,7 +9,7 @@
 //! - [`registry`]: the sqlx model registry (SQLite, PostgreSQL, MySQL/MariaDB);
 //! - [`calendar`] and [`triggers`]: trading days and retraining triggers;
 //! - [`spec`]: the machine-readable training specification of this build;
-//! - [`config`], [`telemetry`], [`error`]: process plumbing shared by both services;
+//! - [`config`], [`telemetry`], [`tls`], [`error`]: process plumbing shared by both services;
 //! - [`pb`]: the generated `lstm.v1` protocol.
 pub mod calendar;
 pub mod config;
@@ -22,6 +22,7 @@ pub mod pb;
 pub mod registry;
 pub mod spec;
 pub mod telemetry;
+pub mod tls;
 pub mod training;
 pub mod triggers;
 

@@ -106,6 +106,12 @@ pub struct Config {
     /// listener closes and in-flight requests drain.
     #[arg(long = "shutdown-grace-ms", env = "PREDICTOR_SHUTDOWN_GRACE_MS", default_value_t = 0)]
     pub shutdown_grace_ms: u64,
+    /// PEM certificate chain for TLS on the gRPC port (with --tls-key); unset = plaintext.
+    #[arg(long, env = "TLS_CERT")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TLS_KEY")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -122,6 +128,8 @@ impl Config {
             prediction_log_capacity: 10_000,
             health_poll_ms: 5_000,
             shutdown_grace_ms: 0,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 

@@ -64,6 +64,7 @@ pub async fn serve_with_metrics(
     if config.model.torch_threads > 0 {
         tch::set_num_threads(config.model.torch_threads as i32);
     }
+    let tls = common::tls::server_tls_config(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
     let registry = Registry::connect(&config.model.database_url).await?;
     let metrics = metrics::Metrics::new();
     let cache = Arc::new(cache::ModelCache::new(
@@ -132,8 +133,14 @@ pub async fn serve_with_metrics(
             }
         }
     };
-    tracing::info!(addr = ?listener.local_addr().ok(), "lstm.v1.Predictor listening");
-    let served = tonic::transport::Server::builder()
+    tracing::info!(addr = ?listener.local_addr().ok(), tls = config.tls_cert.is_some(), "lstm.v1.Predictor listening");
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| Error::invalid(format!("TLS configuration rejected: {e}")))?;
+    }
+    let served = builder
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -98,6 +98,12 @@ pub struct ServeConfig {
     /// libtorch intra-op CPU threads per training run (unset = libtorch default).
     #[arg(long, env = "TRAINER_CPU_THREADS")]
     pub cpu_threads: Option<i32>,
+    /// PEM certificate chain for TLS on the gRPC port (with --tls-key); unset = plaintext.
+    #[arg(long, env = "TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -121,6 +127,8 @@ impl ServeConfig {
             max_message_bytes: 64 * 1024 * 1024,
             shutdown_grace_seconds: 30,
             cpu_threads: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

@@ -94,6 +94,7 @@ pub async fn serve_with_metrics(
             "--lease-renew-seconds must be at least 1 and below --lease-ttl-seconds",
         ));
     }
+    let tls = common::tls::server_tls_config(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
     let registry = open_registry(&config.registry).await?;
     registry.ping().await?;
 
@@ -134,6 +135,7 @@ pub async fn serve_with_metrics(
     info!(
         addr = ?listener.local_addr().ok(),
         auth = auth.enabled(),
+        tls = config.tls_cert.is_some(),
         max_concurrent_trainings = config.max_concurrent_trainings,
         "trainer-svc serving"
     );
@@ -149,7 +151,13 @@ pub async fn serve_with_metrics(
         core2.live.cancel_all();
         t2.cancel();
     };
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| Error::invalid(format!("TLS configuration rejected: {e}")))?;
+    }
+    let server = builder
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
