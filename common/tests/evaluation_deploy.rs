@@ -14,10 +14,12 @@ fn m(f1: f64, mse: f64) -> HoldoutMetrics {
     }
 }
 
+/// (candidate f1, candidate mse, current (f1, mse), deploy?, substrings of the reason)
+type Case = (f64, f64, Option<(f64, f64)>, bool, Vec<&'static str>);
+
 #[test]
 fn deploy_rule_table() {
-    // (candidate f1, candidate mse, current (f1, mse), deploy?, substrings of the reason)
-    let cases: Vec<(f64, f64, Option<(f64, f64)>, bool, Vec<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         // no current model → deploy
         (0.30, 5e-4, None, true, vec!["no current model", "0.300"]),
         // f1 gain well above 0.05
@@ -53,7 +55,7 @@ fn deploy_rule_table() {
 #[test]
 fn tolerance_is_tiny() {
     // The tolerance only absorbs binary rounding; 1e-6 below the f1 boundary is still "no".
-    assert!(DEPLOY_TOLERANCE <= 1e-9);
+    const { assert!(DEPLOY_TOLERANCE <= 1e-9) };
     let d = deploy_decision(&m(0.54 + 0.05 - 1e-6, 4e-4), Some(&m(0.54, 4e-4)));
     assert!(!d.deploy, "{}", d.reason);
     let d = deploy_decision(&m(0.54, 0.9 * 4e-4 * (1.0 + 1e-6)), Some(&m(0.54, 4e-4)));

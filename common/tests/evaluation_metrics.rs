@@ -4,8 +4,11 @@
 use common::evaluation::{holdout_metrics, try_holdout_metrics, HoldoutMetrics};
 use common::Error;
 
+/// `(prob_up, pred_mag, y_dir, y_mag)`.
+type Example = (Vec<f64>, Vec<[f64; 5]>, Vec<i64>, Vec<[f32; 5]>);
+
 /// Five samples with magnitudes exactly representable in f32, so the expected values are exact.
-fn example() -> (Vec<f64>, Vec<[f64; 5]>, Vec<i64>, Vec<[f32; 5]>) {
+fn example() -> Example {
     // classes (prob > 0.5): 1, 1, 0, 0, 0  — 0.5 itself is "down".
     let prob_up = vec![0.9, 0.6, 0.4, 0.2, 0.5];
     let y_dir = vec![1, 0, 1, 0, 0];
