@@ -113,6 +113,7 @@ pub fn permutation_importance(
 /// Errors: [`Error::InvalidArgument`] for a wrong input size, `n == 0`, `steps == 0` or
 /// non-finite inputs; [`Error::Internal`] when `grad_of` returns the wrong size or non-finite
 /// values; errors of `grad_of` are passed through.
+#[allow(clippy::type_complexity)] // the callback signature is the API the training code uses
 pub fn integrated_gradients(
     x: &[f32],
     n: usize,
