@@ -393,3 +393,46 @@ async fn shutdown_cancels_running_training_and_records_it() -> anyhow::Result<()
     assert!(reg.list_versions(Some("STOP"), None).await?.is_empty());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_loses_its_lease_is_cancelled_without_a_version() -> anyhow::Result<()> {
+    // Another replica taking the lease over (here: the lease row vanishing under the holder)
+    // must stop this run: two trainers must never race to write versions of one symbol.
+    let h = TrainerHarness::start().await?;
+    let mut c = h.client().await?;
+    ingest(&mut c, "LOST", 29, 300).await?;
+    let mut stream = c.train(long_train("LOST")).await?.into_inner();
+    let run_id = stream.message().await?.expect("event").run_id;
+    loop {
+        if matches!(stream.message().await?.expect("event").event, Some(Event::Epoch(_))) {
+            break;
+        }
+    }
+    h.registry().await?.release_lease("LOST", &run_id).await?;
+    // The renewal (every second in the harness) notices and cancels the run within a batch.
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match stream.message().await {
+                Ok(Some(ev)) if matches!(ev.event, Some(Event::Completed(_))) => {
+                    anyhow::bail!("the run completed although it had lost its lease")
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) => return Ok(None),
+                Err(status) => return Ok(Some(status)),
+            }
+        }
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("the run kept training after losing its lease"))??;
+    if let Some(status) = ended {
+        assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+    }
+    wait_for_status(&h, &run_id, "cancelled").await?;
+    let versions = c
+        .list_versions(pb::ListVersionsRequest { symbol: "LOST".into(), years: None })
+        .await?
+        .into_inner()
+        .versions;
+    assert!(versions.is_empty(), "{versions:?}");
+    h.stop().await
+}

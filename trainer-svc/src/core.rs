@@ -16,7 +16,7 @@ use common::training::{IncrementalConfig, PipelineConfig};
 use common::{Error, Result};
 use tokio::sync::{broadcast, mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn, Instrument};
+use tracing::{error, info, warn, Instrument};
 
 use crate::convert;
 use crate::engine::{self, EngineOutcome, EngineWork};
@@ -501,22 +501,36 @@ impl Core {
             }
         }
         let stop = CancellationToken::new();
-        let (registry, renew, s2, h2, stop2) = (
+        let (registry, renew, s2, h2, stop2, run_cancel) = (
             self.registry.clone(),
             self.settings.lease_renew,
             symbol.clone(),
             holder.clone(),
             stop.clone(),
+            cancel.clone(),
         );
+        // Renew until released. A lease that is lost (taken over after expiry, or not renewable
+        // for a whole ttl) means another replica may train this symbol now: the run is cancelled
+        // rather than racing it to write a version.
         tokio::spawn(async move {
+            let mut last_renewed = Instant::now();
             loop {
                 tokio::select! {
                     _ = stop2.cancelled() => break,
                     _ = tokio::time::sleep(renew) => {
                         match registry.renew_lease(&s2, &h2, ttl).await {
-                            Ok(true) => {}
-                            Ok(false) => warn!(symbol = %s2, holder = %h2, "training lease was lost (expired or taken over)"),
-                            Err(e) => warn!(symbol = %s2, holder = %h2, error = %e, "could not renew the training lease"),
+                            Ok(true) => last_renewed = Instant::now(),
+                            Ok(false) => {
+                                error!(symbol = %s2, holder = %h2, "training lease was lost (expired or taken over); cancelling the run");
+                                run_cancel.cancel();
+                                break;
+                            }
+                            Err(e) if last_renewed.elapsed() >= ttl => {
+                                error!(symbol = %s2, holder = %h2, error = %e, "training lease not renewable for a whole ttl; cancelling the run");
+                                run_cancel.cancel();
+                                break;
+                            }
+                            Err(e) => warn!(symbol = %s2, holder = %h2, error = %e, "could not renew the training lease; retrying"),
                         }
                     }
                 }
