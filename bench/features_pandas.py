@@ -6,11 +6,21 @@ Two jobs:
     SPEC, not from the Rust code: rolling/ewm/cumsum idioms instead of explicit loops);
   * the baseline of the features benchmark (`bench/run_features_bench.sh`).
 
+Two ways of cutting the samples (`--style`), same indicator table, same values:
+  vectorised (default)  hand-vectorised numpy: `sliding_window_view` over the whole table, the
+                        window-local normalisation as array operations over all windows at once;
+  seed                  the original system's structure (seeds/000 §3.1 `build_features_from_df`):
+                        indicators with pandas over the whole series, then a Python loop over
+                        the samples that slices `df.iloc[t-59:t+1]`, min-max normalises
+                        close/volume/obv within the window, scales macd_hist by the window's
+                        max |value|, stacks the windows into X and builds the targets per sample.
+
 Usage:
-  features_pandas.py --csv BARS.csv --bench [--repeat 30]     time build_samples-equivalent
+  features_pandas.py --csv BARS.csv --bench [--repeat 30] [--style S]   time build_samples
   features_pandas.py --csv BARS.csv --window [--end DATE]     print the 60-day window as CSV
-  features_pandas.py --csv BARS.csv --dump-x X.f32 [--dump-ymag Y.f32]
+  features_pandas.py --csv BARS.csv --dump-x X.f32 [--dump-ymag Y.f32] [--style S]
                                                              write all sample windows (raw f32 LE)
+  features_pandas.py --csv BARS.csv --check-styles            both styles agree (exit 1 if not)
 The CSV must be the plain dialect (date,open,high,low,close,volume) or Yahoo.
 """
 import argparse
@@ -127,6 +137,46 @@ def build_samples(df):
     return x, y_dir, y_mag
 
 
+def build_samples_seed(df):
+    """Same output as `build_samples`, cut the way the original system did: one pandas slice
+    per sample in a Python loop (see the module docstring). Also collects the per-sample
+    `y_info` (end date, end close) the original returned and the Rust `Samples` carries."""
+    n = len(df)
+    if n < SEQ_LEN + FORECAST_DAYS:
+        raise ValueError(f"insufficient data: need at least 65 trading days, got {n}")
+    feats = pd.DataFrame(indicator_table(df), columns=NAMES, index=df.index)
+    close, dates = df["close"].astype(float), df["date"]
+    xs, y_dir, y_mag, y_info = [], [], [], []
+    for t in range(SEQ_LEN - 1, n - FORECAST_DAYS):
+        win = feats.iloc[t - SEQ_LEN + 1: t + 1].copy()
+        for name in ("close_norm", "volume_norm", "obv_norm"):
+            col = win[name]
+            lo, hi = col.min(), col.max()
+            win[name] = (col - lo) / (hi - lo) if hi > lo else 0.5
+        m = win["macd_hist"].abs().max()
+        win["macd_hist"] = win["macd_hist"] / m if m > 0 else 0.0
+        xs.append(win.to_numpy(dtype=np.float32))
+        c_t = close.iloc[t]
+        y_dir.append(1 if close.iloc[t + FORECAST_DAYS] / c_t - 1 > 0 else 0)
+        y_mag.append([close.iloc[t + k + 1] / close.iloc[t + k] - 1 for k in range(FORECAST_DAYS)])
+        y_info.append({"end_date": dates.iloc[t], "end_close": c_t, "direction": y_dir[-1]})
+    return np.stack(xs), np.asarray(y_dir, dtype=np.int64), np.asarray(y_mag, dtype=np.float32)
+
+
+STYLES = {"vectorised": build_samples, "seed": build_samples_seed}
+
+
+def check_styles(df):
+    """Both styles on the same bars: same shapes, X within 1e-6, identical targets."""
+    (xv, dv, mv), (xs, ds, ms) = build_samples(df), build_samples_seed(df)
+    dx = float(np.abs(xv - xs).max())
+    ok = xv.shape == xs.shape and dx <= 1e-6 and np.array_equal(dv, ds) and np.array_equal(mv, ms)
+    print(f"styles vectorised vs seed: X {xv.shape} max |diff| {dx:.3e}, "
+          f"y_dir equal {np.array_equal(dv, ds)}, y_mag equal {np.array_equal(mv, ms)} -> "
+          f"{'OK' if ok else 'MISMATCH'}")
+    return ok
+
+
 def window_at(df, end=None):
     """The raw 60x21 window ending at date `end` (or the last day)."""
     n = len(df)
@@ -145,7 +195,11 @@ def main():
     ap.add_argument("--end")
     ap.add_argument("--dump-x")
     ap.add_argument("--dump-ymag")
+    ap.add_argument("--style", choices=sorted(STYLES), default="vectorised",
+                    help="how samples are cut for --bench/--dump-* (default vectorised)")
+    ap.add_argument("--check-styles", action="store_true")
     a = ap.parse_args()
+    build = STYLES[a.style]
     df = load(a.csv)
     if a.window:
         dates, w = window_at(df, a.end)
@@ -153,22 +207,24 @@ def main():
         for dt, row in zip(dates, w):
             print(dt.strftime("%Y-%m-%d") + "," + ",".join(f"{x:.8f}" for x in row.astype(np.float32)))
     if a.dump_x or a.dump_ymag:
-        x, _, y_mag = build_samples(df)
+        x, _, y_mag = build(df)
         if a.dump_x:
             x.astype("<f4").tofile(a.dump_x)
         if a.dump_ymag:
             y_mag.astype("<f4").tofile(a.dump_ymag)
     if a.bench:
-        build_samples(df)  # warm-up
+        build(df)  # warm-up
         times = []
         for _ in range(a.repeat):
             t0 = time.perf_counter()
-            x, _, _ = build_samples(df)
+            x, _, _ = build(df)
             times.append(time.perf_counter() - t0)
         med = float(np.median(times))
-        print(f"pandas build_samples: {len(df)} bars -> {x.shape[0]} samples; "
+        print(f"pandas build_samples (--style {a.style}): {len(df)} bars -> {x.shape[0]} samples; "
               f"median {med * 1e3:.3f} ms over {a.repeat} runs (pandas {pd.__version__}, numpy {np.__version__})")
         print(f"PANDAS_MEDIAN_NS={med * 1e9:.0f}")
+    if a.check_styles and not check_styles(df):
+        return 1
     return 0
 
 

@@ -1,5 +1,6 @@
 //! Parity with the independent pandas implementation (`bench/features_pandas.py`): every value
-//! of every sample window, the targets, and the `features` CLI window agree to 1e-5.
+//! of every sample window (both `--style vectorised` and `--style seed`), the targets, and the
+//! `features` CLI window agree to 1e-5.
 //!
 //! Needs the project virtualenv (`bash scripts/setup.sh` creates `.venv` with pandas); without
 //! it the tests print a notice and pass vacuously, since the Rust-only tests cover the formulas
@@ -74,6 +75,17 @@ fn bars() -> Vec<Bar> {
 
 #[test]
 fn all_samples_match_pandas() {
+    samples_match_pandas("vectorised");
+}
+
+/// The seed-style reference (per-sample `df.iloc` loop, the original system's structure) that
+/// the features benchmark also times must compute the same values.
+#[test]
+fn all_samples_match_seed_style_pandas() {
+    samples_match_pandas("seed");
+}
+
+fn samples_match_pandas(style: &str) {
     let Some(py) = python() else { return };
     let bars = bars();
     let dir = tempfile::tempdir().unwrap();
@@ -89,6 +101,8 @@ fn all_samples_match_pandas() {
             xp.to_str().unwrap(),
             "--dump-ymag",
             yp.to_str().unwrap(),
+            "--style",
+            style,
         ],
     );
 
@@ -106,11 +120,11 @@ fn all_samples_match_pandas() {
     let feature = FEATURES[i % N_FEATURES].name;
     assert!(
         d <= 1e-5,
-        "max |rust - pandas| = {d} at sample {}, feature {feature}",
+        "max |rust - pandas ({style})| = {d} at sample {}, feature {feature}",
         i / (60 * N_FEATURES)
     );
     eprintln!(
-        "max |rust - pandas| over {} values: {d:e} ({feature})",
+        "max |rust - pandas ({style})| over {} values: {d:e} ({feature})",
         x.len()
     );
     let flat: Vec<f32> = s.y_mag.iter().flatten().copied().collect();
