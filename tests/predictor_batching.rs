@@ -119,7 +119,12 @@ async fn concurrent_first_requests_share_one_load() -> anyhow::Result<()> {
     for t in tasks {
         let p = t.await??.into_inner();
         let f = first.get_or_insert_with(|| p.clone());
-        assert_eq!(p.magnitudes, f.magnitudes, "the same input gave different forecasts");
+        // Requests grouped into different batch sizes may differ in the last f32 bits (the BLAS
+        // summation order depends on the batch), never more.
+        for (a, b) in p.magnitudes.iter().zip(&f.magnitudes) {
+            assert!((a - b).abs() <= 1e-6, "the same input gave different forecasts: {:?} vs {:?}", p.magnitudes, f.magnitudes);
+        }
+        assert!((p.prob_up - f.prob_up).abs() <= 1e-6, "prob_up {} vs {}", p.prob_up, f.prob_up);
     }
     let m = server.metrics_text().await?;
     assert_eq!(metric_value(&m, "predictor_model_loads_total", r#"outcome="ok""#), 1.0, "{m}");
