@@ -7,8 +7,8 @@
 #   CSV=path SYMBOL=XYZ   train on your own CSV (Yahoo / akshare / tushare / plain dialect)
 #   SYMBOLS="DEMO1 DEMO2"  generated symbols when no CSV is given
 #   YEARS=1               model key years
-#   MAX_EPOCHS=3          cap every training stage so the demo fits in minutes on 2 CPU cores;
-#                         MAX_EPOCHS= (empty) runs the pipeline's own defaults (50-60 epochs)
+#   MAX_EPOCHS=N          cap every training stage (default: the pipeline's own defaults — 50 epochs
+#                         with early stopping; about 20 s per 1-year model on 2 idle CPU cores)
 #   WORK_DIR=data/main-job  where the SQLite registry, logs and generated CSVs go
 #   TRAINER_PORT=50051 PREDICTOR_PORT=50052 TRAINER_METRICS_PORT=9090 PREDICTOR_METRICS_PORT=9091
 set -euo pipefail
@@ -16,7 +16,6 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
 YEARS=${YEARS:-1}
-MAX_EPOCHS=${MAX_EPOCHS-3}
 WORK_DIR=${WORK_DIR:-data/main-job}
 TRAINER_PORT=${TRAINER_PORT:-50051}
 PREDICTOR_PORT=${PREDICTOR_PORT:-50052}
