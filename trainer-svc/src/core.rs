@@ -595,7 +595,8 @@ impl Core {
         }))
         .await;
 
-        sink.stage("loading_data", "").await;
+        let source = if spec.inline_bars.is_some() { "inline bars of the request" } else { "the registry" };
+        sink.stage("loading_data", format!("bars of {} from {source}", spec.symbol)).await;
         let (range_start_excl, range_end) = match &spec.work {
             Work::Pipeline { range, .. } => {
                 (range.start.map(|s| s.pred_opt().unwrap_or(s)), range.end)
