@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, NaiveDate};
 use common::calendar::TradingCalendar;
-use common::data::{validate_bars, Bar};
+use common::data::Bar;
 use common::features::{latest_window, FeatureConfig, FORECAST_DAYS, SEQ_LEN};
 use common::pb;
 use common::registry::{NewPrediction, Registry};
@@ -60,21 +60,13 @@ impl TryFrom<pb::PredictRequest> for PredictInput {
     }
 }
 
-/// Converts and validates inline bars (SPEC §2 rules; unsorted input is sorted).
+/// Converts and validates inline bars (SPEC §2 rules; unsorted input is sorted); validation
+/// messages say they are about the request's inline bars.
 pub fn bars_from_pb(bars: Vec<pb::Bar>) -> Result<Vec<Bar>> {
-    let mut out = Vec::with_capacity(bars.len());
-    for (i, b) in bars.into_iter().enumerate() {
-        let pb::Bar { date, open, high, low, close, volume, amount } = b;
-        let date = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").map_err(|_| {
-            Error::invalid(format!("bars[{i}].date `{date}` is not a date; use YYYY-MM-DD"))
-        })?;
-        out.push(Bar { date, open, high, low, close, volume, amount });
-    }
-    validate_bars(&mut out).map_err(|e| match e {
+    common::data::bars_from_pb(bars).map_err(|e| match e {
         Error::InvalidArgument(m) => Error::invalid(format!("inline bars: {m}")),
         other => other,
-    })?;
-    Ok(out)
+    })
 }
 
 /// Direction of the 5-day forecast.

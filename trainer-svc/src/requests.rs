@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::config::{parse_optional_date, validate_symbol, validate_years};
-use common::data::{validate_bars, Bar};
+pub use common::data::bars_from_pb;
+use common::data::Bar;
 use common::pb;
 use common::training::{DeviceChoice, IncrementalConfig, ParamGrid, PipelineConfig, RegLossType};
 use common::triggers::TriggerKind;
@@ -55,39 +56,6 @@ pub struct TrainJob {
     pub lease_timeout: Option<Duration>,
     /// Keep a candidate that loses the validation as a non-current version.
     pub keep_rejected: bool,
-}
-
-/// Converts request bars, naming the first bad one, then validates them as a whole.
-pub fn bars_from_pb(bars: Vec<pb::Bar>) -> Result<Vec<Bar>> {
-    let mut out = Vec::with_capacity(bars.len());
-    for (i, b) in bars.into_iter().enumerate() {
-        let pb::Bar {
-            date,
-            open,
-            high,
-            low,
-            close,
-            volume,
-            amount,
-        } = b;
-        let date = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").map_err(|_| {
-            Error::invalid(format!(
-                "row {} ({date}), field date: not a date; use YYYY-MM-DD",
-                i + 1
-            ))
-        })?;
-        out.push(Bar {
-            date,
-            open,
-            high,
-            low,
-            close,
-            volume,
-            amount,
-        });
-    }
-    validate_bars(&mut out)?;
-    Ok(out)
 }
 
 /// The domain bar as a protocol bar.

@@ -28,3 +28,22 @@ pub struct Bar {
     /// Traded amount (turnover), when the source has it.
     pub amount: Option<f64>,
 }
+
+/// Converts bars sent inline in a request (`lstm.v1.Bar`) and validates them as a whole with
+/// [`validate_bars`] (sorted on success). A malformed date names both its 1-based row, like the
+/// validation messages, and its index in the request's `bars` list.
+pub fn bars_from_pb(bars: Vec<crate::pb::Bar>) -> crate::Result<Vec<Bar>> {
+    let mut out = Vec::with_capacity(bars.len());
+    for (i, b) in bars.into_iter().enumerate() {
+        let crate::pb::Bar { date, open, high, low, close, volume, amount } = b;
+        let date = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").map_err(|_| {
+            crate::Error::invalid(format!(
+                "row {} ({date}), field date: bars[{i}].date `{date}` is not a date; use YYYY-MM-DD",
+                i + 1
+            ))
+        })?;
+        out.push(Bar { date, open, high, low, close, volume, amount });
+    }
+    validate_bars(&mut out)?;
+    Ok(out)
+}
