@@ -78,6 +78,8 @@ pub enum Work {
         /// Months of recent data.
         months: u32,
     },
+    /// A walk-forward backtest (no version is saved, no lease is taken).
+    Backtest(Box<crate::backtest::BacktestJob>),
 }
 
 /// One training run to execute.
@@ -118,6 +120,7 @@ impl RunSpec {
                 "incremental": config,
                 "months": months,
             }),
+            Work::Backtest(job) => job.config_json(),
         };
         serde_json::json!({
             "symbol": self.symbol,
@@ -134,6 +137,7 @@ impl RunSpec {
         let choice = match &self.work {
             Work::Pipeline { config, .. } => config.device,
             Work::Incremental { config, .. } => config.device,
+            Work::Backtest(job) => job.config.recipe.device,
         };
         match choice.resolve() {
             Ok(tch::Device::Cpu) => "cpu".into(),
@@ -163,8 +167,8 @@ pub struct Core {
 }
 
 /// Writes events of one run: registry first, then the live broadcast, then the caller's stream.
-struct EventSink {
-    run_id: String,
+pub(crate) struct EventSink {
+    pub(crate) run_id: String,
     symbol: String,
     years: u32,
     seq: u64,
@@ -175,7 +179,7 @@ struct EventSink {
 }
 
 impl EventSink {
-    async fn emit(&mut self, event: Event) {
+    pub(crate) async fn emit(&mut self, event: Event) {
         self.seq += 1;
         let ev = pb::TrainEvent {
             run_id: self.run_id.clone(),
@@ -202,7 +206,7 @@ impl EventSink {
         }
     }
 
-    async fn stage(&mut self, stage: &str, detail: impl Into<String>) {
+    pub(crate) async fn stage(&mut self, stage: &str, detail: impl Into<String>) {
         self.emit(Event::Stage(pb::StageChanged {
             stage: stage.into(),
             detail: detail.into(),
@@ -441,6 +445,10 @@ impl Core {
         cancel: &CancellationToken,
     ) -> Result<pb::TrainResult> {
         let accepted = Instant::now();
+        if matches!(spec.work, Work::Backtest(_)) {
+            // Writes no version: needs no symbol lease.
+            return self.run_with_lease(spec, sink, cancel, accepted).await;
+        }
         let timeout = spec.lease_timeout.unwrap_or(self.settings.lease_timeout);
         let lease = self.acquire_lease(sink, timeout, cancel).await?;
         let result = self.run_with_lease(spec, sink, cancel, accepted).await;
@@ -594,6 +602,9 @@ impl Core {
             config_json,
         }))
         .await;
+        if let Work::Backtest(job) = &spec.work {
+            return crate::backtest::execute(self, spec, job, sink, cancel).await;
+        }
 
         let source = if spec.inline_bars.is_some() { "inline bars of the request" } else { "the registry" };
         sink.stage("loading_data", format!("bars of {} from {source}", spec.symbol)).await;
@@ -601,7 +612,7 @@ impl Core {
             Work::Pipeline { range, .. } => {
                 (range.start.map(|s| s.pred_opt().unwrap_or(s)), range.end)
             }
-            Work::Incremental { .. } => (None, None),
+            Work::Incremental { .. } | Work::Backtest(_) => (None, None),
         };
         let bars = match &spec.inline_bars {
             Some(b) => b
@@ -627,6 +638,7 @@ impl Core {
             (Work::Incremental { months, .. }, None) => {
                 end.checked_sub_months(Months::new(*months)).unwrap_or(end)
             }
+            (Work::Backtest(_), None) => end,
         };
         sink.stage("features", format!("{} bars up to {end}", bars.len()))
             .await;
@@ -686,6 +698,7 @@ impl Core {
                     current,
                 )
             }
+            Work::Backtest(_) => return Err(Error::internal("a backtest run reached the training path")),
         };
 
         // Training on its own thread; events flow back through a bounded channel.
@@ -749,6 +762,7 @@ impl Core {
         let keep_rejected = match &spec.work {
             Work::Pipeline { keep_rejected, .. } => *keep_rejected,
             Work::Incremental { .. } => true,
+            Work::Backtest(_) => false,
         };
         let deploy = outcome.deploy;
         // The engine announced the `saving` stage; the registry write follows.

@@ -4,6 +4,7 @@
 //! - [`core`]: runs (lease, slot, data, training thread, saving, events) shared by gRPC and CLI;
 //! - [`service`]: the thin gRPC handlers; [`requests`] / [`convert`]: protocol ⇄ domain;
 //! - [`triggered`]: triggered training and the daily scheduler;
+//! - [`backtest`]: the Backtest RPC / CLI run (walk-forward evaluation, `common::backtest`);
 //! - [`auth`], [`metrics`], [`config`]: plumbing; [`commands`]: the one-shot subcommands.
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tonic_health::ServingStatus;
 use tracing::{info, warn};
 
 pub mod auth;
+pub mod backtest;
 pub mod commands;
 pub mod config;
 pub mod convert;

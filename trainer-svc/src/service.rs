@@ -361,6 +361,26 @@ impl Trainer for TrainerService {
     type IncrementalTrainStream = BoxStream<pb::TrainEvent>;
     type RunTriggeredTrainingStream = BoxStream<pb::TrainEvent>;
     type AttachRunStream = BoxStream<pb::TrainEvent>;
+    type BacktestStream = BoxStream<pb::BacktestEvent>;
+
+    #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, years = ?req.get_ref().years))]
+    async fn backtest(
+        &self,
+        req: Request<pb::BacktestRequest>,
+    ) -> Result<Response<Self::BacktestStream>, Status> {
+        let r = async {
+            self.auth.check("Backtest", req.metadata())?;
+            let by = peer(&req);
+            let job = crate::backtest::BacktestJob::try_from(req.into_inner())?;
+            if job.inline_bars.is_none() {
+                self.core.ensure_symbol(&job.symbol).await?;
+            }
+            let s: BoxStream<pb::BacktestEvent> = Box::pin(crate::backtest::stream(self.core.clone(), job, &by));
+            Ok::<_, Status>(Response::new(s))
+        }
+        .await;
+        self.observe("Backtest", r)
+    }
 
     #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, all_years = req.get_ref().all_years))]
     async fn train(
@@ -470,7 +490,7 @@ impl Trainer for TrainerService {
             self.auth.check("IngestBars", req.metadata())?;
             let job = IngestJob::try_from(req.into_inner())?;
             let stats = self.core.registry.upsert_bars(&job.symbol, &job.bars).await?;
-            tracing::info!(symbol = %job.symbol, inserted = stats.inserted, updated = stats.updated, "bars ingested");
+            tracing::info!(symbol = %job.symbol, inserted = stats.inserted, updated = stats.updated, dropped_repeats = job.dropped_repeats.len(), "bars ingested");
             Ok::<_, Status>(Response::new(pb::IngestBarsResponse {
                 symbol: job.symbol,
                 received: job.bars.len() as u32,
@@ -479,6 +499,8 @@ impl Trainer for TrainerService {
                 first_date: job.bars.first().map(|b| b.date.to_string()).unwrap_or_default(),
                 last_date: job.bars.last().map(|b| b.date.to_string()).unwrap_or_default(),
                 total_bars: stats.total,
+                dropped_repeats: job.dropped_repeats.len() as u32,
+                dropped_repeat_dates: job.dropped_repeats.iter().map(|d| d.to_string()).collect(),
             }))
         }
         .await;
@@ -680,8 +702,9 @@ impl Trainer for TrainerService {
             let id = required("run_id", &run_id)?;
             let name = required("name", &name)?;
             let png = self.core.registry.plot(&id, &name).await?;
+            let json = name.ends_with(".json"); // a backtest's report.json
             Ok::<_, Error>(Response::new(pb::GetRunPlotResponse {
-                content_type: "image/png".into(),
+                content_type: if json { "application/json" } else { "image/png" }.into(),
                 png,
             }))
         }
