@@ -120,8 +120,9 @@ fn momentum_baseline_finds_planted_momentum() {
     let r = run(&bars, &config(3, 60, 1));
     let (m, b) = (hit(&r, "momentum_5d"), hit(&r, "base_rate"));
     assert!(m > b + 0.05, "momentum {m} vs base rate {b}");
-    let lo = r["ci"]["momentum_5d"]["hit_rate"][0].as_f64().unwrap();
-    assert!(lo > b, "momentum's interval [{lo}, …] should exclude the base rate {b}");
+    let brier = |name: &str| r["models"][name]["brier"].as_f64().unwrap();
+    assert!(brier("momentum_5d") < brier("base_rate"), "momentum's probabilities are better too");
+    assert!(r["models"]["momentum_5d"]["ic"].as_f64().unwrap() > 0.1, "and its returns correlate");
 }
 
 #[test]

@@ -9,7 +9,7 @@ fn read(name: &str) -> Option<String> {
 }
 
 #[test]
-fn microsoft_date_times_with_a_constant_time_of_day_parse() {
+fn microsoft_date_times_parse_including_its_half_day_closes() {
     let Some(text) = read("Microsoft_Stock.csv") else { return };
     assert!(text.lines().nth(1).unwrap().contains(" 16:00:00"), "the file has date-times");
     let bars = parse_csv(&text).unwrap();

@@ -95,7 +95,10 @@ fn run_fold(
     });
     let recipe = fold_recipe(&cfg.recipe, fold.index, cpu_threads);
     let outcome = run_pipeline(s, &recipe, None, &mut |event| events(BacktestEvent::Training { fold: k, event }), cancel)?;
-    let model = LoadedModel::from_artifact(&outcome.metadata, &outcome.weights, recipe.device.resolve()?)?;
+    let device = recipe.device.resolve()?;
+    // Building the network draws initial weights from libtorch's global generator: keep that
+    // out of the way of a concurrent fold's seeded training.
+    let model = crate::training::outside_seeded_runs(|| LoadedModel::from_artifact(&outcome.metadata, &outcome.weights, device))?;
     let seed = outcome.metadata.hyperparameters["seed"].as_u64().unwrap_or_default();
 
     let windows = test_windows(bars, fold.test.clone(), &features)?;

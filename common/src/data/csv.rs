@@ -12,8 +12,9 @@
 //! tushare `amount` or plain `amount`; tushare units (lots, thousands of CNY) are kept as given.
 //! A UTF-8 BOM, blank lines and whitespace around fields are tolerated. Except in tushare files,
 //! a date may carry a time of day (`M/D/YYYY HH:MM:SS`, `YYYY-MM-DD HH:MM[:SS]`, or `T` as the
-//! separator), as exports of daily closes often do; it must then be the same on every row, since
-//! several times a day would be intraday data, which a daily bar cannot hold.
+//! separator), as exports of daily closes often do. The time is the bar's close time and may vary
+//! (13:00 on a half-day session), but each date must occur once: several rows of one day are
+//! intraday data, which a daily bar cannot hold, and are refused naming both rows.
 //!
 //! Parsing keeps every row; rows that only repeat the previous bar on a day without trading are
 //! removed by [`super::repeats::drop_repeated_bars`] where bars are ingested.
@@ -235,8 +236,8 @@ pub fn parse_csv(text: &str) -> Result<Vec<Bar>> {
     let cols = locate(&header, &names);
 
     let mut bars = Vec::new();
-    // (time of day, row) of the first data row: every row must have the same.
-    let mut first_time: Option<(Option<NaiveTime>, usize)> = None;
+    // Rows with a time of day, by date (row, raw value): one row per date.
+    let mut timed: std::collections::HashMap<NaiveDate, (usize, String)> = std::collections::HashMap::new();
     for (i, rec) in records.enumerate() {
         let row = i + 1;
         let rec =
@@ -260,19 +261,14 @@ pub fn parse_csv(text: &str) -> Result<Vec<Bar>> {
                 dialect.date_format()
             ))
         })?;
-        match first_time {
-            None => first_time = Some((time, row)),
-            Some((t0, row0)) if t0 != time => {
-                let show = |t: Option<NaiveTime>| t.map_or("no time".to_string(), |t| t.to_string());
+        if time.is_some() {
+            if let Some((row0, raw0)) = timed.insert(date, (row, raw_date.to_string())) {
                 return Err(Error::invalid(format!(
-                    "row {row} ({raw_date}), field {}: time of day {} differs from {} on row {row0}; daily bars \
-                     need one constant time of day (intraday data is not accepted)",
-                    names.date,
-                    show(time),
-                    show(t0)
+                    "row {row} ({raw_date}), field {}: same day as row {row0} ({raw0}); daily bars need one \
+                     row per date (intraday data is not accepted)",
+                    names.date
                 )));
             }
-            Some(_) => {}
         }
         let num = |idx: usize, name: &str| -> Result<f64> {
             let s = get(idx, name)?;
@@ -459,14 +455,17 @@ mod tests {
     }
 
     #[test]
-    fn date_times_with_one_time_of_day_are_daily_bars() {
+    fn date_times_are_daily_bars_one_row_per_date() {
         let text = "Date,Open,High,Low,Close,Volume\n4/1/2015 16:00:00,40.6,40.76,40.31,40.72,36865322\n\
                     4/2/2015 16:00:00,40.66,40.74,40.12,40.29,37487476\n";
         let bars = parse_csv(text).unwrap();
         assert_eq!(bars[1].date.to_string(), "2015-04-02");
-        let mixed = "date,open,high,low,close,volume\n2015-04-01 16:00,1,1,1,1,1\n2015-04-01T10:00:00,1,1,1,1,1\n";
-        let e = parse_csv(mixed).unwrap_err().to_string();
-        assert!(e.contains("row 2") && e.contains("10:00:00 differs from 16:00:00 on row 1"), "{e}");
+        // A half-day session closes earlier: accepted.
+        let half = "date,open,high,low,close,volume\n2017-11-22 16:00,1,1,1,1,1\n2017-11-24T13:00:00,1,1,1,1,1\n";
+        assert_eq!(parse_csv(half).unwrap().len(), 2);
+        let intraday = "date,open,high,low,close,volume\n2015-04-01 10:00,1,1,1,1,1\n2015-04-01 16:00:00,1,1,1,1,1\n";
+        let e = parse_csv(intraday).unwrap_err().to_string();
+        assert!(e.contains("row 2 (2015-04-01 16:00:00)") && e.contains("same day as row 1") && e.contains("intraday"), "{e}");
         let bad = "Date,Open,High,Low,Close,Volume\n4/1/2015 25:00:00,1,1,1,1,1\n";
         assert!(parse_csv(bad).unwrap_err().to_string().contains("unparseable date"));
     }
