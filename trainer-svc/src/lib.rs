@@ -1,7 +1,11 @@
 //! The lstm.v1.Trainer service as a library: `main` parses config and calls [`serve`]; tests do
 //! the same on an ephemeral port.
 //!
-//! - [`core`]: runs (lease, slot, data, training thread, saving, events) shared by gRPC and CLI;
+//! - [`core`]: one run end to end, shared by gRPC and CLI, one module per concern:
+//!   `lifecycle` (run record, events, terminal state), `lease` (symbol lease guard), `slots`,
+//!   `data` (the `(symbol, years)` data rule), `train` (current version, training thread),
+//!   `save` (version, plots, result); `train_all` and `attach` build on it;
+//! - [`engine`]: the blocking call into `common::training`;
 //! - [`service`]: the thin gRPC handlers; [`requests`] / [`convert`]: protocol ⇄ domain;
 //! - [`triggered`]: triggered training and the daily scheduler;
 //! - [`auth`], [`metrics`], [`config`]: plumbing; [`commands`]: the one-shot subcommands.
