@@ -9,7 +9,8 @@
 //! 5. [`train`]: the current version and the training thread;
 //! 6. [`save`]: version, plots, result.
 //!
-//! [`train_all`] runs many symbols through it; [`attach`] replays and follows a run's events.
+//! [`train_all`] runs many symbols through it; [`attach`] replays and follows a run's events;
+//! [`abandoned`] closes runs whose owner is gone.
 use std::time::{Duration, Instant};
 
 use common::calendar::TradingCalendar;
@@ -23,6 +24,7 @@ use tracing::Instrument;
 use crate::live::LiveRuns;
 use crate::metrics::Metrics;
 
+pub mod abandoned;
 pub mod attach;
 pub mod data;
 pub mod lease;
@@ -67,6 +69,29 @@ impl Default for CoreSettings {
             lease_timeout: Duration::from_secs(600),
             max_concurrent: 1,
             cpu_threads: None,
+        }
+    }
+}
+
+/// Retries a registry write that ends a run (5 attempts over ~3 s), so a short outage or a
+/// momentarily full disk does not leave the run without its end.
+pub(crate) async fn retry_write<F, Fut>(what: &str, mut write: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let mut wait = Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        match write().await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt >= 5 => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, "could not write {what}; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                attempt += 1;
+            }
         }
     }
 }
@@ -158,8 +183,21 @@ impl Core {
         let span = tracing::info_span!("run", run_id = %run_id, symbol = %spec.symbol, years = spec.years, mode = %spec.mode);
         let result = async {
             let mut run = RunTracker::open(self, &spec, run_id.clone(), tx, cancel).await?;
-            let result = self.execute(&spec, &mut run).await;
+            let mut lease = None;
+            let mut result = self.execute(&spec, &mut run, &mut lease).await;
+            if let (Err(Error::Cancelled(_)), Some(reason)) =
+                (&result, lease.as_ref().and_then(LeaseGuard::lost))
+            {
+                result = Err(Error::Aborted(format!(
+                    "{reason}; the run stopped without saving a version; train again"
+                )));
+            }
             run.finish(&result).await;
+            // Released only after the end is recorded: a queued or running run without a live
+            // lease has lost its owner, which is how any replica tells an abandoned run.
+            if let Some(lease) = lease {
+                lease.release().await;
+            }
             result
         }
         .instrument(span)
@@ -167,18 +205,24 @@ impl Core {
         RunEnd { run_id, result }
     }
 
-    /// Lease → slot → data → training → saving, for a run whose record exists.
-    async fn execute(&self, spec: &RunSpec, run: &mut RunTracker) -> Result<pb::TrainResult> {
+    /// Lease → slot → data → training → saving, for a run whose record exists. The lease,
+    /// once held, is left in `lease` for the caller to release after the end is recorded.
+    async fn execute(
+        &self,
+        spec: &RunSpec,
+        run: &mut RunTracker,
+        lease: &mut Option<LeaseGuard>,
+    ) -> Result<pb::TrainResult> {
         let accepted = Instant::now();
         let timing = LeaseTiming {
             ttl: self.settings.lease_ttl,
             renew: self.settings.lease_renew,
         };
         let timeout = spec.lease_timeout.unwrap_or(self.settings.lease_timeout);
-        let lease = LeaseGuard::acquire(&self.registry, timing, timeout, &mut run.events, &run.cancel).await?;
-        let result = self.train_holding_lease(spec, run, accepted).await;
-        lease.release().await;
-        result
+        *lease = Some(
+            LeaseGuard::acquire(&self.registry, timing, timeout, &mut run.events, &run.cancel).await?,
+        );
+        self.train_holding_lease(spec, run, accepted).await
     }
 
     async fn train_holding_lease(

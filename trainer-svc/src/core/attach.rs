@@ -1,5 +1,6 @@
-//! AttachRun: the stored events of a run, then — while it runs in this process — its live
-//! events, merged without gaps or repeats (subscribe first, replay, then follow by `seq`).
+//! AttachRun: the stored events of a run, then its live events — merged without gaps or
+//! repeats (subscribe first, replay, then follow by `seq`) while it runs in this process,
+//! polled from the registry otherwise — until a terminal event or a clear status.
 use common::pb;
 use common::registry::Registry;
 use common::{Error, Result};
@@ -65,41 +66,74 @@ impl Attachment {
         Ok((last, ended))
     }
 
-    /// Streams the run to `tx` until its terminal event, the end of the live run, the caller
-    /// going away, or `cancel`.
-    pub async fn stream(mut self, tx: EventTx, cancel: CancellationToken) {
+    /// Streams the run to `tx` until its terminal event. A run of this process is followed
+    /// live; one elsewhere (another replica, or an owner that is gone) is followed by polling
+    /// the registry until its terminal event — or until its record ends without one, which
+    /// ends the stream with ABORTED naming the run's status and error. `cancel` (caller gone,
+    /// shutdown) ends it with `Cancelled`.
+    pub async fn stream(mut self, tx: EventTx, cancel: CancellationToken) -> Result<()> {
         let Ok((mut last, mut ended)) = self.replay(0, &tx).await else {
-            return;
+            return Ok(());
         };
-        let Some(mut live) = self.live.take() else {
-            return;
-        };
-        while !ended {
-            let next = tokio::select! {
-                r = live.recv() => r,
-                _ = cancel.cancelled() => return,
-            };
-            match next {
-                Ok(ev) if ev.seq > last => {
-                    last = ev.seq;
-                    ended = convert::is_terminal(&ev);
-                    if tx.send(Ok(ev)).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    // Fell behind: catch up from the stored events.
-                    match self.replay(last, &tx).await {
-                        Ok((l, e)) => {
-                            last = l;
-                            ended |= e;
+        if let Some(mut live) = self.live.take() {
+            while !ended {
+                let next = tokio::select! {
+                    r = live.recv() => r,
+                    _ = cancel.cancelled() => return Err(Error::Cancelled("AttachRun ended".into())),
+                };
+                match next {
+                    Ok(ev) if ev.seq > last => {
+                        last = ev.seq;
+                        ended = convert::is_terminal(&ev);
+                        if tx.send(Ok(ev)).await.is_err() {
+                            return Ok(());
                         }
-                        Err(()) => return,
                     }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        // Fell behind: catch up from the stored events.
+                        let Ok((l, e)) = self.replay(last, &tx).await else {
+                            return Ok(());
+                        };
+                        (last, ended) = (l, ended || e);
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
                 }
-                Err(broadcast::error::RecvError::Closed) => break,
             }
         }
+        while !ended {
+            let Ok((l, e)) = self.replay(last, &tx).await else {
+                return Ok(());
+            };
+            (last, ended) = (l, e);
+            if ended {
+                break;
+            }
+            let record = self.registry.runs(None, Some(&self.run_id), 1).await?;
+            if let Some(run) = record.first().filter(|r| r.status.is_terminal()) {
+                // One more replay: its terminal event may have been stored just now.
+                let Ok((_, e)) = self.replay(last, &tx).await else {
+                    return Ok(());
+                };
+                if !e {
+                    return Err(Error::Aborted(format!(
+                        "run {} ended {} without a stored terminal event ({}); its record is in \
+                         GetTrainingRuns",
+                        self.run_id,
+                        run.status,
+                        run.error.as_deref().unwrap_or("no error recorded")
+                    )));
+                }
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = cancel.cancelled() => return Err(Error::Cancelled("AttachRun ended".into())),
+            }
+        }
+        Ok(())
     }
 }
+
+/// How often AttachRun re-reads the events of a run that is not in this process.
+const POLL: std::time::Duration = std::time::Duration::from_millis(250);

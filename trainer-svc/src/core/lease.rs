@@ -2,6 +2,7 @@
 //! change of queue position is announced as a `Queued` event), renewed in the background, and
 //! released by [`LeaseGuard::release`] — or by the guard's `Drop` when a run future is dropped
 //! or panics, so a lease never outlives its run by more than one renewal period.
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::pb::{self, train_event::Event};
@@ -29,7 +30,11 @@ pub struct LeaseGuard {
     holder: String,
     stop: CancellationToken,
     released: bool,
+    lost: Lost,
 }
+
+/// Why the lease was lost, once it was.
+type Lost = Arc<Mutex<Option<String>>>;
 
 impl LeaseGuard {
     /// Waits (up to `timeout`, or until `cancel`) for the lease of the sink's symbol, held by
@@ -86,6 +91,7 @@ impl LeaseGuard {
             }
         }
         let stop = CancellationToken::new();
+        let lost = Lost::default();
         tokio::spawn(renew(
             registry.clone(),
             timing,
@@ -93,6 +99,7 @@ impl LeaseGuard {
             holder.clone(),
             stop.clone(),
             cancel.clone(),
+            lost.clone(),
         ));
         Ok(LeaseGuard {
             registry: registry.clone(),
@@ -100,7 +107,13 @@ impl LeaseGuard {
             holder,
             stop,
             released: false,
+            lost,
         })
+    }
+
+    /// Why the lease was lost (the run was cancelled because of it), if it was.
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Stops the renewal and gives the lease back (an error is logged: the lease then expires
@@ -129,10 +142,19 @@ impl Drop for LeaseGuard {
     }
 }
 
+/// Gives the lease back, retrying a failed write a few times (~1.5 s); a lease that still
+/// cannot be released is no longer renewed and expires after its ttl.
 async fn release(registry: &Registry, symbol: &str, holder: &str) {
-    if let Err(e) = registry.release_lease(symbol, holder).await {
-        warn!(%symbol, %holder, error = %e,
-            "could not release the training lease; it expires by itself");
+    let mut wait = Duration::from_millis(100);
+    for attempt in 1..=4 {
+        match registry.release_lease(symbol, holder).await {
+            Ok(()) => return,
+            Err(e) if attempt == 4 => warn!(%symbol, %holder, error = %e,
+                "could not release the training lease; it expires by itself after its ttl"),
+            Err(e) => warn!(%symbol, %holder, error = %e, attempt, "could not release the training lease; retrying"),
+        }
+        tokio::time::sleep(wait).await;
+        wait *= 2;
     }
 }
 
@@ -144,7 +166,12 @@ async fn renew(
     holder: String,
     stop: CancellationToken,
     run_cancel: CancellationToken,
+    lost: Lost,
 ) {
+    let lose = |reason: String| {
+        *lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+        run_cancel.cancel();
+    };
     let mut last_renewed = Instant::now();
     loop {
         tokio::select! {
@@ -154,13 +181,13 @@ async fn renew(
         match registry.renew_lease(&symbol, &holder, timing.ttl).await {
             Ok(true) => last_renewed = Instant::now(),
             Ok(false) => {
-                error!(%symbol, %holder, "training lease was lost (expired or taken over); cancelling the run");
-                run_cancel.cancel();
+                error!(%symbol, %holder, "training lease was lost (expired or taken over); stopping the run");
+                lose(format!("the training lease of {symbol} was lost (expired or taken over by another run)"));
                 break;
             }
             Err(e) if last_renewed.elapsed() >= timing.ttl => {
-                error!(%symbol, %holder, error = %e, "training lease not renewable for a whole ttl; cancelling the run");
-                run_cancel.cancel();
+                error!(%symbol, %holder, error = %e, "training lease not renewable for a whole ttl; stopping the run");
+                lose(format!("the training lease of {symbol} could not be renewed for a whole ttl ({e})"));
                 break;
             }
             Err(e) => warn!(%symbol, %holder, error = %e, "could not renew the training lease; retrying"),

@@ -50,11 +50,17 @@ impl EventSink {
             timestamp_ms: chrono::Utc::now().timestamp_millis(),
             event: Some(event),
         };
-        if let Err(e) = self
-            .registry
-            .append_run_event(&self.run_id, self.seq, &convert::event_to_json(&ev))
+        let json = convert::event_to_json(&ev);
+        let stored = if convert::is_terminal(&ev) {
+            // The end of a run is retried: AttachRun followers wait for it.
+            super::retry_write("the terminal run event", || {
+                self.registry.append_run_event(&self.run_id, self.seq, &json)
+            })
             .await
-        {
+        } else {
+            self.registry.append_run_event(&self.run_id, self.seq, &json).await
+        };
+        if let Err(e) = stored {
             warn!(run_id = %self.run_id, seq = self.seq, error = %e, "could not store run event");
         }
         let _ = self.live.send(ev.clone());
@@ -149,64 +155,65 @@ impl RunTracker {
         })
     }
 
-    /// Ends the run: records succeeded (with its version), cancelled, or failed (also as a
-    /// training failure), sends `Failed` for the last two, and counts the outcome.
+    /// Ends the run: records succeeded (with its version), cancelled, abandoned (lease lost)
+    /// or failed (also as a training failure), sends `Failed` for all but success, and counts
+    /// the outcome. The record is retried ([`super::retry_write`]).
     pub async fn finish(mut self, result: &Result<pb::TrainResult>) {
         self.finished = true;
         let registry = self.events.registry.clone();
         let run_id = self.events.run_id.clone();
-        let outcome = match result {
-            Ok(res) => {
-                let version = (!res.version_id.is_empty()).then_some(res.version_id.as_str());
-                if let Err(e) = registry
-                    .finish_run(&run_id, RunStatus::Succeeded, version, None)
-                    .await
-                {
-                    warn!(error = %e, "could not record the end of the run");
-                }
-                info!(version_id = %res.version_id, deployed = res.deployed, "run succeeded");
-                "succeeded"
+        let (status, version, error) = match result {
+            Ok(res) => (
+                RunStatus::Succeeded,
+                (!res.version_id.is_empty()).then(|| res.version_id.clone()),
+                None,
+            ),
+            Err(Error::Cancelled(_)) => (RunStatus::Cancelled, None, Some(result_error(result))),
+            Err(Error::Aborted(_)) => (RunStatus::Abandoned, None, Some(result_error(result))),
+            Err(_) => (RunStatus::Failed, None, Some(result_error(result))),
+        };
+        let recorded = super::retry_write("the end of the run", || {
+            registry.finish_run(&run_id, status, version.as_deref(), error.as_deref())
+        })
+        .await;
+        if let Err(e) = recorded {
+            warn!(error = %e, "could not record the end of the run; its lease is released, so \
+                any replica closes it as abandoned once the registry takes writes again");
+        }
+        match (result, &error) {
+            (Ok(res), _) => {
+                info!(version_id = %res.version_id, deployed = res.deployed, "run succeeded")
             }
-            Err(err) => {
-                let cancelled = matches!(err, Error::Cancelled(_));
-                let status = if cancelled {
-                    RunStatus::Cancelled
-                } else {
-                    RunStatus::Failed
-                };
-                let msg = err.to_string();
-                if let Err(e) = registry.finish_run(&run_id, status, None, Some(&msg)).await {
-                    warn!(error = %e, "could not record the end of the run");
-                }
-                if cancelled {
-                    info!(reason = %msg, "run cancelled");
-                } else {
+            (Err(err), Some(msg)) => {
+                if status == RunStatus::Failed {
                     if let Err(e) = registry
-                        .record_failure(&self.events.symbol, self.years, Some(&run_id), &msg)
+                        .record_failure(&self.events.symbol, self.years, Some(&run_id), msg)
                         .await
                     {
                         warn!(error = %e, "could not record the training failure");
                     }
                     warn!(error = %msg, "run failed");
+                } else {
+                    info!(reason = %msg, status = %status, "run ended");
                 }
                 self.events
                     .emit(Event::Failed(pb::Failed {
                         code: code_name(err.code()).into(),
-                        message: msg,
+                        message: msg.clone(),
                     }))
                     .await;
-                if cancelled {
-                    "cancelled"
-                } else {
-                    "failed"
-                }
             }
-        };
+            (Err(_), None) => {}
+        }
         self.metrics
             .runs_finished
-            .with_label_values(&[&self.mode, outcome])
+            .with_label_values(&[&self.mode, status.as_str()])
             .inc();
     }
+}
+
+fn result_error(result: &Result<pb::TrainResult>) -> String {
+    result.as_ref().err().map(ToString::to_string).unwrap_or_default()
 }
 
 impl Drop for RunTracker {

@@ -9,14 +9,15 @@ use tonic::{Request, Status};
 
 use super::{peer, required, BoxStream, TrainerService};
 use crate::convert;
-use crate::core::{attach, train_all, Core, RunSpec, Work};
+use crate::core::{abandoned, attach, train_all, Core, RunSpec, Work};
 use crate::requests::{IncrementalJob, TrainAllJob, TrainJob, TriggeredJob};
 
 /// Buffered events per response stream; a slower client applies back-pressure to its run.
 const STREAM_BUFFER: usize = 64;
 
 /// Spawns `job` with a bounded channel whose receiver becomes the response stream; an error
-/// the job returns is sent as the stream's last item. A dropped stream (client cancel or
+/// the job returns is sent as the stream's last item (a job cancelled by shutdown ends with
+/// UNAVAILABLE). A dropped stream (client cancel or
 /// disconnect) cancels the job's token; the stream ends when the job does.
 fn spawn_stream<T, F, Fut>(core: &Core, job: F) -> BoxStream<T>
 where
@@ -34,9 +35,17 @@ where
         }
     });
     let fut = job(tx.clone(), token.clone());
+    let shutdown = core.shutdown.clone();
     tokio::spawn(async move {
         if let Err(e) = fut.await {
-            let _ = tx.send(Err(e.into())).await;
+            let status = match e {
+                // Cut by SIGTERM: UNAVAILABLE is what client retry policies retry.
+                Error::Cancelled(msg) if shutdown.is_cancelled() => Status::unavailable(format!(
+                    "trainer-svc is shutting down ({msg}); retry, another replica will serve it"
+                )),
+                e => e.into(),
+            };
+            let _ = tx.send(Err(status)).await;
         }
         drop(tx);
         // Ends the watcher (and with it the last sender): the stream completes.
@@ -146,10 +155,7 @@ impl TrainerService {
             return Err(Error::invalid("run_id is required").into());
         }
         let attachment = attach::attach(&self.core, &run_id).await?;
-        Ok(spawn_stream(&self.core, move |tx, token| async move {
-            attachment.stream(tx, token).await;
-            Ok(())
-        }))
+        Ok(spawn_stream(&self.core, move |tx, token| attachment.stream(tx, token)))
     }
 
     pub(super) async fn cancel_run_impl(
@@ -172,13 +178,16 @@ impl TrainerService {
             .into());
         };
         if run.status.is_terminal() {
-            Ok(pb::CancelRunResponse { run_id: id, status: run.status.as_str().into() })
-        } else {
-            Err(Error::FailedPrecondition(format!(
-                "run {id} is {} but not on this trainer replica; cancel it on the replica that runs it",
+            return Ok(pb::CancelRunResponse { run_id: id, status: run.status.as_str().into() });
+        }
+        match abandoned::cancel_elsewhere(&self.core, run).await? {
+            Some(status) => Ok(pb::CancelRunResponse { run_id: id, status: status.as_str().into() }),
+            None => Err(Error::FailedPrecondition(format!(
+                "run {id} is {} on another trainer replica (it holds the training lease); cancel \
+                 it on the replica that runs it",
                 run.status
             ))
-            .into())
+            .into()),
         }
     }
 
