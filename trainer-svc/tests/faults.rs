@@ -101,15 +101,7 @@ fn authed<T>(m: T) -> tonic::Request<T> {
 fn bars(seed: u64, days: usize) -> Vec<pb::Bar> {
     generate(&SyntheticConfig { seed, days, ..SyntheticConfig::default() })
         .iter()
-        .map(|b| pb::Bar {
-            date: b.date.to_string(),
-            open: b.open,
-            high: b.high,
-            low: b.low,
-            close: b.close,
-            volume: b.volume,
-            amount: b.amount,
-        })
+        .map(trainer_svc::requests::bar_to_pb)
         .collect()
 }
 
