@@ -1,7 +1,8 @@
 //! The Backtest RPC and `trainer-svc backtest`: a walk-forward backtest
 //! ([`common::backtest::run_backtest`]) executed as a training run with mode `backtest` — the
-//! same run bookkeeping as Train (run record, stored events, AttachRun, CancelRun, a training
-//! slot), but no symbol lease (a backtest writes no version) and no version saved. Its report
+//! same run bookkeeping as Train (run record, stored events, AttachRun, CancelRun, the symbol's
+//! lease — which is also how other replicas tell the run is alive — and a training slot), but no
+//! version is saved. Its report
 //! and plots are stored with the run (`report.json` and the PNGs, read with GetRunPlot).
 use std::sync::Arc;
 
@@ -17,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::convert;
-use crate::core::{Core, EventSink, RunSpec, Work};
+use crate::core::lifecycle::EventSink;
+use crate::core::{Core, RunSpec, Work};
 use crate::requests::TrainJob;
 
 /// Mode recorded for backtest runs.
@@ -196,6 +198,21 @@ pub fn to_backtest_event(ev: pb::TrainEvent) -> Option<pb::BacktestEvent> {
     })
 }
 
+/// The Backtest handler's work: auth, request → job, symbol check, then the run's stream.
+pub async fn serve(
+    core: &Arc<Core>,
+    auth: &crate::auth::Auth,
+    requested_by: String,
+    req: tonic::Request<pb::BacktestRequest>,
+) -> std::result::Result<crate::service::BoxStream<pb::BacktestEvent>, tonic::Status> {
+    auth.check("Backtest", req.metadata())?;
+    let job = BacktestJob::try_from(req.into_inner())?;
+    if job.inline_bars.is_none() {
+        core.ensure_symbol(&job.symbol).await?;
+    }
+    Ok(Box::pin(stream(core.clone(), job, &requested_by)))
+}
+
 /// Starts `job` as a run and returns its event stream; dropping the stream cancels the run.
 pub fn stream(
     core: Arc<Core>,
@@ -206,7 +223,7 @@ pub fn stream(
     let token = core.shutdown.child_token();
     let spec = job.run_spec(requested_by);
     tokio::spawn(async move {
-        if let Err(e) = core.run(spec, Some(tx.clone()), token).await {
+        if let Err(e) = core.run(spec, Some(tx.clone()), token).await.result {
             let _ = tx.send(Err(e.into())).await;
         }
     });
@@ -264,7 +281,7 @@ pub(crate) async fn execute(
 
     let (etx, mut erx) = mpsc::channel::<BacktestEvent>(256);
     let thread_cancel = cancel.clone();
-    let span = tracing::info_span!("backtest", run_id = %sink.run_id, symbol = %spec.symbol, years = spec.years);
+    let span = tracing::info_span!("backtest", run_id = %sink.run_id(), symbol = %spec.symbol, years = spec.years);
     let handle = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
         run_backtest(&bars, &config, &|ev| {
@@ -290,8 +307,8 @@ pub(crate) async fn execute(
     let mut plots = Vec::new();
     let stored = std::iter::once((REPORT_NAME.to_string(), report_json.clone().into_bytes())).chain(outcome.plots);
     for (name, bytes) in stored {
-        core.registry.save_plot(&sink.run_id, &name, &bytes).await?;
-        plots.push(pb::PlotRef { run_id: sink.run_id.clone(), name, size_bytes: bytes.len() as u64 });
+        core.registry.save_plot(sink.run_id(), &name, &bytes).await?;
+        plots.push(pb::PlotRef { run_id: sink.run_id().to_string(), name, size_bytes: bytes.len() as u64 });
     }
     sink.emit(Event::BacktestCompleted(pb::BacktestCompleted {
         report_json,
