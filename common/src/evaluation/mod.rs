@@ -1,7 +1,7 @@
 //! Post-training evaluation (SPEC §6): holdout metrics, the deploy rule, feature importance,
 //! plots, and the chronological splits they are computed on.
 //!
-//! - [`metrics`]: accuracy, F1, MSE, MAE, RMSE, direction accuracy on the holdout;
+//! - [`metrics`]: accuracy, F1, MSE, MAE, RMSE, direction accuracy, ROC AUC on the holdout;
 //! - [`deploy`]: should a candidate replace the current version;
 //! - [`importance`]: permutation importance and integrated gradients per feature;
 //! - [`plots`]: training-curve and holdout PNG charts;
@@ -15,6 +15,6 @@ pub mod splits;
 
 pub use deploy::{deploy_decision, DeployDecision, DEPLOY_TOLERANCE, MAX_MSE_RATIO, MIN_F1_IMPROVEMENT};
 pub use importance::{importance_table, integrated_gradients, permutation_importance, FeatureImportance};
-pub use metrics::{holdout_metrics, try_holdout_metrics, HoldoutMetrics};
+pub use metrics::{auc, holdout_metrics, try_holdout_metrics, HoldoutMetrics};
 pub use plots::{plot_holdout, plot_training_curves, TrainingCurves};
 pub use splits::{holdout_len, holdout_split, time_series_split, HOLDOUT_MAX, HOLDOUT_MIN, PURGE_GAP};
