@@ -39,6 +39,7 @@ async fn registry_with_model(dir: &std::path::Path) -> (String, common::data::Ba
         data_start: samples.end_dates.first().copied(),
         data_end: samples.end_dates.last().copied(),
         trained_at: Utc::now(),
+        calibration: None,
     };
     reg.save_version(
         NewVersion {

@@ -45,6 +45,8 @@ pub struct CoreSettings {
     pub max_concurrent: usize,
     /// libtorch intra-op threads per run.
     pub cpu_threads: Option<i32>,
+    /// Baseline gate for pipeline runs whose request does not say (issue 11).
+    pub require_beats_baseline: bool,
 }
 
 impl Default for CoreSettings {
@@ -55,6 +57,7 @@ impl Default for CoreSettings {
             lease_timeout: Duration::from_secs(600),
             max_concurrent: 1,
             cpu_threads: None,
+            require_beats_baseline: false,
         }
     }
 }
@@ -669,6 +672,8 @@ impl Core {
                 config.symbol = spec.symbol.clone();
                 config.years = spec.years;
                 config.cpu_threads = config.cpu_threads.or(self.settings.cpu_threads);
+                config.require_beats_baseline =
+                    config.require_beats_baseline.or(Some(self.settings.require_beats_baseline));
                 (EngineWork::Pipeline(config), current)
             }
             Work::Incremental { config, .. } => {
@@ -833,6 +838,16 @@ impl Core {
                     current_id.as_deref(),
                     deploy,
                     &outcome.reason,
+                    &convert::BaselineView {
+                        quality: md.calibration.as_ref().and_then(|c| c.quality.as_ref()),
+                        baselines: &outcome.baselines,
+                        require_beats_baseline: match &spec.work {
+                            Work::Pipeline { config, .. } => config
+                                .require_beats_baseline
+                                .unwrap_or(self.settings.require_beats_baseline),
+                            Work::Incremental { .. } => false,
+                        },
+                    },
                 )
             }),
             feature_importance: md

@@ -148,6 +148,9 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
             max_epochs: max_ep,
             lease_timeout_seconds,
             keep_rejected,
+            calibration,
+            require_beats_baseline,
+            target_precision,
         } = r;
         let symbol = validate_symbol(&symbol)?;
         let years = if all_years {
@@ -180,6 +183,9 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
             device: device(&dev)?,
             max_epochs: max_epochs(max_ep),
             cpu_threads: None,
+            calibration: calibration.parse()?,
+            require_beats_baseline,
+            target_precision: target_precision.unwrap_or(d.target_precision),
         };
         pipeline.validate()?;
         let inline_bars = if bars.is_empty() {
@@ -325,6 +331,7 @@ impl TryFrom<pb::TrainAllRequest> for TrainAllJob {
             device: device(&dev)?,
             max_epochs: max_epochs(max_ep),
             cpu_threads: None,
+            ..d.clone()
         };
         pipeline.validate()?;
         let concurrency = concurrency.unwrap_or(1);
