@@ -50,7 +50,8 @@ fn temperature_shrinks_over_confident_logits_and_leaves_calibrated_ones_alone() 
 
 #[test]
 fn platt_moves_toward_the_base_rate_and_none_fits_nothing() {
-    // A useless, over-confident model on data that is up 70 % of the time.
+    // A useless, over-confident model on data that is up 70 % of the time (and, below, 30 %:
+    // linfa labels the more frequent class "positive", which the fit must undo).
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let raw: Vec<f64> = (0..1000).map(|_| if rng.random::<bool>() { 0.98 } else { 0.02 }).collect();
     let y: Vec<i64> = (0..1000).map(|_| i64::from(rng.random::<f64>() < 0.7)).collect();
@@ -58,6 +59,16 @@ fn platt_moves_toward_the_base_rate_and_none_fits_nothing() {
     assert!(platt.a.abs() < 0.05, "slope {}", platt.a);
     assert!((platt.apply(0.98) - 0.7).abs() < 0.05 && (platt.apply(0.02) - 0.7).abs() < 0.05);
     assert!(platt.after.brier < 0.23, "{:?}", platt.after);
+    let y_down: Vec<i64> = y.iter().map(|v| 1 - v).collect();
+    let down = DirectionCalibration::fit(CalibrationMethod::Platt, &raw, &y_down).unwrap().unwrap();
+    assert!((down.apply(0.5) - 0.3).abs() < 0.05, "{}", down.apply(0.5));
+    // Over-confident logits on down-majority data: T still ≈ 3, not negative.
+    let (z, yz) = logits_and_labels(3000, 9);
+    let shifted: Vec<(f64, i64)> = z.iter().zip(&yz).filter(|(z, _)| **z < 0.8).map(|(z, y)| (sigmoid(3.0 * z), *y)).collect();
+    let (ps, ys): (Vec<f64>, Vec<i64>) = shifted.into_iter().unzip();
+    assert!(ys.iter().filter(|y| **y == 0).count() * 2 > ys.len(), "downs are the majority");
+    let t = DirectionCalibration::fit(CalibrationMethod::Temperature, &ps, &ys).unwrap().unwrap().temperature.unwrap();
+    assert!((t - 3.0).abs() < 0.5, "T = {t}");
     // Temperature can only shrink toward ½ (Brier 0.25 at best here): Platt beats it.
     let temp = DirectionCalibration::fit(CalibrationMethod::Temperature, &raw, &y).unwrap().unwrap();
     assert!(platt.after.log_loss < temp.after.log_loss);
@@ -205,6 +216,11 @@ fn baselines_and_the_gate() {
     assert!(scored[1].scores.brier < scored[0].scores.brier - 0.05, "{scored:?}");
     assert!(scored[1].auc.unwrap() > 0.85, "{scored:?}");
     assert_eq!(scored[0].auc, Some(0.5), "a constant answer ranks nothing");
+    // Mostly-down training data: the answer is still P(up).
+    let mut down = planted(300, 10);
+    down.y_dir.iter_mut().zip(0..).for_each(|(y, i)| if i % 3 != 0 { *y = 0 });
+    let p_down = LinearBaseline::fit(&down).unwrap().predict(&down).unwrap();
+    assert!(p_down.iter().sum::<f64>() / 300.0 < 0.5);
 
     let base = |brier: f64| BaselineScore { scores: common::calibration::ProbabilityScores { brier, log_loss: 0.7, ece: 0.0, n: 10 }, ..scored[0].clone() };
     let seed_rule = DeployDecision { deploy: true, reason: "no current model: candidate deployed".into() };

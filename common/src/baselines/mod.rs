@@ -105,7 +105,9 @@ impl LinearBaseline {
         if s.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(m.predict_probabilities(&self.design(&last_day(s))?).to_vec())
+        let p = m.predict_probabilities(&self.design(&last_day(s))?);
+        // linfa's "positive" class is the more frequent label, not 1.
+        Ok(if m.labels().pos.class == 1 { p.to_vec() } else { p.iter().map(|q| 1.0 - q).collect() })
     }
 }
 

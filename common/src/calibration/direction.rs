@@ -134,7 +134,9 @@ impl DirectionCalibration {
             .max_iterations(200)
             .fit(&Dataset::new(x, y))
             .map_err(|e| Error::internal(format!("{method} calibration did not converge: {e}")))?;
-        let (mut a, b) = (model.params()[0], model.intercept());
+        // linfa's "positive" class is the more frequent label, not 1: flip to P(up) when downs lead.
+        let sign = if model.labels().pos.class == 1 { 1.0 } else { -1.0 };
+        let (mut a, b) = (sign * model.params()[0], sign * model.intercept());
         let temperature = (method == CalibrationMethod::Temperature).then(|| {
             a = a.max(1.0 / MAX_TEMPERATURE);
             1.0 / a
