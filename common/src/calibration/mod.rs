@@ -22,7 +22,7 @@ pub use quality::ForecastQuality;
 pub use scores::ProbabilityScores;
 pub use signal::{precision_threshold, SignalThreshold, DEFAULT_TARGET_PRECISION};
 
-use crate::features::{Samples, FORECAST_DAYS, N_FEATURES, SEQ_LEN};
+use crate::features::{cumulative_return, Samples, N_FEATURES, SEQ_LEN};
 use crate::model::Forecast;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -63,14 +63,9 @@ pub struct Calibration {
     pub note: String,
 }
 
-/// `Π(1 + r_k) − 1`.
-pub fn cumulative(r: &[f64; FORECAST_DAYS]) -> f64 {
-    r.iter().fold(1.0, |acc, v| acc * (1.0 + v)) - 1.0
-}
-
 /// The realised 5-day cumulative return of every sample.
 pub fn realised_cumulative(s: &Samples) -> Vec<f64> {
-    s.y_mag.iter().map(|m| cumulative(&m.map(f64::from))).collect()
+    s.y_mag.iter().map(|m| cumulative_return(&m.map(f64::from))).collect()
 }
 
 /// [`window_vol`] of every sample's raw window.
@@ -97,7 +92,7 @@ impl Calibration {
             notes.push("calibration \"none\" requested: prob_up is the raw softmax".into());
         }
         let served: Vec<f64> = raw_prob.iter().map(|p| direction.as_ref().map_or(*p, |d| d.apply(*p))).collect();
-        let pred: Vec<f64> = raw.iter().map(|f| cumulative(&f.magnitudes)).collect();
+        let pred: Vec<f64> = raw.iter().map(|f| cumulative_return(&f.magnitudes)).collect();
         let intervals = ConformalIntervals::fit(&pred, &realised_cumulative(cal), &sample_vols(cal));
         for l in intervals.levels.iter().filter(|l| l.normalized.is_none()) {
             notes.push(format!(
@@ -170,7 +165,7 @@ pub fn serve_quality(calibration: Option<&Calibration>) -> ForecastQuality {
 /// [`window_vol`] is `vol`) from a version with `calibration` — `None` for versions trained
 /// before calibration existed, which are served raw and say so.
 pub fn serve(calibration: Option<&Calibration>, raw: &Forecast, vol: f64) -> ServedForecast {
-    let pred = cumulative(&raw.magnitudes);
+    let pred = cumulative_return(&raw.magnitudes);
     let none = || LEVELS.iter().map(|&level| Interval { level, bounds: None }).collect::<Vec<_>>();
     let Some(c) = calibration else {
         return ServedForecast {

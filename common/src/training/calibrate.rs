@@ -12,7 +12,7 @@ use super::config::PipelineConfig;
 use super::pipeline::MIN_INNER_VAL;
 use crate::baselines::{score_baselines, BaseRate, BaselineScore};
 use crate::calibration::{
-    coverage, cumulative, realised_cumulative, sample_vols, scores, Calibration, CalibrationData, ConformalScore,
+    coverage, realised_cumulative, sample_vols, scores, Calibration, CalibrationData, ConformalScore,
     ForecastQuality, ProbabilityScores,
 };
 use crate::evaluation::{compare_with_baselines, BaselineComparison, PURGE_GAP};
@@ -131,7 +131,7 @@ pub fn holdout_report(calibration: &Calibration, raw: &[Forecast], holdout: &Sam
     }
     put("beats_baseline".into(), f64::from(u8::from(comparison.beats_baseline)));
     if let Some(ci) = &calibration.intervals {
-        let pred: Vec<f64> = raw.iter().map(|f| cumulative(&f.magnitudes)).collect();
+        let pred: Vec<f64> = raw.iter().map(|f| crate::features::cumulative_return(&f.magnitudes)).collect();
         let (truth, vol) = (realised_cumulative(holdout), sample_vols(holdout));
         for (score, suffix) in [(ConformalScore::Normalized, ""), (ConformalScore::Absolute, "_absolute")] {
             for (level, name) in [(0.8, "80"), (0.95, "95")] {

@@ -19,10 +19,10 @@ use super::session::Session;
 use super::pipeline::MIN_INNER_VAL;
 use crate::calibration::{Calibration, CalibrationData, CalibrationMethod, ForecastQuality, DEFAULT_TARGET_PRECISION};
 use crate::evaluation::{plot_training_curves, DeployDecision, PURGE_GAP};
+use crate::features::{insufficient_samples, Samples};
 use std::ops::Range;
-use crate::features::Samples;
 use crate::model::LoadedModel;
-use crate::{Error, Result};
+use crate::Result;
 use serde_json::json;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -55,10 +55,7 @@ pub fn run_incremental(
     check_samples(samples)?;
     let n = samples.len();
     if n < MIN_INCREMENTAL_SAMPLES {
-        return Err(Error::InsufficientData {
-            need: MIN_INCREMENTAL_SAMPLES + crate::features::MIN_TRADING_DAYS - 1,
-            got: n + crate::features::MIN_TRADING_DAYS - 1,
-        });
+        return Err(insufficient_samples(MIN_INCREMENTAL_SAMPLES, n));
     }
     let mut session = Session::start(cfg.device, cfg.seed, None)?;
     let mut model = LoadedModel::from_artifact(current.metadata, current.weights, session.device)?;
@@ -70,7 +67,7 @@ pub fn run_incremental(
         stage::TRAINING,
         format!(
             "fine-tuning version {} ({}) on {} samples: {} epochs, Adam lr {}, batch {}, loss full",
-            current.version_id, current.metadata.kind, fit_samples.len(), cfg.epochs, cfg.lr, cfg.batch_size
+            current.version_id, current.metadata.architecture.kind, fit_samples.len(), cfg.epochs, cfg.lr, cfg.batch_size
         ),
     ));
     let opts = FitOptions {
