@@ -842,6 +842,8 @@ async fn the_baseline_gate_keeps_a_candidate_worse_than_the_base_rate_non_curren
     assert!(status.is_none(), "{status:?}");
     let result = completed(&events).unwrap();
     assert!(result.deployed && result.decision_reason.contains("baseline gate off"), "{}", result.decision_reason);
+    let text = h.metrics_text().await?;
+    assert!(text.contains("trainer_validation_baseline_total{result=\"loses\"} 2"), "{text}");
     // Bad values are refused before any work.
     for (bad, needle) in [
         (pb::TrainRequest { calibration: "isotonic".into(), ..req.clone() }, "temperature, platt, none"),

@@ -714,6 +714,10 @@ impl Core {
             if let common::training::events::TrainEvent::Epoch { seconds, .. } = &ev {
                 self.metrics.epoch_seconds.observe(*seconds);
             }
+            if let common::training::events::TrainEvent::Validation { quality: Some(q), .. } = &ev {
+                let result = if q.beats_baseline { "beats" } else { "loses" };
+                self.metrics.validation_baseline.with_label_values(&[result]).inc();
+            }
             if let common::training::events::TrainEvent::Stage { stage, detail } = &ev {
                 info!(stage = %stage, detail = %detail, "stage");
             }

@@ -64,6 +64,7 @@ pub fn calibrate(model: &LoadedModel, train: &Samples, split: &CalibrationSplit,
             ),
         ));
     };
+    let _span = tracing::info_span!("calibration", method = %cfg.calibration, n = r.len(), source = split.source).entered();
     let cal = train.subset(r.clone());
     let raw = model.forecast(&cal.x, cal.len())?;
     let data = CalibrationData {
@@ -73,7 +74,15 @@ pub fn calibrate(model: &LoadedModel, train: &Samples, split: &CalibrationSplit,
         first_date: cal.end_dates.first().copied(),
         last_date: cal.end_dates.last().copied(),
     };
-    Ok(Calibration::fit(cfg.calibration, cfg.target_precision, &cal, &raw, data))
+    let c = Calibration::fit(cfg.calibration, cfg.target_precision, &cal, &raw, data);
+    if let Some(d) = &c.direction {
+        tracing::info!(a = d.a, b = d.b, temperature = ?d.temperature, log_loss_before = d.before.log_loss,
+            log_loss_after = d.after.log_loss, "direction head calibrated");
+    }
+    if !c.note.is_empty() {
+        tracing::info!(note = %c.note, "calibration incomplete");
+    }
+    Ok(c)
 }
 
 /// `fc` with `prob_up` replaced by what the version `md` serves (calibrated when it has a
