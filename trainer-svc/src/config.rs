@@ -39,6 +39,8 @@ pub enum Command {
     Train(TrainArgs),
     /// Print the machine-readable training specification (JSON).
     Spec,
+    /// Walk-forward backtest of a recipe against baselines, without a server; prints the report.
+    Backtest(crate::commands::backtest::BacktestArgs),
 }
 
 /// Where the registry lives.
@@ -102,6 +104,10 @@ pub struct ServeConfig {
     /// (base rate, linear), for requests that leave `require_beats_baseline` unset.
     #[arg(long, env = "REQUIRE_BEATS_BASELINE")]
     pub require_beats_baseline: bool,
+    /// How often health probes the registry with a harmless write (milliseconds);
+    /// `lstm.v1.Trainer` is NOT_SERVING while the registry cannot be written.
+    #[arg(long, env = "TRAINER_HEALTH_CHECK_MS", default_value_t = 1000)]
+    pub health_check_ms: u64,
     /// PEM certificate chain for TLS on the gRPC port (with --tls-key); unset = plaintext.
     #[arg(long, env = "TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -132,6 +138,7 @@ impl ServeConfig {
             shutdown_grace_seconds: 30,
             cpu_threads: None,
             require_beats_baseline: false,
+            health_check_ms: 1000,
             tls_cert: None,
             tls_key: None,
         }
@@ -147,6 +154,9 @@ pub struct ImportArgs {
     /// CSV file (dialect auto-detected from the header).
     #[arg(long)]
     pub csv: PathBuf,
+    /// Keep rows that repeat the previous bar on a weekend or holiday (dropped and listed by default).
+    #[arg(long)]
+    pub keep_repeated_bars: bool,
     /// Registry settings.
     #[command(flatten)]
     pub registry: RegistryArgs,

@@ -289,6 +289,9 @@ pub fn run_pipeline(
         "weight_reg": opts.w_reg,
         TARGET_SCALE_KEY: TARGET_SCALE,
         "cv_tuned": cross_validation.is_some(),
+        "calibration": cfg.calibration.as_str(),
+        "target_precision": cfg.target_precision,
+        "require_beats_baseline": cfg.require_beats_baseline.unwrap_or(false),
         "max_epochs_cap": cfg.max_epochs,
         "seed": session.seed,
     });
