@@ -557,3 +557,55 @@ pub fn no_current_model(symbol: &str, years: u32) -> Error {
         "no current model for {symbol}/{years}y; train one with lstm.v1.Trainer/Train"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn empty_cache() -> (tempfile::TempDir, ModelCache) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/r.db", dir.path().display());
+        let registry = Registry::connect(&url).await.unwrap();
+        let cfg = CacheConfig { budget_bytes: u64::MAX, batch: BatchConfig::default(), device: tch::Device::Cpu };
+        (dir, ModelCache::new(registry, cfg, Metrics::new()))
+    }
+
+    #[tokio::test]
+    async fn a_model_whose_worker_died_is_not_served_but_loaded_again() {
+        let (_dir, cache) = empty_cache().await;
+        let key = ModelKey::current("DEAD", 1);
+        let slot = Arc::new(Slot {
+            key: key.clone(),
+            model: RwLock::new(None),
+            load_lock: tokio::sync::Mutex::new(()),
+            info: Mutex::new(SlotInfo::default()),
+            last_used: AtomicU64::new(0),
+        });
+        slot.set_model(Some(Arc::new(ModelHandle {
+            version_id: "v-dead".into(),
+            worker: ModelWorker::dead_for_test("dead"),
+            memory_bytes: 1,
+            loaded_at: Utc::now(),
+            kind: "LSTMDualHead".into(),
+        })));
+        cache.slots().insert(key.clone(), slot);
+        assert_eq!(cache.loaded_count(), 0, "a dead worker does not count as loaded");
+        // The dead model is dropped and a fresh load is attempted (here: no current version).
+        let e = cache.get(&key).await.unwrap_err();
+        assert!(matches!(e, Error::NotFound(_)), "{e}");
+    }
+
+    #[test]
+    fn failures_back_off_with_the_recorded_error() {
+        let now = Instant::now();
+        let info = SlotInfo {
+            last_failure: Some(Error::Corrupt("version v: sha256 mismatch".into())),
+            retry_after: Some(now + Duration::from_millis(800)),
+            ..SlotInfo::default()
+        };
+        let e = info.backing_off(now).unwrap();
+        assert!(matches!(e, Error::Corrupt(_)), "{e}");
+        assert!(e.to_string().contains("sha256 mismatch") && e.to_string().contains("not retried"), "{e}");
+        assert!(info.backing_off(now + Duration::from_secs(1)).is_none(), "the wait is over");
+    }
+}

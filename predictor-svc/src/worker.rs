@@ -116,6 +116,13 @@ impl ModelWorker {
         Ok(ModelWorker { tx, name: name.into(), alive })
     }
 
+    /// A worker whose thread has already ended (tests of what holds a dead worker).
+    #[doc(hidden)]
+    pub fn dead_for_test(name: &str) -> ModelWorker {
+        let (tx, _rx) = mpsc::channel::<Job>();
+        ModelWorker { tx, name: name.into(), alive: Arc::new(AtomicBool::new(false)) }
+    }
+
     /// Whether the worker thread is still running (false once it ended or panicked; the cache
     /// then drops the model instead of serving errors from it).
     pub fn is_alive(&self) -> bool {
