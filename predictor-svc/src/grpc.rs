@@ -61,7 +61,7 @@ pub fn code_name(code: tonic::Code) -> String {
 
 #[tonic::async_trait]
 impl Predictor for PredictorService {
-    #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, years = ?req.get_ref().years))]
+    #[instrument(skip_all, fields(symbol = %common::text::clip(&req.get_ref().symbol), years = ?req.get_ref().years))]
     async fn predict(&self, req: Request<pb::PredictRequest>) -> Result<Response<pb::Prediction>, Status> {
         let engine = self.engine.clone();
         let metrics = self.metrics.clone();
@@ -119,7 +119,7 @@ impl Predictor for PredictorService {
         .await
     }
 
-    #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, years = ?req.get_ref().years))]
+    #[instrument(skip_all, fields(symbol = %common::text::clip(&req.get_ref().symbol), years = ?req.get_ref().years))]
     async fn get_model_status(
         &self,
         req: Request<pb::GetModelStatusRequest>,
