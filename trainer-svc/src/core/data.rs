@@ -202,6 +202,18 @@ mod tests {
         assert_eq!(data.samples.end_dates[0], all[59].date);
     }
 
+    #[test]
+    fn a_range_above_the_sample_cap_is_refused_naming_the_setting() {
+        let all = bars(300);
+        let start_excl = all[99].date;
+        assert!(check_sample_cap(&all, start_excl, 200).is_ok(), "exactly at the cap");
+        let e = check_sample_cap(&all, start_excl, 199).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains("holds 200 trading days") && msg.contains("--max-train-samples"), "{msg}");
+        assert!(msg.contains(&all[100].date.to_string()), "{msg}");
+    }
+
     /// The three insufficient-data paths (the data rule, the pipeline, incremental training)
     /// report the same "got N days" for the same data.
     #[test]
