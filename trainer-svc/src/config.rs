@@ -100,6 +100,10 @@ pub struct ServeConfig {
     /// libtorch intra-op CPU threads per training run (unset = libtorch default).
     #[arg(long, env = "TRAINER_CPU_THREADS")]
     pub cpu_threads: Option<i32>,
+    /// Most trading days one training run may use (memory ≈ 28 KB each); a larger range is
+    /// refused with INVALID_ARGUMENT before any window is built.
+    #[arg(long, env = "MAX_TRAIN_SAMPLES", default_value_t = crate::core::DEFAULT_MAX_TRAIN_SAMPLES)]
+    pub max_train_samples: usize,
     /// Keep a candidate non-current when its holdout Brier is not below the best baseline's
     /// (base rate, linear), for requests that leave `require_beats_baseline` unset.
     #[arg(long, env = "REQUIRE_BEATS_BASELINE")]
@@ -137,6 +141,7 @@ impl ServeConfig {
             max_message_bytes: 64 * 1024 * 1024,
             shutdown_grace_seconds: 30,
             cpu_threads: None,
+            max_train_samples: crate::core::DEFAULT_MAX_TRAIN_SAMPLES,
             require_beats_baseline: false,
             health_check_ms: 1000,
             tls_cert: None,
@@ -242,6 +247,9 @@ pub struct TrainArgs {
     /// libtorch intra-op CPU threads.
     #[arg(long, env = "TRAINER_CPU_THREADS")]
     pub cpu_threads: Option<i32>,
+    /// Most trading days the run may use (see `serve --max-train-samples`).
+    #[arg(long, env = "MAX_TRAIN_SAMPLES", default_value_t = crate::core::DEFAULT_MAX_TRAIN_SAMPLES)]
+    pub max_train_samples: usize,
     /// No progress bar (events are still logged).
     #[arg(long)]
     pub quiet: bool,

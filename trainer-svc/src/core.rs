@@ -59,9 +59,16 @@ pub struct CoreSettings {
     pub max_concurrent: usize,
     /// libtorch intra-op threads per run.
     pub cpu_threads: Option<i32>,
+    /// Most training samples (trading days in range) one run may use; more is refused before
+    /// any window is built, so one request cannot take all memory.
+    pub max_train_samples: usize,
     /// Baseline gate for pipeline runs whose request does not say (issue 11).
     pub require_beats_baseline: bool,
 }
+
+/// Default of [`CoreSettings::max_train_samples`]: 15 000 trading days (about 60 years of daily
+/// bars; peak RSS in BENCHMARKS.md).
+pub const DEFAULT_MAX_TRAIN_SAMPLES: usize = 15_000;
 
 impl Default for CoreSettings {
     fn default() -> Self {
@@ -71,6 +78,7 @@ impl Default for CoreSettings {
             lease_timeout: Duration::from_secs(600),
             max_concurrent: 1,
             cpu_threads: None,
+            max_train_samples: DEFAULT_MAX_TRAIN_SAMPLES,
             require_beats_baseline: false,
         }
     }
@@ -252,7 +260,8 @@ impl Core {
         if let Work::Backtest(job) = &spec.work {
             return crate::backtest::execute(self, spec, job, sink, &run.cancel).await;
         }
-        let data::RunData { samples, range } = data::load(&self.registry, spec, sink).await?;
+        let data::RunData { samples, range } =
+            data::load(&self.registry, spec, sink, self.settings.max_train_samples).await?;
         if run.cancel.is_cancelled() {
             return Err(Error::Cancelled("run cancelled before training".into()));
         }

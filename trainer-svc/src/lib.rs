@@ -169,6 +169,7 @@ pub async fn serve_with_metrics(
         lease_timeout: Duration::from_secs(config.lease_timeout_seconds),
         max_concurrent: config.max_concurrent_trainings,
         cpu_threads: config.cpu_threads,
+        max_train_samples: config.max_train_samples.max(1),
         require_beats_baseline: config.require_beats_baseline,
     };
     let core = Arc::new(core::Core::new(registry, calendar, metrics::Metrics::new(), settings, token.clone()));

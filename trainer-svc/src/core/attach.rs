@@ -24,7 +24,8 @@ pub async fn attach(core: &Core, run_id: &str) -> Result<Attachment> {
     let live = core.live.get(run_id).map(|r| r.events.subscribe());
     if live.is_none() && core.registry.runs(None, Some(run_id), 1).await?.is_empty() {
         return Err(Error::not_found(format!(
-            "training run {run_id} not found; list runs with GetTrainingRuns"
+            "training run {} not found; list runs with GetTrainingRuns",
+            common::text::clip(run_id)
         )));
     }
     Ok(Attachment {

@@ -46,8 +46,14 @@ pub struct RunRange {
 }
 
 /// Loads the bars of `spec` (inline or from the registry) and builds its samples, announcing
-/// the `loading_data` and `features` stages.
-pub async fn load(registry: &Registry, spec: &RunSpec, sink: &mut EventSink) -> Result<RunData> {
+/// the `loading_data` and `features` stages. A range of more than `max_samples` trading days is
+/// refused before any window is built (`--max-train-samples`).
+pub async fn load(
+    registry: &Registry,
+    spec: &RunSpec,
+    sink: &mut EventSink,
+    max_samples: usize,
+) -> Result<RunData> {
     let source = if spec.inline_bars.is_some() {
         "inline bars of the request"
     } else {
@@ -86,9 +92,26 @@ pub async fn load(registry: &Registry, spec: &RunSpec, sink: &mut EventSink) -> 
         .unwrap_or_else(|| end.checked_sub_months(Months::new(months)).unwrap_or(end));
     sink.stage("features", format!("{} bars up to {end}", bars.len()))
         .await;
+    check_sample_cap(&bars, start_excl, max_samples)?;
     tokio::task::spawn_blocking(move || prepare(bars, start_excl))
         .await
         .map_err(|e| Error::internal(format!("feature thread failed: {e}")))?
+}
+
+/// Refuses a range of more than `max_samples` trading days after `start_excl`, so one run's memory
+/// (≈ 28 KB per sample with every copy the pipeline makes) stays bounded.
+fn check_sample_cap(bars: &[Bar], start_excl: NaiveDate, max_samples: usize) -> Result<()> {
+    let first_in_range = bars.iter().position(|b| b.date > start_excl).unwrap_or(bars.len());
+    let in_range = bars.len() - first_in_range;
+    if in_range <= max_samples {
+        return Ok(());
+    }
+    let (first, last) = (bars[first_in_range].date, bars[bars.len() - 1].date);
+    Err(Error::invalid(format!(
+        "the requested range {first}..={last} holds {in_range} trading days, more than the \
+         {max_samples} one training run may use (--max-train-samples); pick a later start or \
+         fewer years"
+    )))
 }
 
 /// Builds the samples of a run from chronological `bars`: windows ending after `start_excl`,
@@ -178,6 +201,18 @@ mod tests {
         assert_eq!(data.range.bars_in_range, 100);
         assert_eq!(data.samples.len(), 100 - 64);
         assert_eq!(data.samples.end_dates[0], all[59].date);
+    }
+
+    #[test]
+    fn a_range_above_the_sample_cap_is_refused_naming_the_setting() {
+        let all = bars(300);
+        let start_excl = all[99].date;
+        assert!(check_sample_cap(&all, start_excl, 200).is_ok(), "exactly at the cap");
+        let e = check_sample_cap(&all, start_excl, 199).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains("holds 200 trading days") && msg.contains("--max-train-samples"), "{msg}");
+        assert!(msg.contains(&all[100].date.to_string()), "{msg}");
     }
 
     /// The three insufficient-data paths (the data rule, the pipeline, incremental training)

@@ -173,7 +173,8 @@ impl TrainerService {
         let runs = self.core.registry.runs(None, Some(&id), 1).await?;
         let Some(run) = runs.first() else {
             return Err(Error::not_found(format!(
-                "training run {id} not found; list runs with GetTrainingRuns"
+                "training run {} not found; list runs with GetTrainingRuns",
+                common::text::clip(&id)
             ))
             .into());
         };
@@ -218,7 +219,10 @@ impl TrainerService {
             .runs(symbol.as_deref(), run_id.as_deref(), limit)
             .await?;
         if let (Some(id), true) = (&run_id, runs.is_empty()) {
-            return Err(Error::not_found(format!("training run {id} not found")));
+            return Err(Error::not_found(format!(
+                "training run {} not found",
+                common::text::clip(id)
+            )));
         }
         let mut out = Vec::with_capacity(runs.len());
         for run in &runs {
