@@ -7,7 +7,8 @@ use common::config::{parse_optional_date, validate_symbol, validate_years};
 pub use common::data::bars_from_pb;
 use common::data::Bar;
 use common::pb;
-use common::training::{DeviceChoice, IncrementalConfig, ParamGrid, PipelineConfig, RegLossType};
+use common::training::search::SearchFields;
+use common::training::{DeviceChoice, IncrementalConfig, ParamGrid, PipelineConfig, RegLossType, SearchConfig};
 use common::triggers::TriggerKind;
 use common::{Error, Result};
 
@@ -148,6 +149,11 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
             max_epochs: max_ep,
             lease_timeout_seconds,
             keep_rejected,
+            search,
+            n_trials,
+            cv_metric,
+            search_space,
+            search_time_budget_seconds,
         } = r;
         let symbol = validate_symbol(&symbol)?;
         let years = if all_years {
@@ -180,6 +186,13 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
             device: device(&dev)?,
             max_epochs: max_epochs(max_ep),
             cpu_threads: None,
+            search: SearchConfig::try_from(SearchFields {
+                search,
+                n_trials,
+                cv_metric,
+                search_space,
+                time_budget_seconds: search_time_budget_seconds,
+            })?,
         };
         pipeline.validate()?;
         let inline_bars = if bars.is_empty() {
@@ -325,6 +338,7 @@ impl TryFrom<pb::TrainAllRequest> for TrainAllJob {
             device: device(&dev)?,
             max_epochs: max_epochs(max_ep),
             cpu_threads: None,
+            search: SearchConfig::default(),
         };
         pipeline.validate()?;
         let concurrency = concurrency.unwrap_or(1);
