@@ -709,6 +709,16 @@ impl Core {
             if let common::training::events::TrainEvent::Epoch { seconds, .. } = &ev {
                 self.metrics.epoch_seconds.observe(*seconds);
             }
+            if let common::training::events::TrainEvent::CvFold {
+                combination,
+                trial: Some(t),
+                ..
+            } = &ev
+            {
+                let state = if t.pruned { "pruned" } else { "complete" };
+                self.metrics.cv_trials.with_label_values(&[state]).inc();
+                info!(trial = combination, state, objective = t.objective, best = ?t.best_objective, "cv trial");
+            }
             if let common::training::events::TrainEvent::Stage { stage, detail } = &ev {
                 info!(stage = %stage, detail = %detail, "stage");
             }

@@ -201,8 +201,9 @@ pub fn cv_search(
     events: &mut dyn FnMut(TrainEvent),
     cancel: &CancellationToken,
 ) -> Result<CvOutcome> {
-    let folds = time_series_split(samples.len(), plan.n_splits)?;
     let search = plan.search;
+    let _span = tracing::info_span!("cv_search", search = %search.mode, cv_metric = %search.metric).entered();
+    let folds = time_series_split(samples.len(), plan.n_splits)?;
     let (n_trials, pruner, budget) = match search.mode {
         SearchMode::Grid => {
             plan.grid.validate()?;
