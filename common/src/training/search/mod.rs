@@ -22,4 +22,4 @@ pub use objective::{cv_score, CvMetric, FoldScores, UNDEFINED_FOLD_AUC};
 pub use pruner::MedianPruner;
 pub use sampler::{Dim, Sampler};
 pub use space::{Interval, SearchSpace, TrialParams};
-pub use study::{run_study, Proposer, StopReason, StudyOptions, StudyOutcome, TrialRecord, TrialState};
+pub use study::{run_study, FoldEvaluator, Proposer, StopReason, StudyOptions, StudyOutcome, TrialRecord, TrialState};

@@ -38,9 +38,7 @@ impl MedianPruner {
             return false;
         }
         let mut at_fold: Vec<f64> = finished.iter().filter_map(|t| t.get(folds_done - 1).copied()).collect();
-        match median(&mut at_fold) {
-            Some(m) => !(value >= m),
-            None => false,
-        }
+        // A NaN objective compares as neither, and is hopeless too.
+        median(&mut at_fold).is_some_and(|m| value.partial_cmp(&m).is_none_or(|o| o.is_lt()))
     }
 }

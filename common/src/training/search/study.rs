@@ -105,13 +105,16 @@ impl<P> StudyOutcome<P> {
     }
 }
 
+/// `eval_fold(trial_number, params, fold)` of [`run_study`].
+pub type FoldEvaluator<'a, P> = dyn FnMut(usize, &P, usize) -> Result<FoldScores> + 'a;
+
 /// Runs a study. `eval_fold(trial_number, params, fold)` trains and scores one fold (0-based);
 /// `on_fold` sees the trial after each of its folds (its state tells whether it goes on).
 /// Errors of `eval_fold` (cancellation included) end the study.
 pub fn run_study<P: Proposer>(
     proposer: &mut P,
     opts: &StudyOptions,
-    eval_fold: &mut dyn FnMut(usize, &P::Point, usize) -> Result<FoldScores>,
+    eval_fold: &mut FoldEvaluator<'_, P::Point>,
     on_fold: &mut dyn FnMut(&TrialRecord<P::Point>),
 ) -> Result<StudyOutcome<P::Point>> {
     let started = Instant::now();
