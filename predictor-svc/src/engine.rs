@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{Duration, NaiveDate};
 use common::calendar::TradingCalendar;
 use common::data::Bar;
-use common::features::{latest_window, FeatureConfig, FORECAST_DAYS, SEQ_LEN};
+use common::features::{prediction_window, FeatureConfig, FORECAST_DAYS, SEQ_LEN};
 use common::pb;
 use common::registry::{NewPrediction, Registry};
 use common::{Error, Result};
@@ -23,7 +23,7 @@ use crate::predlog::PredictionLog;
 /// Bars a forecast looks at: the 60-day window plus indicator warm-up (EMA26 + EMA9 settle well
 /// within 140 days). Registry and inline bars are cut to the same tail so the same market
 /// history gives the same forecast whichever way it arrives.
-pub const HISTORY_BARS: usize = 200;
+pub const HISTORY_BARS: usize = common::features::HISTORY_BARS;
 /// Calendar days fetched from the registry to get [`HISTORY_BARS`] trading days.
 const HISTORY_CALENDAR_DAYS: i64 = 320;
 /// Most requests one PredictBatch may carry.
@@ -250,7 +250,7 @@ impl Engine {
 
     /// The raw feature window ending at the last bar, and that bar.
     fn window(&self, bars: Vec<Bar>) -> Result<(Vec<f32>, Bar)> {
-        let window = latest_window(&bars, &self.features)?;
+        let window = prediction_window(&bars, &self.features)?;
         let last = *bars.last().ok_or(Error::InsufficientData { need: SEQ_LEN, got: 0 })?;
         Ok((window, last))
     }

@@ -23,6 +23,7 @@ pub mod losses;
 pub mod pipeline;
 pub mod search;
 mod session;
+pub(crate) use session::outside_seeded_runs;
 
 pub use config::{DeviceChoice, ImprovedConfig, IncrementalConfig, ParamGrid, PipelineConfig, RegLossType};
 pub use events::TrainEvent;
