@@ -316,7 +316,7 @@ pub fn training_spec() -> Value {
             "deploy_rule": format!("deploy iff there is no current version, or f1 gain >= {MIN_F1_IMPROVEMENT}, or mse <= {MAX_MSE_RATIO} x current mse (tolerance {DEPLOY_TOLERANCE:e}); non-finite candidate metrics never deploy"),
             "min_f1_improvement": MIN_F1_IMPROVEMENT,
             "min_mse_ratio": MAX_MSE_RATIO,
-            "evaluate_metrics": ["accuracy", "f1", "mse", "mae", "rmse", "direction_accuracy"],
+            "evaluate_metrics": ["accuracy", "f1", "mse", "mae", "rmse", "direction_accuracy", "auc"],
             "metric_definitions": {
                 "accuracy": "share of samples with (prob_up > 0.5) == y_dir",
                 "f1": "binary F1 of class 1 (sklearn f1_score); 0 when undefined",
@@ -324,6 +324,7 @@ pub fn training_spec() -> Value {
                 "mae": "mean absolute error over all 5 x n daily magnitudes",
                 "rmse": "sqrt(mse)",
                 "direction_accuracy": "share of samples with sign(sum predicted magnitudes) == sign(sum true magnitudes)",
+                "auc": "ROC AUC of prob_up against y_dir (rank formula, ties count 1/2); null when the holdout holds one class only",
             },
             "feature_importance": {
                 "permutation": format!("per feature, mean loss increase when its 60-step slices are shuffled across holdout samples ({PERMUTATION_REPEATS} seeded repeats)"),

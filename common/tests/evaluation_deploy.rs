@@ -11,6 +11,7 @@ fn m(f1: f64, mse: f64) -> HoldoutMetrics {
         rmse: mse.sqrt(),
         direction_accuracy: 0.5,
         n_samples: 66,
+        auc: None,
     }
 }
 

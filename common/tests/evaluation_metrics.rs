@@ -43,6 +43,8 @@ fn matches_hand_computed_values() {
     assert!((m.rmse - (1.140625f64 / 25.0).sqrt()).abs() < 1e-15);
     // signs of sums: (+,+) ok, (-,+) no, (+,+) ok, (0,0) ok, (-,+) no
     assert_eq!(m.direction_accuracy, 3.0 / 5.0);
+    // AUC pairs (positive, negative): 0.9 beats 0.6, 0.2, 0.5; 0.4 beats 0.2 only → 4 / 6
+    assert!((m.auc.unwrap() - 4.0 / 6.0).abs() < 1e-15, "auc {:?}", m.auc);
     assert_eq!(m.n_samples, 5);
     assert_eq!(try_holdout_metrics(&p, &pm, &y, &tm).unwrap(), m);
 }
@@ -92,9 +94,21 @@ fn serialises_with_the_field_names() {
     let (p, pm, y, tm) = example();
     let m = holdout_metrics(&p, &pm, &y, &tm);
     let v = serde_json::to_value(&m).unwrap();
-    for key in ["accuracy", "f1", "mse", "mae", "rmse", "direction_accuracy", "n_samples"] {
+    for key in ["accuracy", "f1", "mse", "mae", "rmse", "direction_accuracy", "n_samples", "auc"] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
-    let back: HoldoutMetrics = serde_json::from_value(v).unwrap();
+    let back: HoldoutMetrics = serde_json::from_value(v.clone()).unwrap();
     assert_eq!(back, m);
+    // metrics stored before AUC was reported still load, with no AUC
+    let mut old = v;
+    old.as_object_mut().unwrap().remove("auc");
+    let back: HoldoutMetrics = serde_json::from_value(old).unwrap();
+    assert_eq!(back.auc, None);
+}
+
+#[test]
+fn auc_is_none_when_the_holdout_has_one_class() {
+    let m = holdout_metrics(&[0.2, 0.7], &[[0.0; 5]; 2], &[1, 1], &[[0.0; 5]; 2]);
+    assert_eq!(m.auc, None);
+    assert!(m.is_finite());
 }

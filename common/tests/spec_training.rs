@@ -189,7 +189,7 @@ fn validation_matches_the_deploy_constants() {
     assert_eq!(v["purge_gap"], json!(5));
     assert_eq!((v["holdout_min"].clone(), v["holdout_max"].clone()), (json!(HOLDOUT_MIN), json!(HOLDOUT_MAX)));
     assert_eq!(v["post_training_holdout"], "last min(66, max(10, n // 3)) samples");
-    assert_eq!(v["evaluate_metrics"], json!(["accuracy", "f1", "mse", "mae", "rmse", "direction_accuracy"]));
+    assert_eq!(v["evaluate_metrics"], json!(["accuracy", "f1", "mse", "mae", "rmse", "direction_accuracy", "auc"]));
     assert_eq!(s["triggers"]["priority"], json!(["monthly", "quarterly", "performance_decay", "weekly"]));
     assert_eq!(s["build"]["tch"], "0.24");
     assert_eq!(s["build"]["libtorch"], "2.11.0");

@@ -80,8 +80,9 @@ fn default_pipeline_on_three_years_of_synthetic_data() {
     let (cand, cur) = out.validation.clone().unwrap();
     assert!(cur.is_none());
     assert_eq!(cand.n_samples, 66);
+    assert_eq!(out.metrics.get("holdout_auc").copied(), cand.auc);
     assert!(out.deploy.deploy, "{}", out.deploy.reason);
-    for k in ["holdout_f1", "holdout_mse", "holdout_direction_accuracy", "val_volatility_match", "best_epoch", "training_seconds"] {
+    for k in ["holdout_f1", "holdout_mse", "holdout_direction_accuracy", "holdout_auc", "val_volatility_match", "best_epoch", "training_seconds"] {
         assert!(out.metrics.get(k).is_some_and(|v| v.is_finite()), "metric {k} missing: {:?}", out.metrics);
     }
     // importance: 21 features, finite, stored with the version

@@ -244,6 +244,18 @@ pub struct TrainArgs {
     /// How long to wait for the symbol's lease.
     #[arg(long, default_value_t = 600)]
     pub lease_timeout_seconds: u32,
+    /// CV search: `grid` (default) or `tpe` (over the default search space).
+    #[arg(long, default_value = "grid")]
+    pub search: String,
+    /// TPE trials (default 20); only with `--search tpe`.
+    #[arg(long)]
+    pub n_trials: Option<u32>,
+    /// What the CV search maximises: `score` or `auc` (default: score for the grid, auc for TPE).
+    #[arg(long, default_value = "")]
+    pub cv_metric: String,
+    /// TPE: start no new trial after this many seconds; only with `--search tpe`.
+    #[arg(long)]
+    pub search_time_budget_seconds: Option<u32>,
     /// libtorch intra-op CPU threads.
     #[arg(long, env = "TRAINER_CPU_THREADS")]
     pub cpu_threads: Option<i32>,

@@ -4,7 +4,7 @@ use common::calibration::ForecastQuality;
 use common::evaluation::{FeatureImportance, HoldoutMetrics};
 use common::pb::{self, train_event::Event};
 use common::registry::{RunRecord, VersionInfo};
-use common::training::events::TrainEvent;
+use common::training::events::{CvTrialEnd, TrainEvent};
 use common::{Error, Result};
 use prost::Message;
 
@@ -18,6 +18,7 @@ pub fn holdout_to_pb(m: &HoldoutMetrics) -> pb::HoldoutMetrics {
         rmse,
         direction_accuracy,
         n_samples,
+        auc,
     } = m;
     pb::HoldoutMetrics {
         accuracy: *accuracy,
@@ -27,6 +28,7 @@ pub fn holdout_to_pb(m: &HoldoutMetrics) -> pb::HoldoutMetrics {
         rmse: *rmse,
         direction_accuracy: *direction_accuracy,
         n_samples: *n_samples as u32,
+        auc: auc.filter(|a| a.is_finite()),
     }
 }
 
@@ -49,6 +51,26 @@ fn finite(x: f64) -> f64 {
     }
 }
 
+/// How a CV trial ended, as the protocol message.
+fn trial_to_pb(t: CvTrialEnd) -> pb::CvTrialResult {
+    let CvTrialEnd {
+        pruned,
+        objective,
+        fold_objectives,
+        best_objective,
+        best_trial,
+        seconds,
+    } = t;
+    pb::CvTrialResult {
+        state: if pruned { "pruned" } else { "complete" }.into(),
+        objective: finite(objective),
+        fold_objectives: fold_objectives.into_iter().map(finite).collect(),
+        best_objective: best_objective.filter(|b| b.is_finite()),
+        best_trial: best_trial.unwrap_or(0),
+        seconds,
+    }
+}
+
 /// A training-engine event as the protocol `oneof`.
 pub fn engine_event_to_pb(ev: TrainEvent, current_version_id: Option<&str>) -> Event {
     match ev {
@@ -64,6 +86,10 @@ pub fn engine_event_to_pb(ev: TrainEvent, current_version_id: Option<&str>) -> E
             f1,
             mse,
             accuracy,
+            auc,
+            dropout,
+            batch_size,
+            trial,
         } => Event::CvFold(pb::CvFold {
             combination,
             combinations,
@@ -75,17 +101,39 @@ pub fn engine_event_to_pb(ev: TrainEvent, current_version_id: Option<&str>) -> E
             f1: finite(f1),
             mse: finite(mse),
             accuracy: finite(accuracy),
+            auc: auc.filter(|a| a.is_finite()),
+            dropout,
+            batch_size,
+            trial: trial.map(trial_to_pb),
         }),
         TrainEvent::CvSummary {
             best_lr,
             best_hidden_size,
             best_epochs,
             best_score,
+            search,
+            cv_metric,
+            best_objective,
+            best_dropout,
+            best_batch_size,
+            best_trial,
+            trials_run,
+            pruned_trials,
+            stopped_by,
         } => Event::CvSummary(pb::CvSummary {
             best_lr,
             best_hidden_size,
             best_epochs,
             best_score: finite(best_score),
+            search,
+            cv_metric,
+            best_objective: finite(best_objective),
+            best_dropout,
+            best_batch_size,
+            best_trial,
+            trials_run,
+            pruned_trials,
+            stopped_by,
         }),
         TrainEvent::Epoch {
             phase,
@@ -259,7 +307,7 @@ pub fn result_json(r: &pb::TrainResult) -> serde_json::Value {
     let metrics_json = |m: &pb::HoldoutMetrics| {
         serde_json::json!({
             "accuracy": m.accuracy, "f1": m.f1, "mse": m.mse, "mae": m.mae, "rmse": m.rmse,
-            "direction_accuracy": m.direction_accuracy, "n_samples": m.n_samples,
+            "direction_accuracy": m.direction_accuracy, "n_samples": m.n_samples, "auc": m.auc,
         })
     };
     let parse =

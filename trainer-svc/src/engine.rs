@@ -23,6 +23,8 @@ pub struct Current {
 }
 
 /// What the training thread runs.
+// One value per run (see `core::Work`): not worth boxing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum EngineWork {
     /// The full pipeline.

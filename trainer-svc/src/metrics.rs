@@ -14,6 +14,9 @@ pub struct Metrics {
     pub runs_finished: IntCounterVec,
     /// `trainer_epoch_seconds`: wall time of one training epoch.
     pub epoch_seconds: Histogram,
+    /// `trainer_cv_trials_total{state}`: CV trials (grid combinations, TPE trials) that ended,
+    /// `complete` or `pruned`.
+    pub cv_trials: IntCounterVec,
     /// `trainer_queue_wait_seconds`: time from a run's creation until it starts training.
     pub queue_wait_seconds: Histogram,
     /// `trainer_active_runs`: runs currently training (lease and slot held).
@@ -57,6 +60,14 @@ impl Metrics {
             ),
         )
         .expect("valid metric");
+        let cv_trials = IntCounterVec::new(
+            Opts::new(
+                "trainer_cv_trials_total",
+                "CV search trials (grid combinations, TPE trials) that ended, by state",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
         let queue_wait_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "trainer_queue_wait_seconds",
@@ -88,6 +99,7 @@ impl Metrics {
             Box::new(runs_started.clone()),
             Box::new(runs_finished.clone()),
             Box::new(epoch_seconds.clone()),
+            Box::new(cv_trials.clone()),
             Box::new(queue_wait_seconds.clone()),
             Box::new(active_runs.clone()),
             Box::new(rpc_requests.clone()),
@@ -99,6 +111,7 @@ impl Metrics {
             runs_started,
             runs_finished,
             epoch_seconds,
+            cv_trials,
             queue_wait_seconds,
             active_runs,
             rpc_requests,

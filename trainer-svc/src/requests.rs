@@ -7,6 +7,7 @@ use common::config::{parse_optional_date, validate_symbol, validate_years};
 pub use common::data::bars_from_pb;
 use common::data::Bar;
 use common::pb;
+use common::training::search::SearchFields;
 use common::training::{DeviceChoice, IncrementalConfig, PipelineConfig};
 use common::triggers::TriggerKind;
 use common::{Error, Result};
@@ -99,6 +100,11 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
             calibration,
             require_beats_baseline,
             target_precision,
+            search,
+            n_trials,
+            cv_metric,
+            search_space,
+            search_time_budget_seconds,
         } = r;
         let symbol = validate_symbol(&symbol)?;
         let years = if all_years {
@@ -131,6 +137,13 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
                 calibration,
                 require_beats_baseline,
                 target_precision,
+                search: SearchFields {
+                    search,
+                    n_trials,
+                    cv_metric,
+                    search_space,
+                    time_budget_seconds: search_time_budget_seconds,
+                },
             },
         )?;
         let inline_bars = if bars.is_empty() {

@@ -34,6 +34,10 @@ pub struct HoldoutMetrics {
     pub direction_accuracy: f64,
     /// Samples the metrics were computed on; 0 means "no holdout" and every metric is 0.
     pub n_samples: usize,
+    /// ROC AUC of `prob_up` against `y_dir` ([`auc`]); `None` when undefined (one class only,
+    /// no holdout) and in metrics stored before AUC was reported.
+    #[serde(default)]
+    pub auc: Option<f64>,
 }
 
 impl HoldoutMetrics {
@@ -47,13 +51,15 @@ impl HoldoutMetrics {
             rmse: 0.0,
             direction_accuracy: 0.0,
             n_samples: 0,
+            auc: None,
         }
     }
 
-    /// True when every metric is a finite number.
+    /// True when every metric is a finite number (an undefined AUC counts as finite).
     pub fn is_finite(&self) -> bool {
         [self.accuracy, self.f1, self.mse, self.mae, self.rmse, self.direction_accuracy]
             .iter()
+            .chain(self.auc.as_ref())
             .all(|v| v.is_finite())
     }
 }
@@ -69,6 +75,8 @@ impl HoldoutMetrics {
 /// * `mse`, `mae`, `rmse` over all `5 × n` magnitudes (fractional returns).
 /// * `direction_accuracy` = mean of `sign(Σ pred_mag[i]) == sign(Σ y_mag[i])` with
 ///   `sign(0) = 0`.
+/// * `auc` = ROC AUC of `prob_up` against `y_dir` ([`auc`]), `None` when the holdout holds one
+///   class only.
 ///
 /// Errors with [`Error::InvalidArgument`] when the four slices differ in length, are empty, or
 /// contain a non-finite value.
@@ -192,6 +200,7 @@ fn compute(
         rmse: mse.sqrt(),
         direction_accuracy: dir_ok as f64 / n as f64,
         n_samples: n,
+        auc: auc(prob_up, y_dir),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Training configuration: loss choice, device choice, CV grid, pipeline / incremental options
 //! and the improved-strategy constants of seed 001 §4.1.
 use crate::calibration::{CalibrationMethod, DEFAULT_TARGET_PRECISION};
+use super::search::{SearchConfig, SearchMode};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
@@ -241,7 +242,8 @@ pub struct PipelineConfig {
     pub symbol: String,
     /// Years of history of the `(symbol, years)` key (metadata only).
     pub years: u32,
-    /// Cross-validated grid search (only used when `use_improved_training` is false).
+    /// Cross-validated search: the grid runs only when `use_improved_training` is false; TPE
+    /// (`search.mode`) runs in either training mode and tunes the final fit.
     pub do_cv_tune: bool,
     /// Compute feature importance (permutation + integrated gradients).
     pub do_shap: bool,
@@ -279,6 +281,9 @@ pub struct PipelineConfig {
     /// Precision the signal threshold must reach on the calibration samples (issue 14).
     #[serde(default = "default_target_precision")]
     pub target_precision: f64,
+    /// How CV picks hyper-parameters (grid by default, or TPE) and by which metric.
+    #[serde(default)]
+    pub search: SearchConfig,
 }
 
 fn default_target_precision() -> f64 {
@@ -306,6 +311,7 @@ impl Default for PipelineConfig {
             calibration: CalibrationMethod::default(),
             require_beats_baseline: None,
             target_precision: DEFAULT_TARGET_PRECISION,
+            search: SearchConfig::default(),
         }
     }
 }
@@ -330,7 +336,21 @@ impl PipelineConfig {
                 return Err(Error::invalid(format!("cpu_threads {t} must be in 1..=1024")));
             }
         }
+        if self.search.mode == SearchMode::Tpe {
+            if !self.do_cv_tune {
+                return Err(Error::invalid(
+                    "search \"tpe\" is a CV search but do_cv_tune is false; set do_cv_tune (or leave it unset) or use search \"grid\"",
+                ));
+            }
+            self.search.validate()?;
+        }
         Ok(())
+    }
+
+    /// Whether the run starts with a CV search: the grid only with plain training (seed 000),
+    /// TPE in either training mode.
+    pub fn runs_cv(&self) -> bool {
+        self.do_cv_tune && (!self.use_improved_training || self.search.mode == SearchMode::Tpe)
     }
 
     /// The grid CV uses: the given one, else the fast or default grid.

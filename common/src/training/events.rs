@@ -37,11 +37,11 @@ pub enum TrainEvent {
         /// Human-readable detail (sizes, chosen hyper-parameters, ...).
         detail: String,
     },
-    /// One fold of one grid combination finished.
+    /// One fold of one grid combination or TPE trial finished.
     CvFold {
-        /// 1-based combination index.
+        /// 1-based combination (grid) or trial (TPE) number.
         combination: u32,
-        /// Number of combinations.
+        /// Number of combinations, or `n_trials`.
         combinations: u32,
         /// 1-based fold index.
         fold: u32,
@@ -59,8 +59,16 @@ pub enum TrainEvent {
         mse: f64,
         /// Direction accuracy on the fold's test part.
         accuracy: f64,
+        /// ROC AUC on the fold's test part; `None` when it holds one class only.
+        auc: Option<f64>,
+        /// Dropout of the trial.
+        dropout: f64,
+        /// Mini-batch size of the trial.
+        batch_size: u32,
+        /// Set on the trial's last fold (it completed, or the median rule pruned it here).
+        trial: Option<CvTrialEnd>,
     },
-    /// The grid search finished.
+    /// The CV search finished.
     CvSummary {
         /// Best learning rate.
         best_lr: f64,
@@ -68,8 +76,26 @@ pub enum TrainEvent {
         best_hidden_size: u32,
         /// Best epochs.
         best_epochs: u32,
-        /// `avg_f1 − 0.1·ln(1 + avg_mse)` of the best combination.
+        /// `avg_f1 − 0.1·ln(1 + avg_mse)` of the best trial (whatever `cv_metric` chose it by).
         best_score: f64,
+        /// `grid` | `tpe`.
+        search: String,
+        /// `score` | `auc`: what the search maximised.
+        cv_metric: String,
+        /// `cv_metric` of the best trial.
+        best_objective: f64,
+        /// Dropout of the best trial (TPE); `None` for the grid (the architecture's default).
+        best_dropout: Option<f64>,
+        /// Mini-batch size of the best trial.
+        best_batch_size: u32,
+        /// 1-based number of the best trial.
+        best_trial: u32,
+        /// Trials (combinations) that ran.
+        trials_run: u32,
+        /// Numbers of the trials the median rule stopped early.
+        pruned_trials: Vec<u32>,
+        /// `n_trials` | `time_budget`.
+        stopped_by: String,
     },
     /// One training epoch finished. Validation fields are NaN when the stage has no
     /// validation split (plain training, CV folds, incremental fine-tuning).
@@ -116,6 +142,23 @@ pub enum TrainEvent {
         /// Whether the baseline gate decided.
         require_beats_baseline: bool,
     },
+}
+
+/// How a CV trial ended; rides on its last `CvFold` event.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct CvTrialEnd {
+    /// True when the median rule stopped it after this fold.
+    pub pruned: bool,
+    /// `cv_metric` over the folds it ran.
+    pub objective: f64,
+    /// `cv_metric` of each fold it ran, alone.
+    pub fold_objectives: Vec<f64>,
+    /// Best objective of the complete trials so far (this one included); `None` before any.
+    pub best_objective: Option<f64>,
+    /// Number of the trial holding `best_objective`.
+    pub best_trial: Option<u32>,
+    /// Wall time of the trial.
+    pub seconds: f64,
 }
 
 impl TrainEvent {

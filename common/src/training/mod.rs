@@ -5,7 +5,8 @@
 //!   formulas, cross-entropy, validation volatility match;
 //! - [`config`]: request-level options ([`PipelineConfig`], [`IncrementalConfig`], grids);
 //! - [`fit`]: the epoch loop (augmentation, AdamW + cosine restarts, clipping, early stopping);
-//! - [`cv`]: TimeSeriesSplit grid search;
+//! - [`cv`]: TimeSeriesSplit grid or TPE search;
+//! - [`search`]: the search machinery (space, TPE sampler, median pruner, trial loop);
 //! - [`pipeline`] / [`incremental`]: what the trainer service calls;
 //! - [`events`]: progress events streamed to the caller.
 //!
@@ -21,10 +22,12 @@ pub mod fit;
 pub mod incremental;
 pub mod losses;
 pub mod pipeline;
+pub mod search;
 mod session;
 pub(crate) use session::outside_seeded_runs;
 
 pub use config::{DeviceChoice, ImprovedConfig, IncrementalConfig, ParamGrid, PipelineConfig, RegLossType};
 pub use events::TrainEvent;
+pub use search::{CvMetric, SearchConfig, SearchMode, SearchSpace};
 pub use incremental::run_incremental;
 pub use pipeline::{run_pipeline, CurrentModel, PipelineOutcome};

@@ -2,7 +2,8 @@
 //! (improved or plain) → leak-free holdout validation against the current model → feature
 //! importance → plots → artifact.
 use super::config::{ImprovedConfig, PipelineConfig};
-use super::cv::grid_search;
+use super::cv::{cv_search, CvPlan};
+use super::search::SearchMode;
 use super::events::{stage, TrainEvent};
 use super::fit::{
     evaluate, fit, Augmentation, CosineRestarts, EvalOutput, FitOptions, FitReport, OptimizerKind,
@@ -126,6 +127,8 @@ struct FinalParams {
     hidden: i64,
     epochs: u32,
     batch_size: usize,
+    /// Dropout chosen by TPE; `None` keeps the architecture's.
+    dropout: Option<f64>,
 }
 
 /// Runs the whole pipeline on `samples` (raw features, chronological). Blocking; run it on its
@@ -162,7 +165,8 @@ pub fn run_pipeline(
     let split = calibration_split(train_samples.len(), cfg.use_improved_training);
     let fit_samples = train_samples.subset(split.fit.clone());
 
-    // Hyper-parameters: CV (plain training only) or the fixed pipeline choice.
+    // Hyper-parameters: CV (the grid with plain training only, TPE in either mode) or the
+    // fixed pipeline choice.
     let grid = cfg.grid();
     let mut cross_validation = None;
     let default_hidden = if cfg.use_enhanced_model { ENHANCED_HIDDEN } else { BASE_HIDDEN };
@@ -171,28 +175,36 @@ pub fn run_pipeline(
         hidden: default_hidden,
         epochs: PIPELINE_EPOCHS.min(improved.max_epochs),
         batch_size: grid.batch_size,
+        dropout: None,
     };
-    if !cfg.use_improved_training {
-        if cfg.do_cv_tune {
-            let folds = if cfg.fast_training { 3 } else { 5 };
-            events(TrainEvent::stage(
-                stage::CROSS_VALIDATION,
-                format!("{} combinations × {folds} folds on {} samples", grid.combinations().len(), fit_samples.len()),
-            ));
-            let cv = grid_search(
-                &fit_samples,
-                &grid,
-                folds,
-                cfg.reg_loss_type,
-                cfg.max_epochs,
-                device,
-                &mut session.rng,
-                events,
-                cancel,
-            )?;
-            params = FinalParams { lr: cv.best_lr, hidden: cv.best_hidden_size, epochs: cv.best_epochs, ..params };
-            cross_validation = Some(cv.report);
-        } else if let Some(g) = &cfg.param_grid {
+    if cfg.runs_cv() {
+        let folds = if cfg.fast_training { 3 } else { 5 };
+        let what = match cfg.search.mode {
+            SearchMode::Grid => format!("grid: {} combinations", grid.combinations().len()),
+            SearchMode::Tpe => format!("tpe: {} trials", cfg.search.n_trials),
+        };
+        events(TrainEvent::stage(
+            stage::CROSS_VALIDATION,
+            format!("{what} × {folds} folds on {} samples, cv_metric {}", fit_samples.len(), cfg.search.metric),
+        ));
+        let plan = CvPlan {
+            search: &cfg.search,
+            grid: &grid,
+            n_splits: folds,
+            reg_loss: cfg.reg_loss_type,
+            max_epochs: cfg.max_epochs,
+        };
+        let cv = cv_search(&fit_samples, &plan, device, &mut session.rng, events, cancel)?;
+        params = FinalParams {
+            lr: cv.best_lr,
+            hidden: cv.best_hidden_size,
+            epochs: cv.best_epochs,
+            batch_size: cv.best_batch_size,
+            dropout: cv.best_dropout,
+        };
+        cross_validation = Some(cv.report);
+    } else if !cfg.use_improved_training {
+        if let Some(g) = &cfg.param_grid {
             params = FinalParams { lr: g.lr[0], hidden: g.hidden_size[0], epochs: g.epochs[0], ..params };
         }
     }
@@ -201,11 +213,14 @@ pub fn run_pipeline(
     }
 
     // Final fit.
-    let arch = if cfg.use_enhanced_model {
+    let mut arch = if cfg.use_enhanced_model {
         Architecture::enhanced(N_FEATURES as i64, params.hidden)
     } else {
         Architecture::base(N_FEATURES as i64, params.hidden)
     };
+    if let Some(d) = params.dropout {
+        arch.dropout = d;
+    }
     let norm = NormStats::fit(&train_samples.x);
     let vs = VarStore::new(device);
     let net = Network::new(&vs.root(), &arch)?;
@@ -292,6 +307,9 @@ pub fn run_pipeline(
         "calibration": cfg.calibration.as_str(),
         "target_precision": cfg.target_precision,
         "require_beats_baseline": cfg.require_beats_baseline.unwrap_or(false),
+        "search": cross_validation.is_some().then_some(cfg.search.mode.as_str()),
+        "cv_metric": cross_validation.is_some().then_some(cfg.search.metric.as_str()),
+        "dropout": arch.dropout,
         "max_epochs_cap": cfg.max_epochs,
         "seed": session.seed,
     });
@@ -504,6 +522,9 @@ fn insert_holdout(metrics: &mut BTreeMap<String, f64>, prefix: &str, m: &Holdout
         ("direction_accuracy", m.direction_accuracy),
     ] {
         metrics.insert(format!("{prefix}_{k}"), v);
+    }
+    if let Some(auc) = m.auc {
+        metrics.insert(format!("{prefix}_auc"), auc);
     }
 }
 

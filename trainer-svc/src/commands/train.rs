@@ -38,6 +38,11 @@ pub fn specs(args: &TrainArgs) -> Result<Vec<RunSpec>> {
         calibration: args.calibration.clone(),
         require_beats_baseline: Some(args.require_beats_baseline),
         target_precision: args.target_precision,
+        search: args.search.clone(),
+        n_trials: args.n_trials,
+        cv_metric: args.cv_metric.clone(),
+        search_space: None,
+        search_time_budget_seconds: args.search_time_budget_seconds,
     };
     let job = crate::requests::TrainJob::try_from(req)?;
     let by = format!(
@@ -84,21 +89,44 @@ fn show(pb: &ProgressBar, ev: &pb::TrainEvent) {
             pb.set_prefix(s.stage.clone());
             pb.set_message(s.detail.clone());
         }
-        Some(Event::CvFold(f)) => pb.println(format!(
-            "cv {}/{} fold {}/{}: lr {} hidden {} epochs {} -> f1 {:.3} mse {:.5}",
-            f.combination,
-            f.combinations,
-            f.fold,
-            f.folds,
-            f.lr,
-            f.hidden_size,
-            f.epochs,
-            f.f1,
-            f.mse
-        )),
+        Some(Event::CvFold(f)) => {
+            let auc = f.auc.map_or("-".to_string(), |a| format!("{a:.3}"));
+            pb.println(format!(
+                "cv {}/{} fold {}/{}: lr {} hidden {} epochs {} dropout {:.2} batch {} -> f1 {:.3} mse {:.5} auc {auc}",
+                f.combination,
+                f.combinations,
+                f.fold,
+                f.folds,
+                f.lr,
+                f.hidden_size,
+                f.epochs,
+                f.dropout,
+                f.batch_size,
+                f.f1,
+                f.mse
+            ));
+            if let Some(t) = &f.trial {
+                let best = t.best_objective.map_or("-".to_string(), |b| format!("{b:.4} (trial {})", t.best_trial));
+                pb.println(format!(
+                    "trial {} {}: objective {:.4}, best so far {best}",
+                    f.combination, t.state, t.objective
+                ));
+            }
+        }
         Some(Event::CvSummary(s)) => pb.println(format!(
-            "best: lr {} hidden {} epochs {} (score {:.4})",
-            s.best_lr, s.best_hidden_size, s.best_epochs, s.best_score
+            "best ({} on {}): trial {} lr {} hidden {} epochs {} batch {} ({} {:.4}, score {:.4}; {} trials, pruned {:?})",
+            s.search,
+            s.cv_metric,
+            s.best_trial,
+            s.best_lr,
+            s.best_hidden_size,
+            s.best_epochs,
+            s.best_batch_size,
+            s.cv_metric,
+            s.best_objective,
+            s.best_score,
+            s.trials_run,
+            s.pruned_trials
         )),
         Some(Event::Epoch(e)) => {
             pb.set_length(u64::from(e.max_epochs));
@@ -109,7 +137,9 @@ fn show(pb: &ProgressBar, ev: &pb::TrainEvent) {
             ));
         }
         Some(Event::Validation(v)) => {
-            pb.println(format!("validation: deploy={} ({})", v.deploy, v.reason))
+            let auc = v.candidate.as_ref().and_then(|c| c.auc);
+            let auc = auc.map_or("undefined".to_string(), |a| format!("{a:.3}"));
+            pb.println(format!("validation: holdout auc {auc}, deploy={} ({})", v.deploy, v.reason))
         }
         Some(Event::Completed(_)) => pb.finish_with_message("completed"),
         Some(Event::Failed(f)) => pb.abandon_with_message(format!("{}: {}", f.code, f.message)),

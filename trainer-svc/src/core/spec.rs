@@ -8,6 +8,9 @@ use common::training::{IncrementalConfig, PipelineConfig};
 use crate::requests::{DateRange, TrainJob};
 
 /// What a run trains.
+// One value per run: the size of the pipeline recipe does not matter, boxing it would only
+// add noise at every construction.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Work {
     /// The full pipeline on `(end − years, end]` (or the explicit range).

@@ -107,6 +107,15 @@ pub async fn on_thread(
                 let result = if q.beats_baseline { "beats" } else { "loses" };
                 metrics.validation_baseline.with_label_values(&[result]).inc();
             }
+            TrainEvent::CvFold {
+                combination,
+                trial: Some(t),
+                ..
+            } => {
+                let state = if t.pruned { "pruned" } else { "complete" };
+                metrics.cv_trials.with_label_values(&[state]).inc();
+                info!(trial = combination, state, objective = t.objective, best = ?t.best_objective, "cv trial");
+            }
             _ => {}
         }
         sink.emit(convert::engine_event_to_pb(ev, current_id.as_deref()))

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use common::pb;
-use common::training::{DeviceChoice, ParamGrid, PipelineConfig, RegLossType};
+use common::training::search::SearchFields;
+use common::training::{DeviceChoice, ParamGrid, PipelineConfig, RegLossType, SearchConfig};
 use common::Result;
 
 pub(super) fn reg_loss(s: &str) -> Result<RegLossType> {
@@ -80,6 +81,8 @@ pub(super) struct RecipeFields {
     pub(super) require_beats_baseline: Option<bool>,
     /// Precision of the signal threshold; `None` = 0.60.
     pub(super) target_precision: Option<f64>,
+    /// The CV search fields (TrainAll has none: the default grid).
+    pub(super) search: SearchFields,
 }
 
 /// The one conversion of request recipe fields into a validated [`PipelineConfig`]; unset
@@ -107,6 +110,7 @@ pub(super) fn pipeline_config(symbol: &str, years: u32, f: RecipeFields) -> Resu
         calibration: f.calibration.parse()?,
         require_beats_baseline: f.require_beats_baseline,
         target_precision: f.target_precision.unwrap_or(d.target_precision),
+        search: SearchConfig::try_from(f.search)?,
     };
     pipeline.validate()?;
     Ok(pipeline)

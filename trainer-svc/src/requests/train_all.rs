@@ -1,6 +1,7 @@
 //! TrainAll requests: the symbols, the shared recipe, concurrency and sharding.
 use common::config::{validate_symbol, validate_years};
 use common::pb;
+use common::training::search::SearchFields;
 use common::training::PipelineConfig;
 use common::{Error, Result};
 
@@ -70,6 +71,7 @@ impl TryFrom<pb::TrainAllRequest> for TrainAllJob {
                 calibration: String::new(),
                 require_beats_baseline: None,
                 target_precision: None,
+                search: SearchFields::default(),
             },
         )?;
         let concurrency = concurrency.unwrap_or(1);
