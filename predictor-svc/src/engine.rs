@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::cache::{no_current_model, ModelCache, ModelKey, SlotStatus};
 use crate::predlog::PredictionLog;
+use crate::worker::Lane;
 
 /// Bars a forecast looks at: the 60-day window plus indicator warm-up (EMA26 + EMA9 settle well
 /// within 140 days). Registry and inline bars are cut to the same tail so the same market
@@ -28,6 +29,9 @@ pub const HISTORY_BARS: usize = 200;
 const HISTORY_CALENDAR_DAYS: i64 = 320;
 /// Most requests one PredictBatch may carry.
 pub const MAX_BATCH_REQUESTS: usize = 1000;
+/// PredictBatch calls with at least this many requests run on the models' bulk lanes (their own
+/// threads, round-robin between such calls), so they do not hold up single Predicts.
+pub const BULK_BATCH_REQUESTS: usize = 16;
 
 /// A validated forecast request.
 #[derive(Debug, Clone, PartialEq)]
@@ -213,8 +217,13 @@ impl Engine {
         &self.registry
     }
 
-    /// Serves one forecast.
+    /// Serves one forecast on the model's interactive lane.
     pub async fn predict(&self, input: PredictInput) -> Result<PredictionOut> {
+        self.predict_in(input, Lane::Interactive).await
+    }
+
+    /// Serves one forecast, queued on `lane` of the model's worker.
+    pub async fn predict_in(&self, input: PredictInput, lane: Lane) -> Result<PredictionOut> {
         let PredictInput { symbol, years, bars, version_id } = input;
         let key = ModelKey { symbol, years, pinned: version_id };
         let (handle, window, last) = match bars {
@@ -231,7 +240,7 @@ impl Engine {
                 (handle, window, last)
             }
         };
-        let out = handle.worker.forecast(window).await?;
+        let out = handle.worker.forecast_in(window, lane).await?;
         let f = out.forecast;
         let p = assemble(&key, &handle.version_id, &last, f.prob_up, f.magnitudes, &self.calendar);
         if let Some(log) = &self.log {

@@ -10,8 +10,9 @@ use common::{Error, Result};
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
-use crate::engine::{Engine, PredictInput, MAX_BATCH_REQUESTS};
+use crate::engine::{Engine, PredictInput, BULK_BATCH_REQUESTS, MAX_BATCH_REQUESTS};
 use crate::metrics::{outcome_label, Metrics};
+use crate::worker::Lane;
 
 /// gRPC front of the [`Engine`].
 #[derive(Debug, Clone)]
@@ -86,14 +87,17 @@ impl Predictor for PredictorService {
                     requests.len()
                 )));
             }
-            // Items run concurrently: those for the same model share forward passes.
+            // Items run concurrently: those for the same model share forward passes. A large
+            // call queues on the bulk lanes so that it does not stall other callers.
+            let lane =
+                if requests.len() >= BULK_BATCH_REQUESTS { Lane::new_bulk() } else { Lane::Interactive };
             let items = requests.into_iter().map(|r| {
                 let engine = engine.clone();
                 let metrics = metrics.clone();
                 async move {
                     let result = async {
                         let input = PredictInput::try_from(r)?;
-                        engine.predict(input).await
+                        engine.predict_in(input, lane).await
                     }
                     .await;
                     let code = result.as_ref().map_or_else(|e| e.code(), |_| tonic::Code::Ok);

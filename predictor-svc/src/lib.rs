@@ -2,7 +2,8 @@
 //! the same on an ephemeral port.
 //!
 //! Layout:
-//! - [`worker`]: one OS thread per loaded model, fed by a channel, running batched forwards;
+//! - [`worker`]: two OS threads per loaded model (interactive and bulk lanes), fed by channels,
+//!   running batched forwards; [`fair`]: the round-robin queue of the bulk lane;
 //! - [`cache`]: lazy loading, atomic hot swap, LRU eviction under a memory budget;
 //! - [`reload`]: the change-counter poller that triggers hot reloads;
 //! - [`engine`]: bars → features → forecast → reply, free of gRPC;
@@ -23,6 +24,7 @@ use tonic_health::ServingStatus;
 pub mod cache;
 pub mod config;
 pub mod engine;
+pub mod fair;
 pub mod grpc;
 pub mod metrics;
 pub mod predlog;
