@@ -753,7 +753,7 @@ impl Core {
         let deploy = outcome.deploy;
         // The engine announced the `saving` stage; the registry write follows.
         let metadata_json = serde_json::to_string(&outcome.metadata)?;
-        let model_kind = outcome.metadata.kind.as_str().to_string();
+        let model_kind = outcome.metadata.architecture.kind.as_str().to_string();
         let mut version_id = String::new();
         if deploy || keep_rejected {
             let id = new_version_id(&spec.symbol, spec.years);
