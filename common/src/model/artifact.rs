@@ -257,12 +257,7 @@ mod tests {
         let bytes = safetensors_io::to_safetensors(&vs).unwrap();
         let md = ModelMetadata {
             format_version: FORMAT_VERSION,
-            kind: arch.kind,
-            input_size: arch.input_size,
-            hidden_size: arch.hidden_size,
-            num_layers: arch.num_layers,
-            dropout: arch.dropout,
-            bidirectional: arch.bidirectional,
+            architecture: arch,
             feature_names: crate::features::FEATURES.iter().map(|f| f.name.to_string()).collect(),
             norm: NormStats { mean: vec![0.0; N_FEATURES], std: vec![1.0; N_FEATURES] },
             hyperparameters: serde_json::json!({}),
