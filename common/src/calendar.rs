@@ -27,7 +27,8 @@ impl TradingCalendar {
         for token in list.split(|c: char| c == ',' || c.is_whitespace()).filter(|t| !t.is_empty()) {
             let day = NaiveDate::parse_from_str(token, "%Y-%m-%d").map_err(|_| {
                 Error::invalid(format!(
-                    "holiday list: `{token}` is not a date; use YYYY-MM-DD separated by commas"
+                    "holiday list: `{}` is not a date; use YYYY-MM-DD separated by commas",
+                    crate::text::clip(token)
                 ))
             })?;
             holidays.insert(day);

@@ -24,7 +24,8 @@ pub fn validate_symbol(symbol: &str) -> Result<String> {
     }
     if s.len() > 32 || !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
         return Err(Error::invalid(format!(
-            "symbol `{s}` is invalid: use 1-32 letters, digits, '.', '-' or '_'"
+            "symbol `{}` is invalid: use 1-32 letters, digits, '.', '-' or '_'",
+            crate::text::clip(s)
         )));
     }
     Ok(s.to_string())
@@ -49,7 +50,9 @@ pub fn parse_optional_date(field: &str, value: &str) -> Result<Option<NaiveDate>
     }
     NaiveDate::parse_from_str(v, "%Y-%m-%d")
         .map(Some)
-        .map_err(|_| Error::invalid(format!("{field} `{v}` is not a date; use YYYY-MM-DD")))
+        .map_err(|_| {
+            Error::invalid(format!("{field} `{}` is not a date; use YYYY-MM-DD", crate::text::clip(v)))
+        })
 }
 
 #[cfg(test)]

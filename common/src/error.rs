@@ -75,7 +75,7 @@ impl Error {
 
 impl From<Error> for tonic::Status {
     fn from(err: Error) -> Self {
-        tonic::Status::new(err.code(), err.to_string())
+        tonic::Status::new(err.code(), crate::text::cap_message(err.to_string()))
     }
 }
 
@@ -104,9 +104,20 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => Error::Unavailable(format!(
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => Error::Unavailable(format!(
                 "{err}; check DATABASE_URL and that the database is running"
             )),
+            // The server refuses or dropped the session: SQLSTATE class 08 (connection
+            // exception), 57P01-03 (shutting down, starting up: "not currently accepting
+            // connections"), 53300 (too many connections), MySQL 08S01. Retry later.
+            sqlx::Error::Database(db) if db.code().as_deref().is_some_and(unavailable_sqlstate) => {
+                Error::Unavailable(format!(
+                    "the database refused the session: {}; retry when it is back",
+                    db.message()
+                ))
+            }
             // Contention that outlasted the wait (SQLite busy/locked codes, SQLSTATE 40001
             // serialization failure / MySQL deadlock, 40P01 PostgreSQL deadlock): transient.
             sqlx::Error::Database(db)
@@ -125,6 +136,11 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+/// SQLSTATEs that mean "the server is not taking sessions now" rather than a bad statement.
+fn unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +157,17 @@ mod tests {
         for (err, code) in cases {
             assert_eq!(tonic::Status::from(err).code(), code);
         }
+    }
+
+    #[test]
+    fn server_refusals_are_unavailable() {
+        for code in ["57P03", "57P01", "08006", "08S01", "53300"] {
+            assert!(unavailable_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "42P01", "40001"] {
+            assert!(!unavailable_sqlstate(code), "{code}");
+        }
+        assert_eq!(Error::from(sqlx::Error::WorkerCrashed).code(), tonic::Code::Unavailable);
     }
 
     #[test]

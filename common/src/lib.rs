@@ -22,6 +22,7 @@ pub mod pb;
 pub mod registry;
 pub mod spec;
 pub mod telemetry;
+pub mod text;
 pub mod tls;
 pub mod training;
 pub mod triggers;

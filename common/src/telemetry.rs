@@ -25,7 +25,10 @@ impl FromStr for LogFormat {
         match s.trim().to_ascii_lowercase().as_str() {
             "" | "text" => Ok(LogFormat::Text),
             "json" => Ok(LogFormat::Json),
-            other => Err(Error::invalid(format!("LOG_FORMAT `{other}` is not `text` or `json`"))),
+            other => Err(Error::invalid(format!(
+                "LOG_FORMAT `{}` is not `text` or `json`",
+                crate::text::clip(other)
+            ))),
         }
     }
 }

@@ -72,8 +72,9 @@ impl FromStr for TriggerKind {
             "quarterly" => Ok(TriggerKind::Quarterly),
             "performance_decay" => Ok(TriggerKind::PerformanceDecay),
             _ => Err(Error::invalid(format!(
-                "trigger_type {s:?} is not supported; use weekly, monthly, quarterly or \
-                 performance_decay (or leave it empty to use the one CheckTriggers selects)"
+                "trigger_type {:?} is not supported; use weekly, monthly, quarterly or \
+                 performance_decay (or leave it empty to use the one CheckTriggers selects)",
+                crate::text::clip(s)
             ))),
         }
     }

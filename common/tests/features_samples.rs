@@ -221,3 +221,17 @@ fn norm_stats_round_trip_through_json_and_standardise_training_samples() {
         assert!((sd - 1.0).abs() < 1e-3 || sd == 0.0, "feature {c} std {sd}");
     }
 }
+
+#[test]
+fn a_non_finite_feature_names_the_bar_date_and_the_feature() {
+    // A bar that bypassed ingest validation (e.g. stored before it existed): close 1e300.
+    let mut bars = synthetic(200, 5);
+    bars[150].close = 1e300;
+    bars[150].high = 1e300;
+    let date = bars[150].date.to_string();
+    let e = build_samples(&bars, &FeatureConfig::default()).unwrap_err().to_string();
+    assert!(e.contains(&format!("of the bar on {date}")) && e.starts_with("feature "), "{e}");
+    assert!(!e.contains("sample"), "{e}");
+    let e = latest_window(&bars[..170], &FeatureConfig::default()).unwrap_err().to_string();
+    assert!(e.contains("is not finite") && e.contains("feature "), "{e}");
+}

@@ -7,9 +7,15 @@
 //! worker thread lives until its last request is answered. Loads (first load and reloads) of a
 //! slot are serialised by an async mutex, so concurrent first requests share one load and a
 //! reload never races a lazy load.
+//!
+//! A key whose load failed is not tried again on every request: failures back off
+//! ([`LOAD_BACKOFF_START`] doubling up to [`LOAD_BACKOFF_MAX`]; a registry change or recovery
+//! clears it), and requests in between get the recorded error at once. A loaded model whose
+//! worker thread died is dropped and loaded again by the next request.
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::features::{N_FEATURES, SEQ_LEN};
@@ -19,6 +25,11 @@ use common::{Error, Result};
 
 use crate::metrics::Metrics;
 use crate::worker::{clone_error, BatchConfig, ModelWorker};
+
+/// Wait after a key's first failed load before the next attempt.
+pub const LOAD_BACKOFF_START: Duration = Duration::from_secs(1);
+/// Longest wait between load attempts of a failing key.
+pub const LOAD_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// Settings of the cache.
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +97,20 @@ struct SlotInfo {
     reloads_ok: u64,
     reloads_failed: u64,
     last_used_at: Option<DateTime<Utc>>,
+    /// Consecutive failed loads of the lazy path (reset by a success or [`ModelCache::clear_backoff`]).
+    failures: u32,
+    /// No new load attempt before this instant; requests get `last_failure` instead.
+    retry_after: Option<Instant>,
+}
+
+impl SlotInfo {
+    /// The recorded failure while its backoff lasts.
+    fn backing_off(&self, now: Instant) -> Option<Error> {
+        let until = self.retry_after.filter(|t| *t > now)?;
+        let e = self.last_failure.as_ref()?;
+        let wait = (until - now).as_millis();
+        Some(with_suffix(e, &format!(" (the load is not retried for another {wait} ms)")))
+    }
 }
 
 struct Slot {
@@ -169,7 +194,7 @@ impl ModelCache {
         if let Some(pin) = &key.pinned {
             let current = self.slots().get(&ModelKey::current(&key.symbol, key.years)).cloned();
             if let Some(slot) = current {
-                if let Some(h) = slot.loaded().filter(|h| &h.version_id == pin) {
+                if let Some(h) = slot.loaded().filter(|h| &h.version_id == pin && h.worker.is_alive()) {
                     self.touch(&slot);
                     return Ok(h);
                 }
@@ -189,12 +214,15 @@ impl ModelCache {
             })
             .clone();
         self.touch(&slot);
-        if let Some(h) = slot.loaded() {
+        if let Some(h) = self.live(&slot) {
             return Ok(h);
+        }
+        if let Some(e) = slot.info().backing_off(Instant::now()) {
+            return Err(e);
         }
         let attempts_before = slot.info().attempts;
         let _guard = slot.load_lock.lock().await;
-        if let Some(h) = slot.loaded() {
+        if let Some(h) = self.live(&slot) {
             return Ok(h);
         }
         {
@@ -223,6 +251,8 @@ impl ModelCache {
                 let handle = Arc::new(handle);
                 info.last_failure = None;
                 info.last_error = None;
+                info.failures = 0;
+                info.retry_after = None;
                 drop(info);
                 slot.set_model(Some(handle.clone()));
                 self.metrics.loads.with_label_values(&["ok"]).inc();
@@ -242,9 +272,46 @@ impl ModelCache {
                     tracing::error!(key = %key, error = %e, "model load failed");
                     info.last_error = Some(e.to_string());
                     info.last_failure = Some(clone_error(&e));
+                    let backoff = LOAD_BACKOFF_START
+                        .saturating_mul(1u32 << info.failures.min(10))
+                        .min(LOAD_BACKOFF_MAX);
+                    info.failures += 1;
+                    info.retry_after = Some(Instant::now() + backoff);
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// The slot's model if its worker is still running. A dead worker (its thread panicked) is
+    /// dropped from the slot and recorded, so the next load replaces it instead of every request
+    /// failing on it.
+    fn live(&self, slot: &Slot) -> Option<Arc<ModelHandle>> {
+        let h = slot.loaded()?;
+        if h.worker.is_alive() {
+            return Some(h);
+        }
+        let mut model = slot.model.write().unwrap_or_else(|p| p.into_inner());
+        if model.as_ref().is_some_and(|m| Arc::ptr_eq(m, &h)) {
+            *model = None;
+            drop(model);
+            slot.info().last_error =
+                Some(format!("model worker of version {} stopped; loading it again", h.version_id));
+            tracing::error!(key = %slot.key, version_id = %h.version_id,
+                "model worker died; dropping the model so the next request reloads it");
+            self.update_gauges();
+        }
+        None
+    }
+
+    /// Lets every failing key try to load again at its next request (the registry changed or
+    /// came back).
+    pub fn clear_backoff(&self) {
+        let slots: Vec<Arc<Slot>> = self.slots().values().cloned().collect();
+        for s in slots {
+            let mut info = s.info();
+            info.retry_after = None;
+            info.failures = 0;
         }
     }
 
@@ -252,7 +319,10 @@ impl ModelCache {
     async fn resolve_version(&self, key: &ModelKey) -> Result<String> {
         match &key.pinned {
             Some(pin) => {
-                let info = self.registry.version_info(pin).await?;
+                let info = self
+                    .registry
+                    .bounded("a version lookup", self.registry.version_info(pin))
+                    .await?;
                 if info.symbol != key.symbol || info.years != key.years {
                     return Err(Error::invalid(format!(
                         "version_id {pin} belongs to {}/{}y, not {}/{}y; omit version_id to use \
@@ -264,7 +334,7 @@ impl ModelCache {
             }
             None => self
                 .registry
-                .current_version(&key.symbol, key.years)
+                .bounded("the current version", self.registry.current_version(&key.symbol, key.years))
                 .await?
                 .map(|v| v.version_id)
                 .ok_or_else(|| no_current_model(&key.symbol, key.years)),
@@ -275,7 +345,7 @@ impl ModelCache {
     /// runtime, starts its worker and runs a warm-up forward pass through it.
     pub async fn load_version(&self, key: &ModelKey, version_id: &str) -> Result<ModelHandle> {
         let t0 = std::time::Instant::now();
-        let rec = self.registry.version(version_id).await?;
+        let rec = self.registry.bounded("a model version", self.registry.version(version_id)).await?;
         let fetched = t0.elapsed();
         let metadata: ModelMetadata = serde_json::from_str(&rec.metadata_json).map_err(|e| {
             Error::Corrupt(format!("version {version_id}: metadata JSON is unreadable: {e}"))
@@ -442,6 +512,12 @@ impl ModelCache {
         slot.map(|s| Self::status_of(&s))
     }
 
+    /// Number of keys with a model loaded now.
+    pub fn loaded_count(&self) -> usize {
+        let slots: Vec<Arc<Slot>> = self.slots().values().cloned().collect();
+        slots.iter().filter(|s| s.loaded().is_some_and(|h| h.worker.is_alive())).count()
+    }
+
     /// Status of every key the cache holds, sorted by key.
     pub fn statuses(&self) -> Vec<SlotStatus> {
         let slots: Vec<Arc<Slot>> = self.slots().values().cloned().collect();
@@ -460,9 +536,76 @@ impl ModelCache {
     }
 }
 
+/// `e` with `suffix` appended to its message (same variant).
+fn with_suffix(e: &Error, suffix: &str) -> Error {
+    match clone_error(e) {
+        Error::InvalidArgument(m) => Error::InvalidArgument(m + suffix),
+        Error::NotFound(m) => Error::NotFound(m + suffix),
+        Error::FailedPrecondition(m) => Error::FailedPrecondition(m + suffix),
+        Error::LeaseTimeout(m) => Error::LeaseTimeout(m + suffix),
+        Error::Unavailable(m) => Error::Unavailable(m + suffix),
+        Error::Corrupt(m) => Error::Corrupt(m + suffix),
+        Error::Cancelled(m) => Error::Cancelled(m + suffix),
+        Error::Internal(m) => Error::Internal(m + suffix),
+        other @ Error::InsufficientData { .. } => other,
+    }
+}
+
 /// The NOT_FOUND error for a key without a current model.
 pub fn no_current_model(symbol: &str, years: u32) -> Error {
     Error::not_found(format!(
         "no current model for {symbol}/{years}y; train one with lstm.v1.Trainer/Train"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn empty_cache() -> (tempfile::TempDir, ModelCache) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/r.db", dir.path().display());
+        let registry = Registry::connect(&url).await.unwrap();
+        let cfg = CacheConfig { budget_bytes: u64::MAX, batch: BatchConfig::default(), device: tch::Device::Cpu };
+        (dir, ModelCache::new(registry, cfg, Metrics::new()))
+    }
+
+    #[tokio::test]
+    async fn a_model_whose_worker_died_is_not_served_but_loaded_again() {
+        let (_dir, cache) = empty_cache().await;
+        let key = ModelKey::current("DEAD", 1);
+        let slot = Arc::new(Slot {
+            key: key.clone(),
+            model: RwLock::new(None),
+            load_lock: tokio::sync::Mutex::new(()),
+            info: Mutex::new(SlotInfo::default()),
+            last_used: AtomicU64::new(0),
+        });
+        slot.set_model(Some(Arc::new(ModelHandle {
+            version_id: "v-dead".into(),
+            worker: ModelWorker::dead_for_test("dead"),
+            memory_bytes: 1,
+            loaded_at: Utc::now(),
+            kind: "LSTMDualHead".into(),
+        })));
+        cache.slots().insert(key.clone(), slot);
+        assert_eq!(cache.loaded_count(), 0, "a dead worker does not count as loaded");
+        // The dead model is dropped and a fresh load is attempted (here: no current version).
+        let e = cache.get(&key).await.unwrap_err();
+        assert!(matches!(e, Error::NotFound(_)), "{e}");
+    }
+
+    #[test]
+    fn failures_back_off_with_the_recorded_error() {
+        let now = Instant::now();
+        let info = SlotInfo {
+            last_failure: Some(Error::Corrupt("version v: sha256 mismatch".into())),
+            retry_after: Some(now + Duration::from_millis(800)),
+            ..SlotInfo::default()
+        };
+        let e = info.backing_off(now).unwrap();
+        assert!(matches!(e, Error::Corrupt(_)), "{e}");
+        assert!(e.to_string().contains("sha256 mismatch") && e.to_string().contains("not retried"), "{e}");
+        assert!(info.backing_off(now + Duration::from_secs(1)).is_none(), "the wait is over");
+    }
 }

@@ -101,6 +101,10 @@ pub struct Config {
     /// Capacity of the prediction-log queue; entries beyond it are dropped and counted.
     #[arg(long, env = "PREDICTION_LOG_CAPACITY", default_value_t = 10_000)]
     pub prediction_log_capacity: usize,
+    /// Deadline of every registry call on the request path, the health ping and the poller
+    /// (connect, pool acquire and the call itself, ms): past it the answer is UNAVAILABLE.
+    #[arg(long = "registry-timeout-ms", env = "PREDICTOR_REGISTRY_TIMEOUT_MS", default_value_t = 1_000)]
+    pub registry_timeout_ms: u64,
     /// How often the registry is pinged for the readiness status (ms).
     #[arg(long = "health-poll-ms", env = "PREDICTOR_HEALTH_POLL_MS", default_value_t = 5_000)]
     pub health_poll_ms: u64,
@@ -128,6 +132,7 @@ impl Config {
             model_memory_budget_mb: 512.0,
             reload_poll_ms: 250,
             prediction_log_capacity: 10_000,
+            registry_timeout_ms: 1_000,
             health_poll_ms: 5_000,
             shutdown_grace_ms: 0,
             tls_cert: None,
@@ -142,6 +147,11 @@ impl Config {
             max_wait: Duration::from_millis(self.batch_wait_ms),
             torch_threads: self.model.torch_threads,
         }
+    }
+
+    /// The registry deadline (at least 50 ms).
+    pub fn registry_timeout(&self) -> Duration {
+        Duration::from_millis(self.registry_timeout_ms.max(50))
     }
 
     /// The memory budget in bytes.
@@ -184,7 +194,10 @@ pub fn parse_device(s: &str) -> Result<tch::Device> {
             .and_then(|n| n.parse::<usize>().ok())
             .map(tch::Device::Cuda)
             .ok_or_else(|| {
-                Error::invalid(format!("device `{s}` is not one of cpu, cuda, cuda:N, auto"))
+                Error::invalid(format!(
+                    "device `{}` is not one of cpu, cuda, cuda:N, auto",
+                    common::text::clip(s)
+                ))
             }),
     }
 }

@@ -5,10 +5,12 @@
 //! model standardises it with the version's stored statistics) and derives the reply:
 //! direction `UP` iff `prob_up >= 0.5`, `cumulative_return = Π(1 + m_k) − 1`,
 //! `predicted_closes` chained from the last close, `forecast_dates` = the next 5 trading days.
+//! Registry bars come from the [`BarStore`] (held in memory, so loaded models keep answering
+//! through a registry outage); every answer says how old its bars are.
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use chrono::{Duration, NaiveDate};
+use chrono::{DateTime, NaiveDate, Utc};
 use common::calendar::TradingCalendar;
 use common::data::Bar;
 use common::features::{latest_window, FeatureConfig, FORECAST_DAYS, SEQ_LEN};
@@ -17,16 +19,11 @@ use common::registry::{NewPrediction, Registry};
 use common::{Error, Result};
 use serde::Serialize;
 
+pub use crate::bars::HISTORY_BARS;
+use crate::bars::{tail, BarStore, BarsSource};
 use crate::cache::{no_current_model, ModelCache, ModelKey, SlotStatus};
 use crate::predlog::PredictionLog;
 use crate::worker::Lane;
-
-/// Bars a forecast looks at: the 60-day window plus indicator warm-up (EMA26 + EMA9 settle well
-/// within 140 days). Registry and inline bars are cut to the same tail so the same market
-/// history gives the same forecast whichever way it arrives.
-pub const HISTORY_BARS: usize = 200;
-/// Calendar days fetched from the registry to get [`HISTORY_BARS`] trading days.
-const HISTORY_CALENDAR_DAYS: i64 = 320;
 /// Most requests one PredictBatch may carry.
 pub const MAX_BATCH_REQUESTS: usize = 1000;
 /// PredictBatch calls with at least this many requests run on the models' bulk lanes (their own
@@ -109,6 +106,12 @@ pub struct PredictionOut {
     pub forecast_dates: Vec<NaiveDate>,
     /// Close of the `as_of` bar.
     pub last_close: f64,
+    /// When the bars were last known to match the registry (`None` for inline bars).
+    pub bars_as_of: Option<DateTime<Utc>>,
+    /// Seconds since `bars_as_of` when the answer was made (0 for inline bars).
+    pub bars_age_seconds: f64,
+    /// `registry` | `memory` | `memory:stale` | `inline`.
+    pub bars_source: &'static str,
 }
 
 impl From<PredictionOut> for pb::Prediction {
@@ -128,11 +131,18 @@ impl From<PredictionOut> for pb::Prediction {
             predicted_closes: p.predicted_closes.to_vec(),
             forecast_dates: p.forecast_dates.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect(),
             last_close: p.last_close,
+            bars_as_of: p
+                .bars_as_of
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .unwrap_or_default(),
+            bars_age_seconds: p.bars_age_seconds,
+            bars_source: p.bars_source.to_string(),
         }
     }
 }
 
-/// Builds the reply from a model's raw outputs.
+/// Builds the reply from a model's raw outputs (with inline-bar provenance; the engine sets the
+/// bars fields of registry answers).
 pub fn assemble(
     key: &ModelKey,
     version_id: &str,
@@ -160,6 +170,9 @@ pub fn assemble(
         predicted_closes,
         forecast_dates: calendar.next_trading_days(last.date, FORECAST_DAYS),
         last_close: last.close,
+        bars_as_of: None,
+        bars_age_seconds: 0.0,
+        bars_source: BarsSource::Inline.as_str(),
     }
 }
 
@@ -179,8 +192,7 @@ pub struct Engine {
     calendar: TradingCalendar,
     log: Option<PredictionLog>,
     features: FeatureConfig,
-    /// Per symbol: the last bar date seen, to fetch only recent bars next time.
-    bar_hints: Mutex<HashMap<String, NaiveDate>>,
+    bars: Arc<BarStore>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -197,14 +209,13 @@ impl Engine {
         calendar: TradingCalendar,
         log: Option<PredictionLog>,
     ) -> Engine {
-        Engine {
-            registry,
-            cache,
-            calendar,
-            log,
-            features: FeatureConfig::default(),
-            bar_hints: Mutex::new(HashMap::new()),
-        }
+        let bars = Arc::new(BarStore::new(registry.clone()));
+        Engine { registry, cache, calendar, log, features: FeatureConfig::default(), bars }
+    }
+
+    /// The recent bars held per symbol (refreshed by the reload poller).
+    pub fn bars(&self) -> &Arc<BarStore> {
+        &self.bars
     }
 
     /// The model cache.
@@ -226,23 +237,28 @@ impl Engine {
     pub async fn predict_in(&self, input: PredictInput, lane: Lane) -> Result<PredictionOut> {
         let PredictInput { symbol, years, bars, version_id } = input;
         let key = ModelKey { symbol, years, pinned: version_id };
-        let (handle, window, last) = match bars {
+        let (handle, window, last, provenance) = match bars {
             Some(bars) => {
                 // Inline data is checked before any model is loaded for it.
-                let (window, last) = self.window(tail(bars))?;
-                (self.cache.get(&key).await?, window, last)
+                let (window, last) = self.window(&tail(bars))?;
+                (self.cache.get(&key).await?, window, last, None)
             }
             None => {
                 // Fetched together; the model's error (e.g. NOT_FOUND) wins over the bars'.
-                let (handle, bars) = tokio::join!(self.cache.get(&key), self.recent_bars(&key.symbol));
+                let (handle, bars) = tokio::join!(self.cache.get(&key), self.bars.recent(&key.symbol));
                 let (handle, bars) = (handle?, bars?);
-                let (window, last) = self.window(bars)?;
-                (handle, window, last)
+                let (window, last) = self.window(&bars.bars)?;
+                (handle, window, last, Some(bars))
             }
         };
         let out = handle.worker.forecast_in(window, lane).await?;
         let f = out.forecast;
-        let p = assemble(&key, &handle.version_id, &last, f.prob_up, f.magnitudes, &self.calendar);
+        let mut p = assemble(&key, &handle.version_id, &last, f.prob_up, f.magnitudes, &self.calendar);
+        if let Some(view) = provenance {
+            p.bars_age_seconds = view.age_seconds();
+            p.bars_as_of = view.as_of;
+            p.bars_source = view.source.as_str();
+        }
         if let Some(log) = &self.log {
             log.record(NewPrediction {
                 symbol: p.symbol.clone(),
@@ -258,46 +274,25 @@ impl Engine {
     }
 
     /// The raw feature window ending at the last bar, and that bar.
-    fn window(&self, bars: Vec<Bar>) -> Result<(Vec<f32>, Bar)> {
-        let window = latest_window(&bars, &self.features)?;
+    fn window(&self, bars: &[Bar]) -> Result<(Vec<f32>, Bar)> {
+        let window = latest_window(bars, &self.features)?;
         let last = *bars.last().ok_or(Error::InsufficientData { need: SEQ_LEN, got: 0 })?;
         Ok((window, last))
-    }
-
-    /// The last [`HISTORY_BARS`] stored bars of `symbol`.
-    async fn recent_bars(&self, symbol: &str) -> Result<Vec<Bar>> {
-        let hint = self.bar_hints.lock().unwrap_or_else(|p| p.into_inner()).get(symbol).copied();
-        if let Some(last) = hint {
-            let from = last - Duration::days(HISTORY_CALENDAR_DAYS);
-            let bars = self.registry.bars(symbol, Some(from), None).await?;
-            if bars.len() >= HISTORY_BARS {
-                return Ok(tail(bars));
-            }
-        }
-        let bars = self.registry.bars(symbol, None, None).await?;
-        if bars.is_empty() {
-            return Err(Error::FailedPrecondition(format!(
-                "no bars stored for {symbol}; ingest them with lstm.v1.Trainer/IngestBars or pass \
-                 bars inline in the request"
-            )));
-        }
-        if bars.len() >= HISTORY_BARS {
-            if let Some(b) = bars.last() {
-                self.bar_hints
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(symbol.to_string(), b.date);
-            }
-        }
-        Ok(tail(bars))
     }
 
     /// GetModelStatus: the cache's view plus the registry's current version. A key the cache
     /// has never seen and the registry has no current version for is `NotFound`.
     pub async fn status(&self, symbol: &str, years: u32) -> Result<KeyStatus> {
         let key = ModelKey::current(symbol, years);
-        let current = self.registry.current_version(symbol, years).await?.map(|v| v.version_id);
-        let cache = match self.cache.status(&key) {
+        let known = self.cache.status(&key);
+        let current = self.registry.bounded("the current version", self.registry.current_version(symbol, years));
+        let current = match (current.await, &known) {
+            (Ok(v), _) => v.map(|v| v.version_id),
+            // During an outage a key the cache knows is still reported (current version unknown).
+            (Err(Error::Unavailable(_)), Some(_)) => None,
+            (Err(e), _) => return Err(e),
+        };
+        let cache = match known {
             Some(s) => s,
             None if current.is_some() => SlotStatus {
                 key,
@@ -317,11 +312,17 @@ impl Engine {
 
     /// ListModels: every key the cache holds, with the registry's current versions.
     pub async fn list(&self) -> Result<Vec<KeyStatus>> {
-        let current: HashMap<(String, u32), String> = self
-            .registry
-            .current_versions()
-            .await?
-            .into_iter()
+        let current = self.registry.bounded("the current versions", self.registry.current_versions());
+        let current: HashMap<(String, u32), String> = match current.await {
+            Ok(list) => list,
+            // During an outage the cache's view is still worth listing.
+            Err(Error::Unavailable(e)) => {
+                tracing::warn!(error = %e, "ListModels without the registry's current versions");
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        }
+        .into_iter()
             .map(|(s, y, v)| ((s, y), v))
             .collect();
         Ok(self
@@ -335,13 +336,6 @@ impl Engine {
             })
             .collect())
     }
-}
-
-fn tail(mut bars: Vec<Bar>) -> Vec<Bar> {
-    if bars.len() > HISTORY_BARS {
-        bars.drain(..bars.len() - HISTORY_BARS);
-    }
-    bars
 }
 
 impl From<KeyStatus> for pb::ModelStatus {

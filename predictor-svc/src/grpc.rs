@@ -62,12 +62,15 @@ pub fn code_name(code: tonic::Code) -> String {
 
 #[tonic::async_trait]
 impl Predictor for PredictorService {
-    #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, years = ?req.get_ref().years))]
+    #[instrument(skip_all, fields(symbol = %common::text::clip(&req.get_ref().symbol), years = ?req.get_ref().years))]
     async fn predict(&self, req: Request<pb::PredictRequest>) -> Result<Response<pb::Prediction>, Status> {
         let engine = self.engine.clone();
+        let metrics = self.metrics.clone();
         self.observed("Predict", async move {
             let input = PredictInput::try_from(req.into_inner())?;
-            Ok(pb::Prediction::from(engine.predict(input).await?))
+            let p = engine.predict(input).await?;
+            metrics.bars_served.with_label_values(&[p.bars_source]).inc();
+            Ok(pb::Prediction::from(p))
         })
         .await
     }
@@ -103,7 +106,10 @@ impl Predictor for PredictorService {
                     let code = result.as_ref().map_or_else(|e| e.code(), |_| tonic::Code::Ok);
                     metrics.requests.with_label_values(&["PredictBatch.item", outcome_label(code)]).inc();
                     let outcome = match result {
-                        Ok(p) => pb::predict_batch_item::Outcome::Prediction(p.into()),
+                        Ok(p) => {
+                            metrics.bars_served.with_label_values(&[p.bars_source]).inc();
+                            pb::predict_batch_item::Outcome::Prediction(p.into())
+                        }
                         Err(e) => pb::predict_batch_item::Outcome::Error(pb::PredictError {
                             code: code_name(e.code()),
                             message: e.to_string(),
@@ -117,7 +123,7 @@ impl Predictor for PredictorService {
         .await
     }
 
-    #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, years = ?req.get_ref().years))]
+    #[instrument(skip_all, fields(symbol = %common::text::clip(&req.get_ref().symbol), years = ?req.get_ref().years))]
     async fn get_model_status(
         &self,
         req: Request<pb::GetModelStatusRequest>,

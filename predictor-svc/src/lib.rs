@@ -5,7 +5,8 @@
 //! - [`worker`]: two OS threads per loaded model (interactive and bulk lanes), fed by channels,
 //!   running batched forwards; [`fair`]: the round-robin queue of the bulk lane;
 //! - [`cache`]: lazy loading, atomic hot swap, LRU eviction under a memory budget;
-//! - [`reload`]: the change-counter poller that triggers hot reloads;
+//! - [`reload`]: the change-counter poller that triggers hot reloads and bar refreshes;
+//! - [`bars`]: recent bars held per served symbol (answers continue through a registry outage);
 //! - [`engine`]: bars → features → forecast → reply, free of gRPC;
 //! - [`grpc`]: the thin tonic handlers; [`predlog`]: the asynchronous prediction log;
 //! - [`config`], [`metrics`]: command line and Prometheus metrics.
@@ -15,12 +16,13 @@ use std::time::Duration;
 
 use common::calendar::TradingCalendar;
 use common::pb;
-use common::registry::Registry;
+use common::registry::{Registry, RegistryOptions};
 use common::{Error, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 
+pub mod bars;
 pub mod cache;
 pub mod config;
 pub mod engine;
@@ -35,6 +37,10 @@ pub use config::{Cli, Command, Config, PredictArgs};
 
 /// gRPC service name used for the per-service health status.
 pub const SERVICE_NAME: &str = "lstm.v1.Predictor";
+/// Health name of the registry dependency: SERVING while the registry answers. During an
+/// outage it is NOT_SERVING while [`SERVICE_NAME`] stays SERVING as long as loaded models can
+/// answer from held bars.
+pub const REGISTRY_HEALTH_NAME: &str = "lstm.v1.Predictor/registry";
 
 /// Serves lstm.v1.Predictor (plus health and reflection) on `listener` and `/metrics` on
 /// `config.metrics_listen` until `shutdown` resolves; then health turns NOT_SERVING, in-flight
@@ -67,7 +73,9 @@ pub async fn serve_with_metrics(
         tch::set_num_threads(config.model.torch_threads as i32);
     }
     let tls = common::tls::server_tls_config(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
-    let registry = Registry::connect(&config.model.database_url).await?;
+    let registry =
+        Registry::connect_with(&config.model.database_url, RegistryOptions::fail_fast(config.registry_timeout()))
+            .await?;
     let metrics = metrics::Metrics::new();
     let cache = Arc::new(cache::ModelCache::new(
         registry.clone(),
@@ -82,8 +90,14 @@ pub async fn serve_with_metrics(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_service_status("", ServingStatus::NotServing).await;
     health.set_service_status(SERVICE_NAME, ServingStatus::NotServing).await;
+    health.set_service_status(REGISTRY_HEALTH_NAME, ServingStatus::NotServing).await;
     let health_task = tokio::spawn(health_loop(
-        registry.clone(),
+        HealthInputs {
+            registry: registry.clone(),
+            cache: cache.clone(),
+            bars: engine.bars().clone(),
+            metrics: metrics.clone(),
+        },
         health.clone(),
         Duration::from_millis(config.health_poll_ms.max(100)),
         stop.clone(),
@@ -91,6 +105,7 @@ pub async fn serve_with_metrics(
     let reload_task = tokio::spawn(reload::poll_loop(
         registry.clone(),
         cache.clone(),
+        engine.bars().clone(),
         Duration::from_millis(config.reload_poll_ms.max(10)),
         stop.clone(),
     ));
@@ -130,6 +145,7 @@ pub async fn serve_with_metrics(
             stop.cancel();
             health.set_service_status("", ServingStatus::NotServing).await;
             health.set_service_status(SERVICE_NAME, ServingStatus::NotServing).await;
+            health.set_service_status(REGISTRY_HEALTH_NAME, ServingStatus::NotServing).await;
             if !grace.is_zero() {
                 tokio::time::sleep(grace).await;
             }
@@ -160,36 +176,68 @@ pub async fn serve_with_metrics(
     drop(engine);
     cache.clear();
     if tokio::time::timeout(Duration::from_secs(5), log_writer).await.is_err() {
-        tracing::warn!("prediction log did not flush within 5 s; remaining entries dropped");
+        let pending = metrics.prediction_log_pending.get().max(0) as u64;
+        metrics.prediction_log_dropped.inc_by(pending);
+        tracing::warn!(pending, "prediction log did not flush within 5 s (registry unavailable?); remaining entries dropped");
     }
     tracing::info!("predictor stopped");
     served
 }
 
-/// Readiness: `lstm.v1.Predictor` is SERVING while the registry answers; the overall status
-/// `""` turns SERVING at the first successful ping and stays so until shutdown.
-async fn health_loop(
+/// What the health loop looks at.
+struct HealthInputs {
     registry: Registry,
+    cache: Arc<cache::ModelCache>,
+    bars: Arc<bars::BarStore>,
+    metrics: metrics::Metrics,
+}
+
+/// Health, told truthfully through a registry outage:
+/// - `""` (liveness) turns SERVING at the first successful registry ping and stays so until
+///   shutdown;
+/// - [`REGISTRY_HEALTH_NAME`] is SERVING exactly while the registry answers the ping;
+/// - [`SERVICE_NAME`] (readiness) is SERVING while the registry answers, and during an outage
+///   while at least one model is loaded (it answers from held bars); NOT_SERVING when it could
+///   answer nothing.
+async fn health_loop(
+    inputs: HealthInputs,
     health: tonic_health::server::HealthReporter,
     every: Duration,
     stop: CancellationToken,
 ) {
-    let mut last: Option<bool> = None;
+    let HealthInputs { registry, cache, bars, metrics } = inputs;
+    let mut last: Option<(bool, bool)> = None;
+    let mut live = false;
+    let status = |up: bool| if up { ServingStatus::Serving } else { ServingStatus::NotServing };
     loop {
         let ok = registry.ping().await.is_ok();
         if stop.is_cancelled() {
             return;
         }
-        if last != Some(ok) {
-            if ok {
-                health.set_service_status("", ServingStatus::Serving).await;
-                health.set_service_status(SERVICE_NAME, ServingStatus::Serving).await;
-                tracing::info!("registry answers: SERVING");
-            } else {
-                health.set_service_status(SERVICE_NAME, ServingStatus::NotServing).await;
-                tracing::warn!("registry does not answer: {SERVICE_NAME} NOT_SERVING");
+        if !ok {
+            bars.mark_down();
+        }
+        let ready = ok || cache.loaded_count() > 0;
+        metrics.registry_up.set(i64::from(ok));
+        metrics.held_bars_max_age.set(bars.oldest_age_seconds());
+        if ok && !live {
+            health.set_service_status("", ServingStatus::Serving).await;
+            live = true;
+        }
+        if last != Some((ok, ready)) {
+            health.set_service_status(REGISTRY_HEALTH_NAME, status(ok)).await;
+            health.set_service_status(SERVICE_NAME, status(ready)).await;
+            match (ok, ready) {
+                (true, _) => tracing::info!("registry answers: SERVING"),
+                (false, true) => tracing::warn!(
+                    "registry does not answer: serving loaded models from held bars \
+                     ({REGISTRY_HEALTH_NAME} NOT_SERVING)"
+                ),
+                (false, false) => tracing::warn!(
+                    "registry does not answer and no model is loaded: {SERVICE_NAME} NOT_SERVING"
+                ),
             }
-            last = Some(ok);
+            last = Some((ok, ready));
         }
         tokio::select! {
             _ = stop.cancelled() => return,

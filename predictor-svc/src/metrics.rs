@@ -2,7 +2,7 @@
 //! instance so several servers can run in one process (tests).
 use crate::worker::BatchInfo;
 use prometheus::{
-    exponential_buckets, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    exponential_buckets, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
     IntGauge, Opts, Registry,
 };
 
@@ -34,6 +34,18 @@ pub struct Metrics {
     pub prediction_log_dropped: IntCounter,
     /// `predictor_prediction_log_errors_total`: log writes the registry refused.
     pub prediction_log_errors: IntCounter,
+    /// `predictor_prediction_log_retries_total`: log writes retried because the registry did
+    /// not answer.
+    pub prediction_log_retries: IntCounter,
+    /// `predictor_prediction_log_pending`: entries waiting in the log's queue.
+    pub prediction_log_pending: IntGauge,
+    /// `predictor_registry_up`: 1 while the registry answers the health ping, else 0.
+    pub registry_up: IntGauge,
+    /// `predictor_held_bars_max_age_seconds`: age of the oldest in-memory bar copy.
+    pub held_bars_max_age: Gauge,
+    /// `predictor_bars_served_total{source}`: answers by bar source (`registry`, `memory`,
+    /// `memory:stale`, `inline`).
+    pub bars_served: IntCounterVec,
 }
 
 impl Metrics {
@@ -95,6 +107,31 @@ impl Metrics {
             "Prediction log writes that the registry refused",
         )
         .expect("valid metric");
+        let prediction_log_retries = IntCounter::new(
+            "predictor_prediction_log_retries_total",
+            "Prediction log writes retried because the registry did not answer",
+        )
+        .expect("valid metric");
+        let prediction_log_pending = IntGauge::new(
+            "predictor_prediction_log_pending",
+            "Served forecasts queued for the prediction log",
+        )
+        .expect("valid metric");
+        let registry_up = IntGauge::new(
+            "predictor_registry_up",
+            "1 while the model registry answers the health ping, 0 during an outage",
+        )
+        .expect("valid metric");
+        let held_bars_max_age = Gauge::new(
+            "predictor_held_bars_max_age_seconds",
+            "Seconds since the oldest in-memory bar copy was last confirmed against the registry",
+        )
+        .expect("valid metric");
+        let bars_served = IntCounterVec::new(
+            Opts::new("predictor_bars_served_total", "Forecasts by where their bars came from"),
+            &["source"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_seconds.clone()),
@@ -107,6 +144,11 @@ impl Metrics {
             Box::new(evictions.clone()),
             Box::new(prediction_log_dropped.clone()),
             Box::new(prediction_log_errors.clone()),
+            Box::new(prediction_log_retries.clone()),
+            Box::new(prediction_log_pending.clone()),
+            Box::new(registry_up.clone()),
+            Box::new(held_bars_max_age.clone()),
+            Box::new(bars_served.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -123,6 +165,11 @@ impl Metrics {
             evictions,
             prediction_log_dropped,
             prediction_log_errors,
+            prediction_log_retries,
+            prediction_log_pending,
+            registry_up,
+            held_bars_max_age,
+            bars_served,
         }
     }
 

@@ -1,6 +1,8 @@
-//! Hot reload trigger: polls the registry's change counter and, when it moves, asks the
-//! [`ModelCache`] to swap in the current version of every loaded key that changed (promotions and
-//! rollbacks alike). Loading happens off the request path; requests never wait for it.
+//! Hot reload and bar refresh trigger: polls the registry's change counters. When the versions
+//! counter moves, the [`ModelCache`] swaps in the current version of every loaded key that
+//! changed (promotions and rollbacks alike); when the bars counter moves (an ingest), the
+//! [`BarStore`] re-reads the bars it holds. Both happen off the request path; requests never
+//! wait for them. Each poll also tells the bar store whether the registry answers.
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,13 +10,15 @@ use std::time::Duration;
 use common::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
+use crate::bars::BarStore;
 use crate::cache::ModelCache;
 
-/// Runs until `stop` is cancelled. A registry error is logged and retried at the next tick (the
-/// counter is only marked as seen after the reload pass ran).
+/// Runs until `stop` is cancelled. A registry error is logged and retried at the next tick (a
+/// counter is only marked as seen after its pass ran).
 pub async fn poll_loop(
     registry: Registry,
     cache: Arc<ModelCache>,
+    bars: Arc<BarStore>,
     every: Duration,
     stop: CancellationToken,
 ) {
@@ -25,31 +29,38 @@ pub async fn poll_loop(
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        let counter = match registry.change_counter().await {
-            Ok(c) => c,
+        let generations = match registry.bounded("the change counters", registry.generations()).await {
+            Ok(g) => g,
             Err(e) => {
                 if !failing {
-                    tracing::warn!(error = %e, "hot reload: cannot read the registry change counter");
+                    tracing::warn!(error = %e, "registry poll failed: serving held bars and loaded models");
                 }
                 failing = true;
+                bars.mark_down();
                 continue;
             }
         };
+        if failing {
+            tracing::info!("registry answers again");
+            // Keys whose load failed during the outage may be tried again now.
+            cache.clear_backoff();
+        }
+        failing = false;
+        bars.confirm(generations.bars);
+        bars.refresh_changed(generations.bars).await;
+        let counter = generations.versions;
         if seen == Some(counter) {
             continue;
         }
-        let current = match registry.current_versions().await {
+        let current = match registry.bounded("the current versions", registry.current_versions()).await {
             Ok(list) => list.into_iter().map(|(s, y, v)| ((s, y), v)).collect::<HashMap<_, _>>(),
             Err(e) => {
-                if !failing {
-                    tracing::warn!(error = %e, "hot reload: cannot read the current versions");
-                }
-                failing = true;
+                tracing::warn!(error = %e, "hot reload: cannot read the current versions");
                 continue;
             }
         };
-        failing = false;
         tracing::debug!(counter, "registry changed; checking loaded models");
+        cache.clear_backoff();
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = cache.reload_changed(&current) => {}

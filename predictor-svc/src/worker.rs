@@ -19,7 +19,7 @@
 //! queued and exit, releasing the model. Requests that hold an `Arc` of an old worker therefore
 //! complete on the old model during a hot swap.
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -129,6 +129,16 @@ pub struct ModelWorker {
     interactive: mpsc::Sender<Job>,
     bulk: mpsc::Sender<Job>,
     name: Arc<str>,
+    alive: Arc<AtomicBool>,
+}
+
+/// Clears the worker's `alive` flag when its thread ends, normally or by a panic.
+struct AliveGuard(Arc<AtomicBool>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for ModelWorker {
@@ -149,12 +159,35 @@ impl ModelWorker {
         let bulk_model = model.replica()?;
         let cfg = BatchConfig { max_batch: cfg.max_batch.max(1), ..cfg };
         let on_batch = Arc::new(on_batch);
+        let alive = Arc::new(AtomicBool::new(true));
         let (interactive, rx) = mpsc::channel::<Job>();
         let observe = on_batch.clone();
-        spawn_lane(thread_name("mdl", name), cfg, move || run_interactive(&model, &rx, cfg, &*observe))?;
+        let guard = AliveGuard(alive.clone());
+        spawn_lane(thread_name("mdl", name), cfg, move || {
+            let _guard = guard;
+            run_interactive(&model, &rx, cfg, &*observe)
+        })?;
         let (bulk, rx) = mpsc::channel::<Job>();
-        spawn_lane(thread_name("blk", name), cfg, move || run_bulk(&bulk_model, &rx, cfg, &*on_batch))?;
-        Ok(ModelWorker { interactive, bulk, name: name.into() })
+        let guard = AliveGuard(alive.clone());
+        spawn_lane(thread_name("blk", name), cfg, move || {
+            let _guard = guard;
+            run_bulk(&bulk_model, &rx, cfg, &*on_batch)
+        })?;
+        Ok(ModelWorker { interactive, bulk, name: name.into(), alive })
+    }
+
+    /// A worker whose threads have already ended (tests of what holds a dead worker).
+    #[doc(hidden)]
+    pub fn dead_for_test(name: &str) -> ModelWorker {
+        let (interactive, _rx) = mpsc::channel::<Job>();
+        let (bulk, _rx) = mpsc::channel::<Job>();
+        ModelWorker { interactive, bulk, name: name.into(), alive: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// Whether both lane threads are still running (false once either ended or panicked; the
+    /// cache then drops the model instead of serving errors from it).
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
     }
 
     /// The name the worker was started with (also its threads' names, truncated).
@@ -332,15 +365,7 @@ fn run_batch<M: BatchForward>(model: &M, jobs: Vec<Job>, on_batch: &dyn Fn(usize
     for j in &jobs {
         input.extend_from_slice(&j.window);
     }
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| model.forward_batch(&input, n)))
-        .unwrap_or_else(|panic| {
-            let msg = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown panic");
-            Err(Error::internal(format!("model forward pass panicked: {msg}")))
-        });
+    let result = forward_guarded(model, &input, n);
     match result {
         Ok(out) if out.len() == n => {
             for (job, forecast) in jobs.into_iter().zip(out) {
@@ -357,7 +382,7 @@ fn run_batch<M: BatchForward>(model: &M, jobs: Vec<Job>, on_batch: &dyn Fn(usize
             // One bad window (non-finite values) must not fail its neighbours: retry one by one.
             if n > 1 {
                 for job in jobs {
-                    let r = model.forward_batch(&job.window, 1).and_then(|mut v| {
+                    let r = forward_guarded(model, &job.window, 1).and_then(|mut v| {
                         v.pop().ok_or_else(|| Error::internal("model returned no forecast"))
                     });
                     let _ = job.reply.send(r.map(|forecast| BatchedForecast { forecast, batch_size: 1 }));
@@ -367,6 +392,21 @@ fn run_batch<M: BatchForward>(model: &M, jobs: Vec<Job>, on_batch: &dyn Fn(usize
             }
         }
     }
+}
+
+/// One forward pass with a panic turned into an `Internal` error, so a panicking model (in the
+/// batch or in the one-by-one retry) fails its requests instead of killing the worker thread.
+fn forward_guarded<M: BatchForward>(model: &M, windows: &[f32], n: usize) -> Result<Vec<Forecast>> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| model.forward_batch(windows, n))).unwrap_or_else(
+        |panic| {
+            let msg = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            Err(Error::internal(format!("model forward pass panicked: {msg}")))
+        },
+    )
 }
 
 /// `common::Error` is not `Clone`; rebuild the same variant with the same message.
@@ -476,6 +516,71 @@ mod tests {
             } else {
                 assert_eq!(r.unwrap().forecast.prob_up, i as f64);
             }
+        }
+    }
+
+    /// Panics on every forward pass that holds a negative window, in a batch or alone; each
+    /// pass takes 50 ms so requests sent meanwhile form one batch.
+    struct PanicsOnNegative;
+
+    impl BatchForward for PanicsOnNegative {
+        fn forward_batch(&self, windows: &[f32], n: usize) -> Result<Vec<Forecast>> {
+            std::thread::sleep(Duration::from_millis(50));
+            let w = SEQ_LEN * N_FEATURES;
+            if (0..n).any(|i| windows[i * w] < 0.0) {
+                panic!("negative window");
+            }
+            Ok((0..n).map(|i| Forecast { prob_up: f64::from(windows[i * w]), magnitudes: [0.0; 5] }).collect())
+        }
+        fn replica(&self) -> Result<Self> {
+            Ok(PanicsOnNegative)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_in_the_one_by_one_retry_fails_that_request_and_the_worker_lives_on() {
+        let cfg = BatchConfig { max_batch: 8, max_wait: Duration::from_millis(20), torch_threads: 0 };
+        let w = ModelWorker::spawn("panics", PanicsOnNegative, cfg, |_| {}).unwrap();
+        // A first request keeps the worker busy so the next four queue up as one batch, whose
+        // pass panics; the one-by-one retry then panics on the negative window again.
+        let first = {
+            let w = w.clone();
+            tokio::spawn(async move { w.forecast(window(0.05)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(15)).await;
+        let futs: Vec<_> = [0.1f32, 0.2, -1.0, 0.3]
+            .into_iter()
+            .map(|v| {
+                let w = w.clone();
+                tokio::spawn(async move { (v, w.forecast(window(v)).await) })
+            })
+            .collect();
+        assert!(first.await.unwrap().is_ok());
+        for f in futs {
+            let (v, r) = f.await.unwrap();
+            if v < 0.0 {
+                let e = r.unwrap_err();
+                assert!(e.to_string().contains("panicked"), "{e}");
+            } else {
+                let out = r.unwrap_or_else(|e| panic!("window {v} failed with its neighbour: {e}"));
+                assert!((out.forecast.prob_up - f64::from(v)).abs() < 1e-6);
+            }
+        }
+        assert!(w.forecast(window(-2.0)).await.is_err());
+        assert!(w.is_alive(), "the worker thread died");
+        assert_eq!(w.forecast(window(0.5)).await.unwrap().forecast.prob_up, 0.5);
+    }
+
+    #[tokio::test]
+    async fn a_worker_whose_thread_ended_reports_it() {
+        let w = ModelWorker::spawn("ends", PanicsOnNegative, BatchConfig::default(), |_| {}).unwrap();
+        assert!(w.is_alive());
+        let alive = w.alive.clone();
+        drop(w);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "thread never ended");
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 

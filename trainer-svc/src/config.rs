@@ -98,6 +98,10 @@ pub struct ServeConfig {
     /// libtorch intra-op CPU threads per training run (unset = libtorch default).
     #[arg(long, env = "TRAINER_CPU_THREADS")]
     pub cpu_threads: Option<i32>,
+    /// Most trading days one training run may use (memory ≈ 28 KB each); a larger range is
+    /// refused with INVALID_ARGUMENT before any window is built.
+    #[arg(long, env = "MAX_TRAIN_SAMPLES", default_value_t = crate::core::DEFAULT_MAX_TRAIN_SAMPLES)]
+    pub max_train_samples: usize,
     /// PEM certificate chain for TLS on the gRPC port (with --tls-key); unset = plaintext.
     #[arg(long, env = "TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -127,6 +131,7 @@ impl ServeConfig {
             max_message_bytes: 64 * 1024 * 1024,
             shutdown_grace_seconds: 30,
             cpu_threads: None,
+            max_train_samples: crate::core::DEFAULT_MAX_TRAIN_SAMPLES,
             tls_cert: None,
             tls_key: None,
         }
@@ -218,6 +223,9 @@ pub struct TrainArgs {
     /// libtorch intra-op CPU threads.
     #[arg(long, env = "TRAINER_CPU_THREADS")]
     pub cpu_threads: Option<i32>,
+    /// Most trading days the run may use (see `serve --max-train-samples`).
+    #[arg(long, env = "MAX_TRAIN_SAMPLES", default_value_t = crate::core::DEFAULT_MAX_TRAIN_SAMPLES)]
+    pub max_train_samples: usize,
     /// No progress bar (events are still logged).
     #[arg(long)]
     pub quiet: bool,

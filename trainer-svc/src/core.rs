@@ -45,7 +45,14 @@ pub struct CoreSettings {
     pub max_concurrent: usize,
     /// libtorch intra-op threads per run.
     pub cpu_threads: Option<i32>,
+    /// Most training samples (trading days in range) one run may use; more is refused before
+    /// any window is built, so one request cannot take all memory (≈ 28 KB per sample).
+    pub max_train_samples: usize,
 }
+
+/// Default of [`CoreSettings::max_train_samples`]: 15 000 trading days (about 60 years of daily
+/// bars, ≈ 0.5 GB of training memory).
+pub const DEFAULT_MAX_TRAIN_SAMPLES: usize = 15_000;
 
 impl Default for CoreSettings {
     fn default() -> Self {
@@ -55,6 +62,7 @@ impl Default for CoreSettings {
             lease_timeout: Duration::from_secs(600),
             max_concurrent: 1,
             cpu_threads: None,
+            max_train_samples: DEFAULT_MAX_TRAIN_SAMPLES,
         }
     }
 }
@@ -630,7 +638,8 @@ impl Core {
         };
         sink.stage("features", format!("{} bars up to {end}", bars.len()))
             .await;
-        let data = tokio::task::spawn_blocking(move || prepare(bars, start_excl))
+        let max_samples = self.settings.max_train_samples;
+        let data = tokio::task::spawn_blocking(move || prepare(bars, start_excl, max_samples))
             .await
             .map_err(|e| Error::internal(format!("feature thread failed: {e}")))??;
         if cancel.is_cancelled() {
@@ -857,12 +866,20 @@ impl Core {
 
 /// Builds the samples of a run: windows ending after `start_excl`, with up to [`WARMUP_DAYS`]
 /// earlier bars as indicator warm-up.
-fn prepare(bars: Vec<Bar>, start_excl: NaiveDate) -> Result<RunData> {
+fn prepare(bars: Vec<Bar>, start_excl: NaiveDate, max_samples: usize) -> Result<RunData> {
     let first_in_range = bars
         .iter()
         .position(|b| b.date > start_excl)
         .unwrap_or(bars.len());
     let in_range = bars.len() - first_in_range;
+    if in_range > max_samples {
+        let (first, last) = (bars[first_in_range].date, bars[bars.len() - 1].date);
+        return Err(Error::invalid(format!(
+            "the requested range {first}..={last} holds {in_range} trading days, more than the \
+             {max_samples} one training run may use (--max-train-samples); pick a later start \
+             or fewer years"
+        )));
+    }
     let from = first_in_range.saturating_sub(WARMUP_DAYS);
     let bars = &bars[from..];
     let samples = build_samples(bars, &FeatureConfig::default())?;

@@ -109,6 +109,7 @@ pub async fn serve_with_metrics(
         lease_timeout: Duration::from_secs(config.lease_timeout_seconds),
         max_concurrent: config.max_concurrent_trainings,
         cpu_threads: config.cpu_threads,
+        max_train_samples: config.max_train_samples.max(1),
     };
     let core = Arc::new(core::Core::new(registry, calendar, metrics::Metrics::new(), settings, token.clone()));
     let auth = auth::Auth::new(config.auth_token.clone());

@@ -278,7 +278,8 @@ impl TrainerService {
                 .is_empty()
         {
             return Err(Error::not_found(format!(
-                "training run {run_id} not found; list runs with GetTrainingRuns"
+                "training run {} not found; list runs with GetTrainingRuns",
+                common::text::clip(&run_id)
             ))
             .into());
         }
@@ -607,7 +608,10 @@ impl Trainer for TrainerService {
                 .runs(symbol.as_deref(), run_id.as_deref(), limit)
                 .await?;
             if let (Some(id), true) = (&run_id, runs.is_empty()) {
-                return Err(Error::not_found(format!("training run {id} not found")));
+                return Err(Error::not_found(format!(
+                    "training run {} not found",
+                    common::text::clip(id)
+                )));
             }
             let mut out = Vec::with_capacity(runs.len());
             for run in &runs {
@@ -654,7 +658,11 @@ impl Trainer for TrainerService {
             }
             let runs = self.core.registry.runs(None, Some(&id), 1).await?;
             let Some(run) = runs.first() else {
-                return Err(Error::not_found(format!("training run {id} not found; list runs with GetTrainingRuns")).into());
+                return Err(Error::not_found(format!(
+                    "training run {} not found; list runs with GetTrainingRuns",
+                    common::text::clip(&id)
+                ))
+                .into());
             };
             if run.status.is_terminal() {
                 Ok(Response::new(pb::CancelRunResponse { run_id: id, status: run.status.as_str().into() }))

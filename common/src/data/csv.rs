@@ -142,7 +142,7 @@ pub fn detect_dialect(header: &[String]) -> Result<Dialect> {
         let shown: Vec<&str> = header.iter().map(|h| clean(h)).collect();
         return Err(Error::invalid(format!(
             "unrecognised CSV header `{}`; {ACCEPTED}",
-            shown.join(",")
+            crate::text::clip(&shown.join(","))
         )));
     };
     let n = dialect.names();
@@ -230,7 +230,8 @@ pub fn parse_csv(text: &str) -> Result<Vec<Bar>> {
         let raw_date = get(cols.date, names.date)?;
         let date = dialect.parse_date(raw_date).ok_or_else(|| {
             Error::invalid(format!(
-                "row {row} ({raw_date}), field {}: unparseable date, expected {}; fix or drop the row",
+                "row {row} ({}), field {}: unparseable date, expected {}; fix or drop the row",
+                crate::text::clip(raw_date),
                 names.date,
                 dialect.date_format()
             ))
@@ -238,7 +239,9 @@ pub fn parse_csv(text: &str) -> Result<Vec<Bar>> {
         let num = |idx: usize, name: &str| -> Result<f64> {
             let s = get(idx, name)?;
             s.parse::<f64>()
-                .map_err(|_| row_error(row, date, name, &format!("`{s}` is not a number")))
+                .map_err(|_| {
+                    row_error(row, date, name, &format!("`{}` is not a number", crate::text::clip(s)))
+                })
         };
         let amount = match cols.amount {
             Some(idx) if rec.get(idx).is_some_and(|v| !v.is_empty()) => Some(num(idx, "amount")?),

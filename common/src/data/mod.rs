@@ -39,7 +39,8 @@ pub fn bars_from_pb(bars: Vec<crate::pb::Bar>) -> crate::Result<Vec<Bar>> {
         let date = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").map_err(|_| {
             crate::Error::invalid(format!(
                 "row {} ({date}), field date: bars[{i}].date `{date}` is not a date; use YYYY-MM-DD",
-                i + 1
+                i + 1,
+                date = crate::text::clip(&date)
             ))
         })?;
         out.push(Bar { date, open, high, low, close, volume, amount });

@@ -1,8 +1,49 @@
 //! Validation of bars (SPEC §2): reject the whole input with a message naming row and field.
 use std::collections::HashMap;
 
+use chrono::{Days, NaiveDate, Utc};
+
 use super::Bar;
 use crate::{Error, Result};
+
+/// Earliest accepted bar date.
+pub const MIN_BAR_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(d) => d,
+    None => panic!("valid date"),
+};
+/// Days after today (UTC) a bar date may lie (time zones, exchange calendars ahead of UTC).
+pub const MAX_FUTURE_DAYS: u64 = 30;
+/// Largest accepted open / high / low / close.
+pub const MAX_PRICE: f64 = 1e9;
+/// Largest accepted volume.
+pub const MAX_VOLUME: f64 = 1e15;
+/// Largest accepted amount (turnover).
+pub const MAX_AMOUNT: f64 = 1e18;
+
+/// Checks a bar is plausible for a daily market series: its date within [`MIN_BAR_DATE`] ..=
+/// today + [`MAX_FUTURE_DAYS`] and its magnitudes at most [`MAX_PRICE`] / [`MAX_VOLUME`] /
+/// [`MAX_AMOUNT`]. Returns the offending field and what is wrong with it.
+pub fn check_plausible(b: &Bar) -> std::result::Result<(), (&'static str, String)> {
+    let latest = Utc::now().date_naive() + Days::new(MAX_FUTURE_DAYS);
+    if b.date < MIN_BAR_DATE || b.date > latest {
+        return Err((
+            "date",
+            format!("{} is outside the plausible range {MIN_BAR_DATE}..={latest}", b.date),
+        ));
+    }
+    for (field, v) in [("open", b.open), ("high", b.high), ("low", b.low), ("close", b.close)] {
+        if v > MAX_PRICE {
+            return Err((field, format!("{v:e} is above the largest plausible price {MAX_PRICE:e}")));
+        }
+    }
+    if b.volume > MAX_VOLUME {
+        return Err(("volume", format!("{:e} is above the largest plausible volume {MAX_VOLUME:e}", b.volume)));
+    }
+    if let Some(a) = b.amount.filter(|a| *a > MAX_AMOUNT) {
+        return Err(("amount", format!("{a:e} is above the largest plausible amount {MAX_AMOUNT:e}")));
+    }
+    Ok(())
+}
 
 /// Error for input row `row` (1-based, input order) on `date`, field `field`.
 pub(crate) fn row_error(
@@ -21,7 +62,9 @@ pub(crate) fn row_error(
 /// Rejected (Error::InvalidArgument, message `row R (DATE), field F: ...; fix or drop the row`,
 /// rows numbered 1-based in input order): a non-finite or non-positive open / high / low / close,
 /// a negative or non-finite volume (or amount, when present), `high < max(open, close)`,
-/// `low > min(open, close)`, and a date that occurs twice (named on its second occurrence).
+/// `low > min(open, close)`, a date that occurs twice (named on its second occurrence), and an
+/// implausible bar ([`check_plausible`]: dates before 1900 or in the future, prices above 1e9,
+/// volume above 1e15, amount above 1e18).
 /// On error `bars` is left as it was; on success it is sorted by date.
 #[allow(clippy::ptr_arg)] // `&mut Vec` is the signature the other crates call.
 pub fn validate_bars(bars: &mut Vec<Bar>) -> Result<()> {
@@ -68,6 +111,9 @@ pub fn validate_bars(bars: &mut Vec<Bar>) -> Result<()> {
                     &format!("{a} is not a finite non-negative number"),
                 ));
             }
+        }
+        if let Err((field, what)) = check_plausible(b) {
+            return Err(row_error(row, b.date, field, &what));
         }
         let top = b.open.max(b.close);
         if b.high < top {
@@ -118,6 +164,18 @@ mod tests {
     }
 
     #[test]
+    fn impossible_dates_are_refused_with_row_and_field() {
+        let good = bar(1, 10.0, 11.0, 9.0, 10.5, 100.0);
+        for (date, shown) in [(NaiveDate::MIN, "row 2"), (NaiveDate::from_ymd_opt(9999, 12, 31).unwrap(), "row 2")] {
+            let mut bars = vec![good, Bar { date, ..good }];
+            let e = validate_bars(&mut bars).unwrap_err().to_string();
+            assert!(e.starts_with(shown) && e.contains("field date") && e.contains("plausible range"), "{e}");
+        }
+        let mut ok = vec![Bar { date: NaiveDate::from_ymd_opt(1900, 1, 2).unwrap(), ..good }, good];
+        validate_bars(&mut ok).unwrap();
+    }
+
+    #[test]
     fn sorts_valid_input() {
         let mut bars = vec![
             bar(5, 10.0, 11.0, 9.0, 10.5, 100.0),
@@ -139,6 +197,9 @@ mod tests {
             (bar(5, 10.0, 11.0, 9.0, 10.0, -1.0), "row 2 (2024-03-05), field volume: -1 is not"),
             (bar(5, 10.0, 11.0, 9.0, 10.0, f64::INFINITY), "row 2 (2024-03-05), field volume: inf is not"),
             (bar(1, 10.0, 11.0, 9.0, 10.0, 1.0), "row 2 (2024-03-01), field date: duplicate of row 1"),
+            (bar(5, 10.0, 1e300, 9.0, 10.0, 1.0), "row 2 (2024-03-05), field high: 1e300 is above the largest plausible price 1e9"),
+            (bar(5, 10.0, 11.0, 9.0, 10.0, 1e300), "row 2 (2024-03-05), field volume: 1e300 is above"),
+            (Bar { amount: Some(1e19), ..good }, "row 2 (2024-03-01), field amount: 1e19 is above"),
         ];
         for (b, want) in cases {
             let mut bars = vec![good, b];

@@ -81,7 +81,24 @@ pub fn window_ending_at(bars: &[Bar], end: usize, cfg: &FeatureConfig) -> Result
     let table = Table::new(&bars[..=end], cfg);
     let mut out = vec![0f32; SEQ_LEN * N_FEATURES];
     table.fill_window(end, &mut out);
+    check_finite(&out, &bars[end + 1 - SEQ_LEN..=end])?;
     Ok(out)
+}
+
+/// Rejects windows (back to back, window `k` starting at bar `k`) holding a non-finite value,
+/// naming the bar's date and the feature: `feature volume_ratio of the bar on 2024-03-05 is not
+/// finite (inf)`.
+fn check_finite(windows: &[f32], bars: &[Bar]) -> Result<()> {
+    let Some(i) = windows.iter().position(|v| !v.is_finite()) else { return Ok(()) };
+    let (k, within) = (i / WINDOW, i % WINDOW);
+    let (day, feature) = (within / N_FEATURES, within % N_FEATURES);
+    let date = bars.get(k + day).map_or_else(|| "?".to_string(), |b| b.date.to_string());
+    Err(Error::invalid(format!(
+        "feature {} of the bar on {date} is not finite ({}); that bar or the ones before it hold \
+         values the indicators cannot use — fix them and ingest again",
+        super::FEATURES[feature].name,
+        windows[i]
+    )))
 }
 
 /// Window ending at the last bar (the prediction input). Fewer than 60 bars →
@@ -182,6 +199,7 @@ pub fn build_samples(bars: &[Bar], cfg: &FeatureConfig) -> Result<Samples> {
     for (i, out) in s.x.chunks_exact_mut(WINDOW).enumerate() {
         table.fill_window(SEQ_LEN - 1 + i, out);
     }
+    check_finite(&s.x, bars)?;
     for i in 0..count {
         let t = SEQ_LEN - 1 + i;
         let c = |k: usize| bars[k].close;

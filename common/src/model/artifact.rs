@@ -34,7 +34,10 @@ pub struct ModelMetadata {
     pub norm: NormStats,
     /// Training hyper-parameters (lr, epochs, batch size, loss, mode, `target_scale`, ...).
     pub hyperparameters: serde_json::Value,
-    /// Final training / holdout metrics by name.
+    /// Final training / holdout metrics by name. Only finite values are written (JSON has no
+    /// NaN: serde would write `null`); a stored `null` (versions written before this rule) is
+    /// read as absent, so such a version still loads.
+    #[serde(serialize_with = "finite_metrics::serialize", deserialize_with = "finite_metrics::deserialize")]
     pub metrics: BTreeMap<String, f64>,
     /// Free-form diagnostics (prediction std vs true std, class balance, epochs run, device...).
     pub diagnostics: serde_json::Value,
@@ -242,6 +245,22 @@ impl LoadedModel {
     /// The weights as safetensors bytes.
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
         safetensors_io::to_safetensors(&self.vs)
+    }
+}
+
+/// (De)serialisation of [`ModelMetadata::metrics`] that never writes and always survives `null`.
+mod finite_metrics {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<String, f64>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(m.iter().filter(|(_, v)| v.is_finite()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
+        let raw = BTreeMap::<String, Option<f64>>::deserialize(d)?;
+        Ok(raw.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect())
     }
 }
 

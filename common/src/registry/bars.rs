@@ -181,5 +181,6 @@ fn check_bar(b: &Bar) -> Result<()> {
             )));
         }
     }
-    Ok(())
+    crate::data::validate::check_plausible(b)
+        .map_err(|(field, what)| Error::invalid(format!("bar {}: field {field}: {what}", b.date)))
 }

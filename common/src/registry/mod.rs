@@ -53,10 +53,27 @@ pub struct RegistryOptions {
     pub max_versions: usize,
     /// Largest number of pooled connections.
     pub max_connections: u32,
-    /// How long to wait for a connection (also the connect timeout) before `Unavailable`.
+    /// How long to wait for a connection (also the connect timeout, for every backend) before
+    /// `Unavailable`. A refused connection is retried with backoff within this time.
     pub acquire_timeout: Duration,
     /// SQLite `busy_timeout`: how long a writer waits for another process's write lock.
     pub sqlite_busy_timeout: Duration,
+    /// Deadline of one call wrapped in [`Registry::bounded`] (the predictor's request path): a
+    /// database that accepts connections but never answers is `Unavailable` after this long
+    /// instead of hanging. `None` = no deadline.
+    pub query_timeout: Option<Duration>,
+}
+
+impl RegistryOptions {
+    /// Options for a request path that must fail fast: connect/acquire and every bounded call
+    /// give up after `timeout` (the predictor uses 1 s).
+    pub fn fail_fast(timeout: Duration) -> RegistryOptions {
+        RegistryOptions {
+            acquire_timeout: timeout,
+            query_timeout: Some(timeout),
+            ..RegistryOptions::default()
+        }
+    }
 }
 
 impl Default for RegistryOptions {
@@ -66,6 +83,7 @@ impl Default for RegistryOptions {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
             sqlite_busy_timeout: Duration::from_secs(10),
+            query_timeout: None,
         }
     }
 }
@@ -76,7 +94,17 @@ pub struct Registry {
     pool: AnyPool,
     backend: Backend,
     max_versions: usize,
+    query_timeout: Option<Duration>,
     fail_next_promotion: Arc<AtomicBool>,
+}
+
+/// The registry's change counters, read together by [`Registry::generations`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generations {
+    /// Moves on every change of a current pointer and every deletion of versions.
+    pub versions: i64,
+    /// Moves on every write transaction on bars (ingest; also prediction resolution).
+    pub bars: i64,
 }
 
 impl std::fmt::Debug for Registry {
@@ -169,6 +197,7 @@ impl Registry {
             pool,
             backend,
             max_versions: opts.max_versions,
+            query_timeout: opts.query_timeout,
             fail_next_promotion: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -189,13 +218,35 @@ impl Registry {
         self
     }
 
-    /// Checks the database answers (health checks).
+    /// Checks the database answers (health checks); bounded like [`Registry::bounded`].
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(|e| Error::Unavailable(format!("registry ping failed: {e}")))
+        self.bounded("a ping", async {
+            sqlx::query("SELECT 1")
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::Unavailable(format!("registry ping failed: {e}")))
+        })
+        .await
+    }
+
+    /// Runs `call` under the registry's query deadline ([`RegistryOptions::query_timeout`]):
+    /// past it the call is dropped (its connection is closed, not reused) and the answer is
+    /// `Unavailable` naming `what`. Without a deadline it simply runs `call`.
+    pub async fn bounded<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let Some(limit) = self.query_timeout else { return call.await };
+        match tokio::time::timeout(limit, call).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Unavailable(format!(
+                "the registry did not answer {what} within {} ms; the database is unreachable \
+                 or overloaded, retry later",
+                limit.as_millis()
+            ))),
+        }
     }
 
     /// Closes the pool; later calls fail with `Unavailable`.
@@ -210,6 +261,19 @@ impl Registry {
             .fetch_one(&self.pool)
             .await?;
         Ok(n)
+    }
+
+    /// Both change counters in one read: the versions counter of [`Registry::change_counter`]
+    /// and the bars writer-lock counter (bumped by every bars write transaction). Pollers use
+    /// the second to refresh bars they hold in memory.
+    pub async fn generations(&self) -> Result<Generations> {
+        let (versions, bars): (i64, i64) = sqlx::query_as(
+            "SELECT s.change_counter, l.bumps FROM registry_state s, registry_locks l \
+             WHERE s.id = 1 AND l.name = 'bars'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Generations { versions, bars })
     }
 
     /// Rewrites `?` placeholders for the backend (`$1, $2, …` on PostgreSQL).
@@ -339,12 +403,14 @@ fn numbered_placeholders(q: &str) -> String {
 pub(crate) fn check_symbol(symbol: &str) -> Result<()> {
     if symbol.is_empty() || symbol.len() > 64 {
         return Err(Error::invalid(format!(
-            "symbol must be 1 to 64 characters, got '{symbol}'"
+            "symbol must be 1 to 64 characters, got '{}'",
+            crate::text::clip(symbol)
         )));
     }
     if symbol.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(Error::invalid(format!(
-            "symbol '{symbol}' contains whitespace or control characters"
+            "symbol '{}' contains whitespace or control characters",
+            crate::text::clip(symbol)
         )));
     }
     Ok(())

@@ -30,7 +30,8 @@ fn run_from_row(r: &AnyRow) -> Result<RunRecord> {
 
 fn run_not_found(run_id: &str) -> Error {
     Error::not_found(format!(
-        "training run '{run_id}' not found; list runs with GetTrainingRuns"
+        "training run '{}' not found; list runs with GetTrainingRuns",
+        crate::text::clip(run_id)
     ))
 }
 
@@ -231,7 +232,11 @@ impl Registry {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| Error::not_found(format!("run {run_id} has no plot named '{name}'")))?;
+            .ok_or_else(|| Error::not_found(format!(
+                    "run {} has no plot named '{}'",
+                    crate::text::clip(run_id),
+                    crate::text::clip(name)
+                )))?;
         rows::blob(&row, 0)
     }
 

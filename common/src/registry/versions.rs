@@ -482,6 +482,7 @@ impl Registry {
 
 fn version_not_found(version_id: &str) -> Error {
     Error::not_found(format!(
-        "model version '{version_id}' not found; list them with ListVersions"
+        "model version '{}' not found; list them with ListVersions",
+        crate::text::clip(version_id)
     ))
 }

@@ -46,7 +46,8 @@ impl FromStr for RegLossType {
             "volatility" => Ok(RegLossType::Volatility),
             "full" => Ok(RegLossType::Full),
             _ => Err(Error::invalid(format!(
-                "reg_loss_type {s:?} is not supported; use one of: mse, huber, volatility, full"
+                "reg_loss_type {:?} is not supported; use one of: mse, huber, volatility, full",
+                crate::text::clip(s)
             ))),
         }
     }
@@ -109,7 +110,10 @@ impl FromStr for DeviceChoice {
                 .and_then(|n| n.parse::<usize>().ok())
                 .map(DeviceChoice::Cuda)
                 .ok_or_else(|| {
-                    Error::invalid(format!("device {s:?} is not valid; use auto, cpu or cuda:N"))
+                    Error::invalid(format!(
+                        "device {:?} is not valid; use auto, cpu or cuda:N",
+                        crate::text::clip(s)
+                    ))
                 }),
         }
     }

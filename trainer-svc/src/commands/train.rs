@@ -136,6 +136,7 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         crate::metrics::Metrics::new(),
         CoreSettings {
             cpu_threads: args.cpu_threads,
+            max_train_samples: args.max_train_samples.max(1),
             ..CoreSettings::default()
         },
         shutdown.clone(),
