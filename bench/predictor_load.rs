@@ -5,16 +5,19 @@
 //! speed does not depend on training) and the service's default threads (`--torch-threads`,
 //! overridable with `BENCH_TORCH_THREADS`):
 //! 0. the reference: eager PyTorch's forward of the same network (`bench/predictor_torch.py`,
-//!    written from SPEC §4) at batch 1 and 64 with the same intra-op threads, run as a child
-//!    process before and after the load phases (the faster run is the reference: strict);
+//!    written from SPEC §4) at batch 1 and 64 with the same intra-op threads, in a child process
+//!    asked for a measurement at a checkpoint before and after each phase (each phase is
+//!    compared with the faster of its two checkpoints: strict, and robust to a load that
+//!    changes during the run);
 //! 1. the raw in-process forward (`LoadedModel::forecast`, batch 1 and 64) on its own OS thread
-//!    like a model lane — goal ≤ 1.1 × PyTorch batch 1;
+//!    like a model lane, at the same checkpoints — goal ≤ 1.1 × PyTorch batch 1 (median of the
+//!    ratios paired per checkpoint);
 //! 2. Predict latency with 1 client — goals p50 ≤ 1.5 × and p99 ≤ 3 × PyTorch batch 1;
 //! 3. throughput with 64 concurrent clients — goal ≥ 70 % of 64 / PyTorch batch-64 time;
 //! 4. p99 of 8 clients with and without hot swaps (another version promoted mid-run, then rolled
 //!    back) — goal: p99 during swaps ≤ 2 × normal p99;
 //! 5. p99 of 1 client while 1 000-item PredictBatch calls run back to back — goal ≤ 2 × its
-//!    unloaded p99 (phase 2).
+//!    unloaded p99, measured in windows interleaved with the loaded ones.
 //!
 //! Run with `bench/run_predictor_bench.sh` (or `cargo bench -p predictor-svc --bench
 //! predictor_load --profile dev -- [--quick]`). Bounded: about a minute in total.
@@ -167,27 +170,70 @@ struct RefTimes {
     p99: Duration,
 }
 
-/// Runs `bench/predictor_torch.py` (eager PyTorch, same network, `threads` intra-op threads):
-/// `(batch 1, batch 64)`.
-fn pytorch_reference(threads: usize, seconds: f64) -> AnyResult<(RefTimes, RefTimes)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let python = std::env::var("PYTHON").map(Into::into).unwrap_or_else(|_| root.join(".venv/bin/python"));
-    let out = std::process::Command::new(&python)
-        .arg(root.join("bench/predictor_torch.py"))
-        .args(["--threads", &threads.to_string(), "--batches", "1,64", "--seconds", &seconds.to_string()])
-        .env("OMP_NUM_THREADS", threads.to_string())
-        .env("MKL_NUM_THREADS", threads.to_string())
-        .output()
-        .map_err(|e| format!("cannot run {} bench/predictor_torch.py: {e}", python.display()))?;
-    if !out.status.success() {
-        return Err(format!("predictor_torch.py failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+/// `bench/predictor_torch.py --serve` (eager PyTorch, same network, same intra-op threads) as a
+/// child process, asked for one measurement at a time.
+struct PyTorch {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl PyTorch {
+    fn start(threads: usize) -> AnyResult<PyTorch> {
+        use std::process::{Command, Stdio};
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let python =
+            std::env::var("PYTHON").map(Into::into).unwrap_or_else(|_| root.join(".venv/bin/python"));
+        let mut child = Command::new(&python)
+            .arg(root.join("bench/predictor_torch.py"))
+            .args(["--serve", "--threads", &threads.to_string()])
+            .env("OMP_NUM_THREADS", threads.to_string())
+            .env("MKL_NUM_THREADS", threads.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run {} bench/predictor_torch.py: {e}", python.display()))?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let stdout = std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        Ok(PyTorch { child, stdin, stdout })
     }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    let get = |b: &str| -> AnyResult<RefTimes> {
-        let ms = |k: &str| v["batches"][b][k].as_f64().ok_or_else(|| format!("no batches.{b}.{k} in {v}"));
-        Ok(RefTimes { p50: Duration::from_secs_f64(ms("p50_ms")? / 1e3), p99: Duration::from_secs_f64(ms("p99_ms")? / 1e3) })
-    };
-    Ok((get("1")?, get("64")?))
+
+    fn measure(&mut self, batch: usize, seconds: f64, gap: Duration) -> AnyResult<RefTimes> {
+        use std::io::{BufRead, Write};
+        writeln!(self.stdin, "{batch} {seconds} {}", ms(gap))?;
+        self.stdin.flush()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line)?;
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| format!("predictor_torch.py answered {line:?}: {e}"))?;
+        let b = batch.to_string();
+        let ms = |k: &str| v["batches"][&b][k].as_f64().ok_or_else(|| format!("no batches.{b}.{k} in {v}"));
+        Ok(RefTimes {
+            p50: Duration::from_secs_f64(ms("p50_ms")? / 1e3),
+            p99: Duration::from_secs_f64(ms("p99_ms")? / 1e3),
+        })
+    }
+}
+
+impl Drop for PyTorch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Idle time between the batch-1 reference passes, like a client's round trip between its
+/// Predicts: on a busy machine the scheduler favours a thread that sleeps between bursts (the
+/// model lane) over one that computes back to back, so a gap-free reference would be slower
+/// than the service for reasons that have nothing to do with it.
+const GAP: Duration = Duration::from_millis(2);
+
+/// One checkpoint between load phases: PyTorch's and the raw forward's batch-1 times, measured
+/// back to back.
+#[derive(Debug, Clone)]
+struct Checkpoint {
+    py: RefTimes,
+    raw: Vec<Duration>,
 }
 
 fn loadavg() -> String {
@@ -198,18 +244,18 @@ fn loadavg() -> String {
 
 /// The raw forward, measured on its own OS thread (like a model lane) on request.
 struct RawForward {
-    tx: std::sync::mpsc::Sender<(usize, std::sync::mpsc::Sender<Vec<Duration>>)>,
+    tx: std::sync::mpsc::Sender<(usize, Duration, std::sync::mpsc::Sender<Vec<Duration>>)>,
     thread: std::thread::JoinHandle<()>,
 }
 
 impl RawForward {
     fn start(model: LoadedModel, window: Vec<f32>, threads: usize, budget: Duration) -> RawForward {
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, std::sync::mpsc::Sender<Vec<Duration>>)>();
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Duration, std::sync::mpsc::Sender<Vec<Duration>>)>();
         let thread = std::thread::spawn(move || {
             if threads > 0 {
                 tch::set_num_threads(threads as i32);
             }
-            for (batch, reply) in rx {
+            for (batch, gap, reply) in rx {
                 let input: Vec<f32> = window.iter().copied().cycle().take(window.len() * batch).collect();
                 for _ in 0..10 {
                     let _ = model.forecast(&input, batch);
@@ -220,6 +266,7 @@ impl RawForward {
                     let t = Instant::now();
                     let _ = model.forecast(&input, batch);
                     out.push(t.elapsed());
+                    std::thread::sleep(gap);
                 }
                 out.sort();
                 let _ = reply.send(out);
@@ -228,9 +275,9 @@ impl RawForward {
         RawForward { tx, thread }
     }
 
-    fn measure(&self, batch: usize) -> AnyResult<Vec<Duration>> {
+    fn measure(&self, batch: usize, gap: Duration) -> AnyResult<Vec<Duration>> {
         let (tx, rx) = std::sync::mpsc::channel();
-        self.tx.send((batch, tx))?;
+        self.tx.send((batch, gap, tx))?;
         Ok(rx.recv()?)
     }
 }
@@ -272,13 +319,17 @@ async fn main() -> AnyResult<()> {
     let threads = config.model.torch_threads;
     let ref_threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
 
-    // 0. + 1. References before the load phases.
-    let py_before = pytorch_reference(ref_threads, 3.0 * scale.max(0.5))?;
+    // 0. + 1. References: PyTorch and the raw forward at batch 1 at every checkpoint between
+    //    phases (each phase is compared with the faster of the checkpoints around it), batch 64
+    //    around the 64-client phase.
+    let mut py = PyTorch::start(ref_threads)?;
     let window = latest_window(&bars[bars.len() - 200..], &FeatureConfig::default())?;
-    let raw = RawForward::start(raw_model, window, threads, secs(4.0));
-    let raw1_before = raw.measure(1)?;
-    let raw64_before = raw.measure(64)?;
-
+    let raw = RawForward::start(raw_model, window, threads, secs(1.5));
+    let ref_secs = 1.5 * scale.max(0.5);
+    let checkpoint = |py: &mut PyTorch, raw: &RawForward| -> AnyResult<Checkpoint> {
+        Ok(Checkpoint { py: py.measure(1, ref_secs, GAP)?, raw: raw.measure(1, GAP)? })
+    };
+    let mut cps = vec![checkpoint(&mut py, &raw)?];
     // The server, in this process, on loopback.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -293,9 +344,16 @@ async fn main() -> AnyResult<()> {
     load(&grpc, 4, secs(2.0), 50, async {}).await?;
 
     // 2. One client.
+    cps.push(checkpoint(&mut py, &raw)?);
     let one = load(&grpc, 1, secs(8.0), 1000, async {}).await?;
-    // 3. 64 clients.
+    cps.push(checkpoint(&mut py, &raw)?);
+    // 3. 64 clients, between two batch-64 references.
+    let py64_before = py.measure(64, 2.0 * ref_secs, Duration::ZERO)?;
+    let raw64_before = raw.measure(64, Duration::ZERO)?;
     let many = load(&grpc, 64, secs(8.0), usize::MAX, async {}).await?;
+    let py64_after = py.measure(64, 2.0 * ref_secs, Duration::ZERO)?;
+    let raw64 = faster(raw64_before, raw.measure(64, Duration::ZERO)?);
+    let py64 = if py64_before.p50 <= py64_after.p50 { py64_before } else { py64_after };
     // 4. p99 with 8 clients, without and with hot swaps.
     let normal = load(&grpc, 8, secs(6.0), usize::MAX, async {}).await?;
     let reg2 = reg.clone();
@@ -307,26 +365,35 @@ async fn main() -> AnyResult<()> {
         let _ = reg2.set_current("BENCH", 1, "bench-v1", "bench", "swap back").await;
     })
     .await?;
-    // 5. One client while 1 000-item PredictBatch calls run back to back (the client measures
-    //    only while a batch is in flight: it starts after the first call is sent and stops when
-    //    the last one returns).
-    let mut bulk = PredictorClient::connect(grpc.clone()).await?.max_decoding_message_size(64 << 20);
-    let bulk_stop = CancellationToken::new();
-    let bs = bulk_stop.clone();
-    let batches = tokio::spawn(async move {
-        let mut took = Vec::new();
-        while !bs.is_cancelled() {
-            let t = Instant::now();
-            let r = bulk.predict_batch(PredictBatchRequest { requests: vec![bench_request(); 1000] }).await;
-            let ok = r.map(|r| r.into_inner().items.len() == 1000).unwrap_or(false);
-            took.push((t.elapsed(), ok));
-        }
-        took
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let during = load(&grpc, 1, secs(8.0), 1000, async {}).await?;
-    bulk_stop.cancel();
-    let batch_runs = batches.await?;
+    // 5. One client alone, then while 1 000-item PredictBatch calls run back to back, then
+    //    alone again, twice: the unloaded and loaded samples interleave in time.
+    let mut alone = Vec::new();
+    let mut during = Run { latencies: Vec::new(), errors: 0, elapsed: Duration::ZERO };
+    let mut batch_runs = Vec::new();
+    for _ in 0..2 {
+        alone.extend(load(&grpc, 1, secs(2.0), 1000, async {}).await?.latencies);
+        let mut bulk = PredictorClient::connect(grpc.clone()).await?.max_decoding_message_size(64 << 20);
+        let bulk_stop = CancellationToken::new();
+        let bs = bulk_stop.clone();
+        let batches = tokio::spawn(async move {
+            let mut took = Vec::new();
+            while !bs.is_cancelled() {
+                let t = Instant::now();
+                let r = bulk.predict_batch(PredictBatchRequest { requests: vec![bench_request(); 1000] }).await;
+                let ok = r.map(|r| r.into_inner().items.len() == 1000).unwrap_or(false);
+                took.push((t.elapsed(), ok));
+            }
+            took
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let d = load(&grpc, 1, secs(4.0), 1000, async {}).await?;
+        bulk_stop.cancel();
+        batch_runs.extend(batches.await?);
+        during.latencies.extend(d.latencies);
+        during.errors += d.errors;
+    }
+    alone.extend(load(&grpc, 1, secs(2.0), 1000, async {}).await?.latencies);
+    let alone = Run { latencies: alone, errors: 0, elapsed: Duration::from_secs(1) };
 
     let mut status = PredictorClient::connect(grpc.clone()).await?;
     let st = status
@@ -335,14 +402,19 @@ async fn main() -> AnyResult<()> {
         .into_inner();
     stop.cancel();
     server.await??;
-    let raw1 = faster(raw1_before, raw.measure(1)?);
-    let raw64 = faster(raw64_before, raw.measure(64)?);
+    cps.push(checkpoint(&mut py, &raw)?);
+    drop(py);
     drop(raw.tx);
     let _ = raw.thread.join();
-    let py_after = pytorch_reference(ref_threads, 3.0 * scale.max(0.5))?;
-    let py1 = if py_before.0.p50 <= py_after.0.p50 { py_before.0 } else { py_after.0 };
-    let py64 = if py_before.1.p50 <= py_after.1.p50 { py_before.1 } else { py_after.1 };
     let load_end = loadavg();
+    // The reference of the 1-client phase: the faster PyTorch batch-1 p50 of its two checkpoints.
+    let py1 = if cps[1].py.p50 <= cps[2].py.p50 { cps[1].py } else { cps[2].py };
+    // Raw forward vs PyTorch, paired per checkpoint (measured back to back): the median ratio.
+    let mut raw_ratios: Vec<f64> =
+        cps.iter().map(|c| ms(pct(&c.raw, 0.5)) / ms(c.py.p50)).collect();
+    raw_ratios.sort_by(|a, b| a.total_cmp(b));
+    let raw_ratio = raw_ratios[raw_ratios.len() / 2];
+    let raw1 = cps.iter().map(|c| c.raw.clone()).reduce(faster).unwrap_or_default();
 
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -357,17 +429,23 @@ async fn main() -> AnyResult<()> {
     println!("load average (1/5/15 min) at the start: {load_start}; at the end: {load_end}");
     println!("| measurement | value | ratio to PyTorch batch-1 p50 |");
     println!("|---|---|---|");
+    let cp_list = |f: &dyn Fn(&Checkpoint) -> f64| -> String {
+        cps.iter().map(|c| format!("{:.2}", f(c))).collect::<Vec<_>>().join(" / ")
+    };
     println!(
-        "| PyTorch eager forward, batch 1 (p50 / p99; before / after) | {:.2} ms / {:.2} ms; {:.2} / {:.2} ms | 1.00 |",
-        ms(py1.p50), ms(py1.p99), ms(py_before.0.p50), ms(py_after.0.p50)
+        "| PyTorch eager forward, batch 1, p50 / p99 (around the 1-client phase) | {:.2} ms / {:.2} ms | 1.00 |",
+        ms(py1.p50), ms(py1.p99)
     );
+    println!("| PyTorch batch-1 p50 at the {} checkpoints | {} ms | |", cps.len(), cp_list(&|c| ms(c.py.p50)));
     println!(
-        "| PyTorch eager forward, batch 64 (p50 / p99; before / after) | {:.1} ms / {:.1} ms; {:.1} / {:.1} ms = {:.0} windows/s | {:.1} |",
-        ms(py64.p50), ms(py64.p99), ms(py_before.1.p50), ms(py_after.1.p50), 64.0 / py64.p50.as_secs_f64(), r(py64.p50)
+        "| PyTorch eager forward, batch 64 (p50 / p99; before / after the 64-client phase) | {:.1} ms / {:.1} ms; {:.1} / {:.1} ms = {:.0} windows/s | {:.1} |",
+        ms(py64.p50), ms(py64.p99), ms(py64_before.p50), ms(py64_after.p50), 64.0 / py64.p50.as_secs_f64(), r(py64.p50)
     );
+    println!("| raw `LoadedModel::forecast` batch-1 p50 at the checkpoints | {} ms | |", cp_list(&|c| ms(pct(&c.raw, 0.5))));
     println!(
-        "| raw `LoadedModel::forecast`, batch 1 (p50 / p99) | {:.2} ms / {:.2} ms | {:.2} |",
-        ms(pct(&raw1, 0.5)), ms(pct(&raw1, 0.99)), r(pct(&raw1, 0.5))
+        "| raw `LoadedModel::forecast`, batch 1: best p50 / its p99; median paired ratio | {:.2} ms / {:.2} ms | {:.2} (paired: {}) |",
+        ms(pct(&raw1, 0.5)), ms(pct(&raw1, 0.99)), raw_ratio,
+        raw_ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
     );
     println!(
         "| raw `LoadedModel::forecast`, batch 64 (p50) | {:.1} ms (PyTorch {:.1} ms: {:.2}x) | {:.1} |",
@@ -391,6 +469,10 @@ async fn main() -> AnyResult<()> {
     batch_times.sort();
     let failed_batches = batch_runs.iter().filter(|(_, ok)| !ok).count();
     println!(
+        "| Predict, 1 client alone, interleaved with the batch phases (p50 / p99) | {:.2} ms / {:.2} ms ({} requests) | {:.2} / {:.2} |",
+        ms(alone.p(0.5)), ms(alone.p(0.99)), alone.latencies.len(), r(alone.p(0.5)), r(alone.p(0.99))
+    );
+    println!(
         "| Predict, 1 client during 1 000-item PredictBatch calls (p50 / p99) | {:.2} ms / {:.2} ms ({} requests; {} batches, median {:.2} s = {:.0} items/s) | {:.2} / {:.2} |",
         ms(during.p(0.5)), ms(during.p(0.99)), during.latencies.len(), batch_runs.len(),
         pct(&batch_times, 0.5).as_secs_f64(), 1000.0 / pct(&batch_times, 0.5).as_secs_f64(),
@@ -398,16 +480,15 @@ async fn main() -> AnyResult<()> {
     );
     let errors = one.errors + many.errors + normal.errors + swapped.errors + during.errors + failed_batches;
     println!();
-    let raw_ratio = r(pct(&raw1, 0.5));
-    goal("raw forecast p50 <= 1.1 x PyTorch batch 1", raw_ratio, raw_ratio <= 1.1);
+    goal("raw forecast p50 <= 1.1 x PyTorch batch 1 (median paired ratio)", raw_ratio, raw_ratio <= 1.1);
     goal("p50(1 client) <= 1.5 x PyTorch batch 1", r(one.p(0.5)), r(one.p(0.5)) <= 1.5);
     goal("p99(1 client) <= 3 x PyTorch batch 1", r(one.p(0.99)), r(one.p(0.99)) <= 3.0);
     let share = many.rate() / kernel_limit;
     goal("rate(64 clients) >= 0.7 x 64 / PyTorch batch-64 time", share, share >= 0.7);
     let swap = ms(swapped.p(0.99)) / ms(normal.p(0.99));
     goal("p99(swap) <= 2 x p99(normal)", swap, swap <= 2.0);
-    let fair = ms(during.p(0.99)) / ms(one.p(0.99));
-    goal("p99(1 client during 1 000-item batches) <= 2 x p99(1 client)", fair, fair <= 2.0);
+    let fair = ms(during.p(0.99)) / ms(alone.p(0.99));
+    goal("p99(1 client during 1 000-item batches) <= 2 x p99(1 client alone, interleaved)", fair, fair <= 2.0);
     println!("failed requests: {errors}");
     Ok(())
 }
