@@ -29,6 +29,9 @@ pub const MAX_BATCH_REQUESTS: usize = 1000;
 /// PredictBatch calls with at least this many requests run on the models' bulk lanes (their own
 /// threads, round-robin between such calls), so they do not hold up single Predicts.
 pub const BULK_BATCH_REQUESTS: usize = 16;
+/// Items of one bulk PredictBatch call in flight at once (features computed, queued or running):
+/// two full forward passes' worth.
+pub const BULK_IN_FLIGHT: usize = 128;
 
 /// A validated forecast request.
 #[derive(Debug, Clone, PartialEq)]

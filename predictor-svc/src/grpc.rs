@@ -10,7 +10,7 @@ use common::{Error, Result};
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
-use crate::engine::{Engine, PredictInput, BULK_BATCH_REQUESTS, MAX_BATCH_REQUESTS};
+use crate::engine::{Engine, PredictInput, BULK_BATCH_REQUESTS, BULK_IN_FLIGHT, MAX_BATCH_REQUESTS};
 use crate::metrics::{outcome_label, Metrics};
 use crate::worker::Lane;
 
@@ -118,7 +118,16 @@ impl Predictor for PredictorService {
                     pb::PredictBatchItem { outcome: Some(outcome) }
                 }
             });
-            Ok(pb::PredictBatchResponse { items: futures::future::join_all(items).await })
+            // A large call keeps only enough items in flight to fill the bulk lane's next passes:
+            // its features are computed as the lane consumes them, not in one burst that would
+            // hold a runtime thread (and other callers' requests) for hundreds of ms.
+            let in_flight = match lane {
+                Lane::Bulk(_) => BULK_IN_FLIGHT,
+                Lane::Interactive => usize::MAX,
+            };
+            use futures::StreamExt;
+            let items = futures::stream::iter(items).buffered(in_flight).collect().await;
+            Ok(pb::PredictBatchResponse { items })
         })
         .await
     }
