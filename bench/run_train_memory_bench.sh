@@ -27,7 +27,7 @@ for days in "${sizes[@]}"; do
     --seed 1 --database-url "$db" > "$work/out" 2> "$work/err"
   rc=$?
   set -e
-  read -r rss_kb wall < "$work/time" || true
+  read -r rss_kb wall < <(tail -n 1 "$work/time") || true
   result="trained"
   [ "$rc" -eq 0 ] || result="refused: $(grep -o 'holds [0-9]* trading days, more than the [0-9]*' "$work/err" "$work/out" | head -1 | cut -d: -f2-)"
   printf '%-8s %-10s %-12s %-8s %s\n' "$days" "$((rss_kb / 1024))" "$wall" "$rc" "$result"

@@ -120,7 +120,7 @@ async fn a_null_metric_in_stored_metadata_does_not_make_the_version_unloadable()
         version_id: "nan-v1".into(),
         symbol: "NAN".into(),
         years: 1,
-        model_kind: metadata.kind.to_string(),
+        model_kind: metadata.architecture.kind.to_string(),
         data_start: metadata.data_start.unwrap(),
         data_end: metadata.data_end.unwrap(),
         training_seconds: 0.0,

@@ -89,7 +89,7 @@ async fn loaded_models_answer_through_a_postgres_outage_and_new_keys_fail_fast()
         let (p, took) = timed(&mut c, "OUT").await;
         let p = p.map_err(|e| anyhow::anyhow!("a loaded model stopped answering: {e:?}"))?;
         served_ok += 1;
-        assert!(took < Duration::from_millis(500), "answer from held bars took {took:?}");
+        assert!(took < Duration::from_millis(1000), "answer from held bars took {took:?}");
         assert_eq!(p.bars_source, "memory:stale");
         assert_eq!((p.as_of.as_str(), p.prob_up), (first.as_of.as_str(), first.prob_up));
         assert!(p.bars_age_seconds >= last_age, "age went back: {} < {last_age}", p.bars_age_seconds);
@@ -114,7 +114,7 @@ async fn loaded_models_answer_through_a_postgres_outage_and_new_keys_fail_fast()
         let (p, took) = timed(&mut c, "OUT").await;
         let p = p.map_err(|e| anyhow::anyhow!("a loaded model stopped answering: {e:?}"))?;
         served_ok += 1;
-        assert!(took < Duration::from_millis(500), "answer from held bars took {took:?}");
+        assert!(took < Duration::from_millis(1000), "answer from held bars took {took:?}");
         assert_eq!(p.bars_source, "memory:stale");
         assert!(p.bars_age_seconds >= outage_start.elapsed().as_secs_f64() - 0.5);
     }

@@ -102,6 +102,10 @@ pub struct ServeConfig {
     /// refused with INVALID_ARGUMENT before any window is built.
     #[arg(long, env = "MAX_TRAIN_SAMPLES", default_value_t = crate::core::DEFAULT_MAX_TRAIN_SAMPLES)]
     pub max_train_samples: usize,
+    /// How often health probes the registry with a harmless write (milliseconds);
+    /// `lstm.v1.Trainer` is NOT_SERVING while the registry cannot be written.
+    #[arg(long, env = "TRAINER_HEALTH_CHECK_MS", default_value_t = 1000)]
+    pub health_check_ms: u64,
     /// PEM certificate chain for TLS on the gRPC port (with --tls-key); unset = plaintext.
     #[arg(long, env = "TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -132,6 +136,7 @@ impl ServeConfig {
             shutdown_grace_seconds: 30,
             cpu_threads: None,
             max_train_samples: crate::core::DEFAULT_MAX_TRAIN_SAMPLES,
+            health_check_ms: 1000,
             tls_cert: None,
             tls_key: None,
         }
