@@ -469,6 +469,7 @@ async fn every_rpc_rejects_bad_input_with_the_documented_code_and_message() -> a
             symbol: "BADCSV".into(),
             bars: vec![],
             csv: csv.into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -484,6 +485,7 @@ async fn every_rpc_rejects_bad_input_with_the_documented_code_and_message() -> a
             symbol: "BADCSV".into(),
             bars: vec![],
             csv: csv.into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -501,6 +503,7 @@ async fn every_rpc_rejects_bad_input_with_the_documented_code_and_message() -> a
             symbol: "BADCSV".into(),
             bars: vec![],
             csv: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -512,6 +515,7 @@ async fn every_rpc_rejects_bad_input_with_the_documented_code_and_message() -> a
             symbol: "BADBARS".into(),
             bars: bad,
             csv: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -664,6 +668,7 @@ async fn mutating_rpcs_need_the_bearer_token() -> anyhow::Result<()> {
         symbol: "AUTH".into(),
         bars: pb_bars(&market(2, 5)),
         csv: String::new(),
+        ..Default::default()
     };
     let e = c.ingest_bars(req()).await.unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);

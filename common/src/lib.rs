@@ -6,11 +6,13 @@
 //! - [`model`]: the two tch networks and their safetensors + JSON artifacts;
 //! - [`training`]: losses, plain / improved / cross-validated / incremental training, the pipeline;
 //! - [`evaluation`]: holdout metrics, the deploy rule, feature importance, plots;
+//! - [`backtest`]: walk-forward evaluation of a recipe against baselines (SPEC §13.1);
 //! - [`registry`]: the sqlx model registry (SQLite, PostgreSQL, MySQL/MariaDB);
 //! - [`calendar`] and [`triggers`]: trading days and retraining triggers;
 //! - [`spec`]: the machine-readable training specification of this build;
 //! - [`config`], [`telemetry`], [`tls`], [`error`]: process plumbing shared by both services;
 //! - [`pb`]: the generated `lstm.v1` protocol.
+pub mod backtest;
 pub mod calendar;
 pub mod config;
 pub mod data;

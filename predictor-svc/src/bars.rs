@@ -18,7 +18,7 @@ use common::{Error, Result};
 /// Bars a forecast looks at: the 60-day window plus indicator warm-up (EMA26 + EMA9 settle well
 /// within 140 days). Registry and inline bars are cut to the same tail so the same market
 /// history gives the same forecast whichever way it arrives.
-pub const HISTORY_BARS: usize = 200;
+pub const HISTORY_BARS: usize = common::features::HISTORY_BARS;
 /// Calendar days fetched from the registry to get [`HISTORY_BARS`] trading days.
 const HISTORY_CALENDAR_DAYS: i64 = 320;
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use common::calendar::TradingCalendar;
 use common::data::Bar;
-use common::features::{latest_window, FeatureConfig, FORECAST_DAYS, SEQ_LEN};
+use common::features::{prediction_window, FeatureConfig, FORECAST_DAYS, SEQ_LEN};
 use common::pb;
 use common::registry::{NewPrediction, Registry};
 use common::{Error, Result};
@@ -278,7 +278,7 @@ impl Engine {
 
     /// The raw feature window ending at the last bar, and that bar.
     fn window(&self, bars: &[Bar]) -> Result<(Vec<f32>, Bar)> {
-        let window = latest_window(bars, &self.features)?;
+        let window = prediction_window(bars, &self.features)?;
         let last = *bars.last().ok_or(Error::InsufficientData { need: SEQ_LEN, got: 0 })?;
         Ok((window, last))
     }

@@ -39,6 +39,8 @@ pub enum Command {
     Train(TrainArgs),
     /// Print the machine-readable training specification (JSON).
     Spec,
+    /// Walk-forward backtest of a recipe against baselines, without a server; prints the report.
+    Backtest(crate::commands::backtest::BacktestArgs),
 }
 
 /// Where the registry lives.
@@ -152,6 +154,9 @@ pub struct ImportArgs {
     /// CSV file (dialect auto-detected from the header).
     #[arg(long)]
     pub csv: PathBuf,
+    /// Keep rows that repeat the previous bar on a weekend or holiday (dropped and listed by default).
+    #[arg(long)]
+    pub keep_repeated_bars: bool,
     /// Registry settings.
     #[command(flatten)]
     pub registry: RegistryArgs,

@@ -194,13 +194,17 @@ pub fn event_kind(ev: &pb::TrainEvent) -> &'static str {
         Some(Event::Validation(_)) => "validation",
         Some(Event::Completed(_)) => "completed",
         Some(Event::Failed(_)) => "failed",
+        Some(Event::BacktestFoldStarted(_)) => "backtest_fold_started",
+        Some(Event::BacktestFoldProgress(_)) => "backtest_fold_progress",
+        Some(Event::BacktestFoldResult(_)) => "backtest_fold_result",
+        Some(Event::BacktestCompleted(_)) => "backtest_completed",
         None => "none",
     }
 }
 
-/// Whether the event ends its run (`completed` or `failed`).
+/// Whether the event ends its run (`completed`, `backtest_completed` or `failed`).
 pub fn is_terminal(ev: &pb::TrainEvent) -> bool {
-    matches!(ev.event, Some(Event::Completed(_)) | Some(Event::Failed(_)))
+    matches!(ev.event, Some(Event::Completed(_)) | Some(Event::BacktestCompleted(_)) | Some(Event::Failed(_)))
 }
 
 /// The stored JSON form of an event: readable `kind` / `detail` for people querying the

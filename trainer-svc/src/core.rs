@@ -254,6 +254,9 @@ impl Core {
             config_json: spec.config_json(),
         }))
         .await;
+        if let Work::Backtest(job) = &spec.work {
+            return crate::backtest::execute(self, spec, job, sink, &run.cancel).await;
+        }
         let data::RunData { samples, range } =
             data::load(&self.registry, spec, sink, self.settings.max_train_samples).await?;
         if run.cancel.is_cancelled() {

@@ -273,12 +273,14 @@ pub struct IngestJob {
     pub symbol: String,
     /// Validated, sorted bars.
     pub bars: Vec<Bar>,
+    /// Dates of the calendar-fill rows dropped (empty with `keep_repeated_bars`).
+    pub dropped_repeats: Vec<NaiveDate>,
 }
 
 impl TryFrom<pb::IngestBarsRequest> for IngestJob {
     type Error = Error;
     fn try_from(r: pb::IngestBarsRequest) -> Result<IngestJob> {
-        let pb::IngestBarsRequest { symbol, bars, csv } = r;
+        let pb::IngestBarsRequest { symbol, bars, csv, keep_repeated_bars } = r;
         let symbol = validate_symbol(&symbol)?;
         let bars = match (bars.is_empty(), csv.trim().is_empty()) {
             (false, false) => {
@@ -296,7 +298,13 @@ impl TryFrom<pb::IngestBarsRequest> for IngestJob {
         if bars.is_empty() {
             return Err(Error::invalid("the CSV has a header but no rows"));
         }
-        Ok(IngestJob { symbol, bars })
+        let mut bars = bars;
+        let dropped_repeats = if keep_repeated_bars.unwrap_or(false) {
+            Vec::new()
+        } else {
+            common::data::drop_repeated_bars(&mut bars)
+        };
+        Ok(IngestJob { symbol, bars, dropped_repeats })
     }
 }
 

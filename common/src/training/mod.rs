@@ -21,6 +21,7 @@ pub mod incremental;
 pub mod losses;
 pub mod pipeline;
 mod session;
+pub(crate) use session::outside_seeded_runs;
 
 pub use config::{DeviceChoice, ImprovedConfig, IncrementalConfig, ParamGrid, PipelineConfig, RegLossType};
 pub use events::TrainEvent;

@@ -1,4 +1,5 @@
-//! One-shot subcommands: `import`, `features`, `train`, `spec`.
+//! One-shot subcommands: `import`, `features`, `train`, `spec`, `backtest`.
+pub mod backtest;
 pub mod features;
 pub mod features_cmd;
 pub mod import;

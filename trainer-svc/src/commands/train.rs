@@ -110,7 +110,12 @@ fn show(pb: &ProgressBar, ev: &pb::TrainEvent) {
         }
         Some(Event::Completed(_)) => pb.finish_with_message("completed"),
         Some(Event::Failed(f)) => pb.abandon_with_message(format!("{}: {}", f.code, f.message)),
-        None => {}
+        // Backtest runs have their own command (`trainer-svc backtest`).
+        Some(Event::BacktestFoldStarted(_))
+        | Some(Event::BacktestFoldProgress(_))
+        | Some(Event::BacktestFoldResult(_))
+        | Some(Event::BacktestCompleted(_))
+        | None => {}
     }
 }
 

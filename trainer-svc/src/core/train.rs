@@ -66,6 +66,7 @@ pub fn engine_work(
                 cpu_threads,
             }
         }
+        Work::Backtest(_) => return Err(Error::internal("a backtest run reached the training path")),
     })
 }
 
