@@ -37,7 +37,7 @@ async fn huge_inputs_are_quoted_briefly_by_the_trainer() -> anyhow::Result<()> {
     let server = TrainerHarness::start().await?;
     let mut c = server.client().await?;
     let long = "A".repeat(10_000);
-    let ingest = |symbol: &str, csv: String| pb::IngestBarsRequest { symbol: symbol.into(), bars: Vec::new(), csv };
+    let ingest = |symbol: &str, csv: String| pb::IngestBarsRequest { symbol: symbol.into(), bars: Vec::new(), csv, ..Default::default() };
 
     let e = c.ingest_bars(ingest(&long, "date,open,high,low,close,volume\n".into())).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);

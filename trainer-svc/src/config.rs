@@ -104,6 +104,10 @@ pub struct ServeConfig {
     /// refused with INVALID_ARGUMENT before any window is built.
     #[arg(long, env = "MAX_TRAIN_SAMPLES", default_value_t = crate::core::DEFAULT_MAX_TRAIN_SAMPLES)]
     pub max_train_samples: usize,
+    /// Keep a candidate non-current when its holdout Brier is not below the best baseline's
+    /// (base rate, linear), for requests that leave `require_beats_baseline` unset.
+    #[arg(long, env = "REQUIRE_BEATS_BASELINE")]
+    pub require_beats_baseline: bool,
     /// How often health probes the registry with a harmless write (milliseconds);
     /// `lstm.v1.Trainer` is NOT_SERVING while the registry cannot be written.
     #[arg(long, env = "TRAINER_HEALTH_CHECK_MS", default_value_t = 1000)]
@@ -138,6 +142,7 @@ impl ServeConfig {
             shutdown_grace_seconds: 30,
             cpu_threads: None,
             max_train_samples: crate::core::DEFAULT_MAX_TRAIN_SAMPLES,
+            require_beats_baseline: false,
             health_check_ms: 1000,
             tls_cert: None,
             tls_key: None,
@@ -224,6 +229,15 @@ pub struct TrainArgs {
     /// Drop (instead of keeping) a candidate that loses the validation.
     #[arg(long)]
     pub drop_rejected: bool,
+    /// Direction-head calibration: `temperature` | `platt` | `none` (empty = default, platt).
+    #[arg(long, default_value = "")]
+    pub calibration: String,
+    /// Keep the candidate non-current unless its holdout Brier beats the best baseline's.
+    #[arg(long)]
+    pub require_beats_baseline: bool,
+    /// Precision the UP signal's threshold must reach on the calibration data.
+    #[arg(long)]
+    pub target_precision: Option<f64>,
     /// `mse` | `huber` | `volatility` | `full`.
     #[arg(long, default_value = "full")]
     pub reg_loss_type: String,

@@ -62,6 +62,8 @@ pub struct CoreSettings {
     /// Most training samples (trading days in range) one run may use; more is refused before
     /// any window is built, so one request cannot take all memory.
     pub max_train_samples: usize,
+    /// Baseline gate for pipeline runs whose request does not say (issue 11).
+    pub require_beats_baseline: bool,
 }
 
 /// Default of [`CoreSettings::max_train_samples`]: 15 000 trading days (about 60 years of daily
@@ -77,6 +79,7 @@ impl Default for CoreSettings {
             max_concurrent: 1,
             cpu_threads: None,
             max_train_samples: DEFAULT_MAX_TRAIN_SAMPLES,
+            require_beats_baseline: false,
         }
     }
 }
@@ -264,7 +267,12 @@ impl Core {
         }
         let current = train::current_version(&self.registry, &spec.symbol, spec.years).await?;
         let current_id = current.as_ref().map(|c| c.version_id.clone());
-        let work = train::engine_work(spec, current.as_ref(), self.settings.cpu_threads)?;
+        let work = train::engine_work(
+            spec,
+            current.as_ref(),
+            self.settings.cpu_threads,
+            self.settings.require_beats_baseline,
+        )?;
         let outcome =
             train::on_thread(work, samples, current, sink, &self.metrics, &run.cancel)
                 .await?;

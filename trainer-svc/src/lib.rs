@@ -170,6 +170,7 @@ pub async fn serve_with_metrics(
         max_concurrent: config.max_concurrent_trainings,
         cpu_threads: config.cpu_threads,
         max_train_samples: config.max_train_samples.max(1),
+        require_beats_baseline: config.require_beats_baseline,
     };
     let core = Arc::new(core::Core::new(registry, calendar, metrics::Metrics::new(), settings, token.clone()));
     let auth = auth::Auth::new(config.auth_token.clone());

@@ -96,6 +96,9 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
             max_epochs: max_ep,
             lease_timeout_seconds,
             keep_rejected,
+            calibration,
+            require_beats_baseline,
+            target_precision,
         } = r;
         let symbol = validate_symbol(&symbol)?;
         let years = if all_years {
@@ -125,6 +128,9 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
                 seed,
                 device: dev,
                 max_epochs: max_ep,
+                calibration,
+                require_beats_baseline,
+                target_precision,
             },
         )?;
         let inline_bars = if bars.is_empty() {

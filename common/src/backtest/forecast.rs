@@ -6,10 +6,13 @@
 //! Each day is forecast on its own (batch of one), so a day's answer cannot depend on which
 //! other days share its batch.
 //!
-//! Extension point: [`model_answers`] returns one named [`Answers`] per reported model. Today
-//! that is `lstm` (`prob_up`, cumulative return of the 5 magnitudes). A forecast that also
-//! carries an uncalibrated probability or intervals adds `lstm_raw` and `lstm`'s `intervals`
-//! (`coverage_80`, `coverage_95`) here; the report, metrics, bootstrap and plots pick them up.
+//! [`model_answers`] returns one named [`Answers`] per reported model: `lstm` is what Predict
+//! serves ([`crate::calibration::serve`]: calibrated `prob_up`, the cumulative return of the 5
+//! magnitudes, the normalised conformal intervals as `coverage_80` / `coverage_95`) and
+//! `lstm_raw` the uncalibrated softmax with the same returns; the report, metrics, bootstrap and
+//! plots pick them up. A level the fold model had too little calibration data for has no
+//! interval entry (its coverage is then absent, never made up).
+use crate::calibration::{serve, window_vol, Calibration, LEVELS};
 use crate::data::Bar;
 use crate::features::{prediction_window, FeatureConfig};
 use crate::model::{Forecast, LoadedModel};
@@ -39,14 +42,29 @@ pub fn cumulative_return(f: &Forecast) -> f64 {
     f.magnitudes.iter().fold(1.0, |acc, r| acc * (1.0 + r)) - 1.0
 }
 
-/// The reported model entries derived from the forecasts (see the module docs).
-pub fn model_answers(forecasts: &[Forecast]) -> Vec<(String, Answers)> {
-    vec![(
-        MODEL.to_string(),
-        Answers {
-            prob_up: Some(forecasts.iter().map(|f| f.prob_up).collect()),
-            cum_return: Some(forecasts.iter().map(cumulative_return).collect()),
-            intervals: Default::default(),
-        },
-    )]
+/// Name of the uncalibrated model's entry.
+pub const MODEL_RAW: &str = "lstm_raw";
+
+/// The reported model entries derived from the raw forecasts of `windows` by a version with
+/// `calibration` (see the module docs).
+pub fn model_answers(calibration: Option<&Calibration>, forecasts: &[Forecast], windows: &[Vec<f32>]) -> Vec<(String, Answers)> {
+    let served: Vec<_> = forecasts.iter().zip(windows).map(|(f, w)| serve(calibration, f, window_vol(w))).collect();
+    let cum: Vec<f64> = forecasts.iter().map(cumulative_return).collect();
+    let mut intervals = std::collections::BTreeMap::new();
+    for (k, level) in LEVELS.iter().enumerate() {
+        let bounds: Option<Vec<(f64, f64)>> = served.iter().map(|s| s.intervals.get(k).and_then(|i| i.bounds)).collect();
+        if let Some(b) = bounds {
+            intervals.insert(format!("coverage_{}", (level * 100.0).round() as u32), b);
+        }
+    }
+    vec![
+        (
+            MODEL.to_string(),
+            Answers { prob_up: Some(served.iter().map(|s| s.prob_up).collect()), cum_return: Some(cum.clone()), intervals },
+        ),
+        (
+            MODEL_RAW.to_string(),
+            Answers { prob_up: Some(forecasts.iter().map(|f| f.prob_up).collect()), cum_return: Some(cum), intervals: Default::default() },
+        ),
+    ]
 }

@@ -102,7 +102,7 @@ fn run_fold(
     let seed = outcome.metadata.hyperparameters["seed"].as_u64().unwrap_or_default();
 
     let windows = test_windows(bars, fold.test.clone(), &features)?;
-    let mut answers = model_answers(&forecasts(&model, &windows)?);
+    let mut answers = model_answers(model.metadata().calibration.as_ref(), &forecasts(&model, &windows)?, &windows);
 
     let train_days: Vec<DayFeatures> =
         train.end_index.iter().enumerate().map(|(i, &t)| DayFeatures::new(bars, t, s.window(i))).collect();

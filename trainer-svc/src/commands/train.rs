@@ -35,6 +35,9 @@ pub fn specs(args: &TrainArgs) -> Result<Vec<RunSpec>> {
         max_epochs: args.max_epochs,
         lease_timeout_seconds: Some(args.lease_timeout_seconds),
         keep_rejected: Some(!args.drop_rejected),
+        calibration: args.calibration.clone(),
+        require_beats_baseline: Some(args.require_beats_baseline),
+        target_precision: args.target_precision,
     };
     let job = crate::requests::TrainJob::try_from(req)?;
     let by = format!(
