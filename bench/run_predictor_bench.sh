@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# predictor-svc latency/throughput benchmark (loopback, in-process server, tonic clients).
-# Bounded: ~35 s of load after the build (pass --quick for ~12 s). Prints a Markdown table and
-# whether each goal of BENCHMARKS.md was met.
+# predictor-svc latency/throughput benchmark (loopback, in-process server, tonic clients) against
+# an eager PyTorch forward of the same network (bench/predictor_torch.py, run by the benchmark as
+# a child process with .venv/bin/python, or $PYTHON). Bounded: ~90 s after the build (pass
+# --quick for ~35 s). Prints a Markdown table, the load average, and whether each goal of
+# BENCHMARKS.md was met. BENCH_TORCH_THREADS=N: service and reference with N libtorch threads.
 # Uses the dev profile (dependencies incl. the tch shim at opt-level 3, workspace crates at 1;
 # the forward pass runs in libtorch either way); PROFILE=release for a release build.
 set -euo pipefail

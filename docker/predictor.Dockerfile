@@ -61,6 +61,7 @@ COPY --from=builder /out/bin/predictor-svc /usr/local/bin/predictor-svc
 # the loader falls back to LD_LIBRARY_PATH. Containers listen on all interfaces (the binary's
 # defaults are 127.0.0.1 for laptop runs); Kubernetes sets the same through the ConfigMap.
 ENV LD_LIBRARY_PATH=/opt/libtorch/lib \
+    OMP_WAIT_POLICY=PASSIVE \
     PREDICTOR_ADDR=0.0.0.0:50052 \
     METRICS_ADDR=0.0.0.0:9091 \
     LOG_FORMAT=json \

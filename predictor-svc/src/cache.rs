@@ -369,12 +369,12 @@ impl ModelCache {
         })?;
         let built = t0.elapsed();
         let memory_bytes = model.param_bytes() as u64;
-        let batch_hist = self.metrics.batch_size.clone();
+        let metrics = self.metrics.clone();
         let worker = ModelWorker::spawn(
             &format!("{}-{}y-{version_id}", key.symbol, key.years),
             model,
             self.cfg.batch,
-            move |n| batch_hist.observe(n as f64),
+            move |b| metrics.observe_batch(&b),
         )?;
         // Warm-up: the first forward pass allocates; do it before any request sees the model.
         let warm = worker.forecast(vec![0.0; SEQ_LEN * N_FEATURES]).await?;

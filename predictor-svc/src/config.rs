@@ -39,9 +39,11 @@ pub struct ModelSettings {
     /// Market holidays (`YYYY-MM-DD`, comma separated) skipped in `forecast_dates`.
     #[arg(long, env = "HOLIDAYS", default_value = "")]
     pub holidays: String,
-    /// libtorch intra-op threads per model worker; 0 = libtorch's default (OMP_NUM_THREADS or
-    /// the number of cores).
-    #[arg(long, env = "TORCH_THREADS", default_value_t = 0)]
+    /// libtorch intra-op threads of each model lane (every loaded model has an interactive and a
+    /// bulk lane); 0 = libtorch's default (OMP_NUM_THREADS or the number of cores). 1 is
+    /// fastest on a shared or small CPU: batching, not intra-op threads, gives the throughput,
+    /// and OpenMP teams on busy cores stall (BENCHMARKS.md, docs/deployment.md).
+    #[arg(long, env = "TORCH_THREADS", default_value_t = 1)]
     pub torch_threads: usize,
     /// Device models run on: `cpu`, `cuda`, `cuda:N` or `auto` (CUDA when available).
     #[arg(long, env = "PREDICTOR_DEVICE", default_value = "cpu")]
@@ -56,7 +58,7 @@ impl Default for ModelSettings {
         ModelSettings {
             database_url: DEFAULT_DATABASE_URL.into(),
             holidays: String::new(),
-            torch_threads: 0,
+            torch_threads: 1,
             device: "cpu".into(),
             log_format: "text".into(),
         }

@@ -27,8 +27,15 @@ pub use crate::bars::HISTORY_BARS;
 use crate::bars::{tail, BarStore, BarsSource};
 use crate::cache::{no_current_model, ModelCache, ModelKey, SlotStatus};
 use crate::predlog::PredictionLog;
+use crate::worker::Lane;
 /// Most requests one PredictBatch may carry.
 pub const MAX_BATCH_REQUESTS: usize = 1000;
+/// PredictBatch calls with at least this many requests run on the models' bulk lanes (their own
+/// threads, round-robin between such calls), so they do not hold up single Predicts.
+pub const BULK_BATCH_REQUESTS: usize = 16;
+/// Items of one bulk PredictBatch call in flight at once (features computed, queued or running):
+/// two full forward passes' worth.
+pub const BULK_IN_FLIGHT: usize = 128;
 
 /// A validated forecast request.
 #[derive(Debug, Clone, PartialEq)]
@@ -331,8 +338,13 @@ impl Engine {
         &self.registry
     }
 
-    /// Serves one forecast.
+    /// Serves one forecast on the model's interactive lane.
     pub async fn predict(&self, input: PredictInput) -> Result<PredictionOut> {
+        self.predict_in(input, Lane::Interactive).await
+    }
+
+    /// Serves one forecast, queued on `lane` of the model's worker.
+    pub async fn predict_in(&self, input: PredictInput, lane: Lane) -> Result<PredictionOut> {
         let PredictInput { symbol, years, bars, version_id } = input;
         let key = ModelKey { symbol, years, pinned: version_id };
         let (handle, window, last, provenance) = match bars {
@@ -350,7 +362,7 @@ impl Engine {
             }
         };
         let vol = window_vol(&window);
-        let out = handle.worker.forecast(window).await?;
+        let out = handle.worker.forecast_in(window, lane).await?;
         let f = out.forecast;
         let served = serve(handle.calibration.as_deref(), &f, vol);
         let mut p = assemble(&key, &handle.version_id, &last, f.prob_up, f.magnitudes, &self.calendar)

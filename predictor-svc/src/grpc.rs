@@ -10,8 +10,9 @@ use common::{Error, Result};
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
-use crate::engine::{Engine, PredictInput, MAX_BATCH_REQUESTS};
+use crate::engine::{Engine, PredictInput, BULK_BATCH_REQUESTS, BULK_IN_FLIGHT, MAX_BATCH_REQUESTS};
 use crate::metrics::{outcome_label, Metrics};
+use crate::worker::Lane;
 
 /// gRPC front of the [`Engine`].
 #[derive(Debug, Clone)]
@@ -89,14 +90,17 @@ impl Predictor for PredictorService {
                     requests.len()
                 )));
             }
-            // Items run concurrently: those for the same model share forward passes.
+            // Items run concurrently: those for the same model share forward passes. A large
+            // call queues on the bulk lanes so that it does not stall other callers.
+            let lane =
+                if requests.len() >= BULK_BATCH_REQUESTS { Lane::new_bulk() } else { Lane::Interactive };
             let items = requests.into_iter().map(|r| {
                 let engine = engine.clone();
                 let metrics = metrics.clone();
                 async move {
                     let result = async {
                         let input = PredictInput::try_from(r)?;
-                        engine.predict(input).await
+                        engine.predict_in(input, lane).await
                     }
                     .await;
                     let code = result.as_ref().map_or_else(|e| e.code(), |_| tonic::Code::Ok);
@@ -114,7 +118,16 @@ impl Predictor for PredictorService {
                     pb::PredictBatchItem { outcome: Some(outcome) }
                 }
             });
-            Ok(pb::PredictBatchResponse { items: futures::future::join_all(items).await })
+            // A large call keeps only enough items in flight to fill the bulk lane's next passes:
+            // its features are computed as the lane consumes them, not in one burst that would
+            // hold a runtime thread (and other callers' requests) for hundreds of ms.
+            let in_flight = match lane {
+                Lane::Bulk(_) => BULK_IN_FLIGHT,
+                Lane::Interactive => usize::MAX,
+            };
+            use futures::StreamExt;
+            let items = futures::stream::iter(items).buffered(in_flight).collect().await;
+            Ok(pb::PredictBatchResponse { items })
         })
         .await
     }

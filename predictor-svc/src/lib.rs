@@ -2,7 +2,8 @@
 //! the same on an ephemeral port.
 //!
 //! Layout:
-//! - [`worker`]: one OS thread per loaded model, fed by a channel, running batched forwards;
+//! - [`worker`]: two OS threads per loaded model (interactive and bulk lanes), fed by channels,
+//!   running batched forwards; [`fair`]: the round-robin queue of the bulk lane;
 //! - [`cache`]: lazy loading, atomic hot swap, LRU eviction under a memory budget;
 //! - [`reload`]: the change-counter poller that triggers hot reloads and bar refreshes;
 //! - [`bars`]: recent bars held per served symbol (answers continue through a registry outage);
@@ -25,6 +26,7 @@ pub mod bars;
 pub mod cache;
 pub mod config;
 pub mod engine;
+pub mod fair;
 pub mod grpc;
 pub mod metrics;
 pub mod predlog;

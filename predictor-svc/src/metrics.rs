@@ -1,5 +1,6 @@
 //! Prometheus metrics of predictor-svc (all prefixed `predictor_`), on a registry per server
 //! instance so several servers can run in one process (tests).
+use crate::worker::BatchInfo;
 use prometheus::{
     exponential_buckets, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
     IntGauge, Opts, Registry,
@@ -16,6 +17,9 @@ pub struct Metrics {
     pub request_seconds: HistogramVec,
     /// `predictor_batch_size`: windows per forward pass.
     pub batch_size: Histogram,
+    /// `predictor_queue_wait_seconds{lane}`: how long the oldest window of each forward pass
+    /// waited in its lane's queue (`interactive` | `bulk`).
+    pub queue_wait_seconds: HistogramVec,
     /// `predictor_loaded_models`: models resident in memory.
     pub loaded_models: IntGauge,
     /// `predictor_model_memory_bytes`: parameter bytes of the resident models.
@@ -62,6 +66,15 @@ impl Metrics {
         let batch_size = Histogram::with_opts(
             HistogramOpts::new("predictor_batch_size", "Windows per model forward pass")
                 .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        )
+        .expect("valid metric");
+        let queue_wait_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "predictor_queue_wait_seconds",
+                "Queue wait of the oldest window of each forward pass, by model lane",
+            )
+            .buckets(exponential_buckets(0.0001, 2.0, 16).expect("valid buckets")),
+            &["lane"],
         )
         .expect("valid metric");
         let loaded_models =
@@ -123,6 +136,7 @@ impl Metrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_seconds.clone()),
             Box::new(batch_size.clone()),
+            Box::new(queue_wait_seconds.clone()),
             Box::new(loaded_models.clone()),
             Box::new(model_memory_bytes.clone()),
             Box::new(reloads.clone()),
@@ -143,6 +157,7 @@ impl Metrics {
             requests,
             request_seconds,
             batch_size,
+            queue_wait_seconds,
             loaded_models,
             model_memory_bytes,
             reloads,
@@ -156,6 +171,12 @@ impl Metrics {
             held_bars_max_age,
             bars_served,
         }
+    }
+
+    /// Records one forward pass of a model worker.
+    pub fn observe_batch(&self, b: &BatchInfo) {
+        self.batch_size.observe(b.size as f64);
+        self.queue_wait_seconds.with_label_values(&[b.lane]).observe(b.oldest_wait.as_secs_f64());
     }
 
     /// The Prometheus registry holding these metrics (served on `/metrics`).

@@ -1,4 +1,4 @@
-//! One model, one OS thread: the model worker that owns a (non-`Sync`) tch model and runs
+//! One model, two OS threads: the model worker that owns a (non-`Sync`) tch model and runs
 //! batched forward passes for the requests that reach it through a channel.
 //!
 //! The pattern of text-embeddings-inference's backend thread: async request handlers send a
@@ -8,11 +8,18 @@
 //! is idle. Under load (the previous batch held more than one job) the worker additionally waits
 //! up to `max_wait` for stragglers before running a partial batch.
 //!
-//! Dropping every [`ModelWorker`] clone closes the channel; the thread finishes the jobs already
-//! queued and exits, releasing the model. Requests that hold an `Arc` of an old worker therefore
+//! Each model has two lanes ([`Lane`]), each a thread with its own handle on the same weights
+//! ([`BatchForward::replica`]): the **interactive** lane serves single Predicts and small
+//! batches first come first served; the **bulk** lane serves the items of large PredictBatch
+//! calls, round-robin between calls ([`crate::fair::FairQueue`]). A forward pass cannot be
+//! interrupted, so a 1 000-item batch on the interactive lane would make every other caller wait
+//! for its ~16 full forward passes; on its own lane it only shares the CPU.
+//!
+//! Dropping every [`ModelWorker`] clone closes the channels; the threads finish the jobs already
+//! queued and exit, releasing the model. Requests that hold an `Arc` of an old worker therefore
 //! complete on the old model during a hot swap.
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,17 +29,63 @@ use common::model::{Forecast, LoadedModel};
 use common::{Error, Result};
 use tokio::sync::oneshot;
 
+use crate::fair::FairQueue;
+
 /// Something that forecasts a batch of raw windows (`n × 60 × 21`, row-major). Implemented by
 /// [`LoadedModel`]; the trait keeps the batching machinery independent of tch.
 pub trait BatchForward: Send + 'static {
     /// Forecasts `n` windows laid out back to back in `windows`.
     fn forward_batch(&self, windows: &[f32], n: usize) -> Result<Vec<Forecast>>;
+    /// A second handle on the same model for another thread (sharing the weights).
+    fn replica(&self) -> Result<Self>
+    where
+        Self: Sized;
 }
 
 impl BatchForward for LoadedModel {
     fn forward_batch(&self, windows: &[f32], n: usize) -> Result<Vec<Forecast>> {
         self.forecast(windows, n)
     }
+    fn replica(&self) -> Result<Self> {
+        LoadedModel::replica(self)
+    }
+}
+
+/// Which of a model's queues a forecast waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Single Predicts and small batches: the interactive thread, first come first served.
+    Interactive,
+    /// The items of one large PredictBatch call (an id from [`Lane::new_bulk`]): the bulk
+    /// thread, round-robin between calls.
+    Bulk(u64),
+}
+
+impl Lane {
+    /// A bulk lane for a new caller (ids are unique within the process).
+    pub fn new_bulk() -> Lane {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Lane::Bulk(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// `interactive` | `bulk` (metric label).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Lane::Interactive => "interactive",
+            Lane::Bulk(_) => "bulk",
+        }
+    }
+}
+
+/// What a worker reports about each forward pass (metrics).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchInfo {
+    /// `interactive` | `bulk`.
+    pub lane: &'static str,
+    /// Windows in the forward pass.
+    pub size: usize,
+    /// How long the oldest of them waited in the queue before the pass started.
+    pub oldest_wait: Duration,
 }
 
 /// How a worker forms batches and runs libtorch.
@@ -42,13 +95,13 @@ pub struct BatchConfig {
     pub max_batch: usize,
     /// How long a worker under load waits for more requests before running a partial batch.
     pub max_wait: Duration,
-    /// libtorch intra-op threads of the worker thread; 0 keeps libtorch's default.
+    /// libtorch intra-op threads of each lane's thread; 0 keeps libtorch's default.
     pub torch_threads: usize,
 }
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        BatchConfig { max_batch: 64, max_wait: Duration::from_millis(2), torch_threads: 0 }
+        BatchConfig { max_batch: 64, max_wait: Duration::from_millis(2), torch_threads: 1 }
     }
 }
 
@@ -64,12 +117,17 @@ pub struct BatchedForecast {
 struct Job {
     window: Vec<f32>,
     reply: oneshot::Sender<Result<BatchedForecast>>,
+    /// Bulk caller id (0 on the interactive lane).
+    source: u64,
+    queued_at: Instant,
 }
 
-/// Handle on a model worker thread. Cheap to clone; the thread lives until every clone is dropped.
+/// Handle on a model's worker threads. Cheap to clone; the threads live until every clone is
+/// dropped.
 #[derive(Clone)]
 pub struct ModelWorker {
-    tx: mpsc::Sender<Job>,
+    interactive: mpsc::Sender<Job>,
+    bulk: mpsc::Sender<Job>,
     name: Arc<str>,
     alive: Arc<AtomicBool>,
 }
@@ -90,52 +148,61 @@ impl std::fmt::Debug for ModelWorker {
 }
 
 impl ModelWorker {
-    /// Starts a thread named `name` that owns `model` and serves forecasts in batches.
-    /// `on_batch` is called with the size of every forward pass (metrics).
+    /// Starts the interactive thread (named after `name`) that owns `model` and the bulk thread
+    /// that owns a replica of it. `on_batch` is called for every forward pass (metrics).
     pub fn spawn<M: BatchForward>(
         name: &str,
         model: M,
         cfg: BatchConfig,
-        on_batch: impl Fn(usize) + Send + 'static,
+        on_batch: impl Fn(BatchInfo) + Send + Sync + 'static,
     ) -> Result<ModelWorker> {
-        let (tx, rx) = mpsc::channel::<Job>();
+        let bulk_model = model.replica()?;
         let cfg = BatchConfig { max_batch: cfg.max_batch.max(1), ..cfg };
+        let on_batch = Arc::new(on_batch);
         let alive = Arc::new(AtomicBool::new(true));
+        let (interactive, rx) = mpsc::channel::<Job>();
+        let observe = on_batch.clone();
         let guard = AliveGuard(alive.clone());
-        std::thread::Builder::new()
-            .name(thread_name(name))
-            .spawn(move || {
-                let _guard = guard;
-                if cfg.torch_threads > 0 {
-                    // libtorch's intra-op thread count is per calling thread with OpenMP.
-                    tch::set_num_threads(cfg.torch_threads as i32);
-                }
-                run_worker(&model, &rx, cfg, &on_batch);
-            })
-            .map_err(|e| Error::internal(format!("cannot start model worker thread: {e}")))?;
-        Ok(ModelWorker { tx, name: name.into(), alive })
+        spawn_lane(thread_name("mdl", name), cfg, move || {
+            let _guard = guard;
+            run_interactive(&model, &rx, cfg, &*observe)
+        })?;
+        let (bulk, rx) = mpsc::channel::<Job>();
+        let guard = AliveGuard(alive.clone());
+        spawn_lane(thread_name("blk", name), cfg, move || {
+            let _guard = guard;
+            run_bulk(&bulk_model, &rx, cfg, &*on_batch)
+        })?;
+        Ok(ModelWorker { interactive, bulk, name: name.into(), alive })
     }
 
-    /// A worker whose thread has already ended (tests of what holds a dead worker).
+    /// A worker whose threads have already ended (tests of what holds a dead worker).
     #[doc(hidden)]
     pub fn dead_for_test(name: &str) -> ModelWorker {
-        let (tx, _rx) = mpsc::channel::<Job>();
-        ModelWorker { tx, name: name.into(), alive: Arc::new(AtomicBool::new(false)) }
+        let (interactive, _rx) = mpsc::channel::<Job>();
+        let (bulk, _rx) = mpsc::channel::<Job>();
+        ModelWorker { interactive, bulk, name: name.into(), alive: Arc::new(AtomicBool::new(false)) }
     }
 
-    /// Whether the worker thread is still running (false once it ended or panicked; the cache
-    /// then drops the model instead of serving errors from it).
+    /// Whether both lane threads are still running (false once either ended or panicked; the
+    /// cache then drops the model instead of serving errors from it).
     pub fn is_alive(&self) -> bool {
         self.alive.load(Ordering::SeqCst)
     }
 
-    /// The name the worker was started with (also its thread name, truncated).
+    /// The name the worker was started with (also its threads' names, truncated).
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Forecasts one raw 60×21 window, batched with whatever else reaches the worker together.
+    /// Forecasts one raw 60×21 window on the interactive lane.
     pub async fn forecast(&self, window: Vec<f32>) -> Result<BatchedForecast> {
+        self.forecast_in(window, Lane::Interactive).await
+    }
+
+    /// Forecasts one raw 60×21 window on `lane`, batched with whatever else reaches that lane
+    /// together.
+    pub async fn forecast_in(&self, window: Vec<f32>, lane: Lane) -> Result<BatchedForecast> {
         let expected = SEQ_LEN * N_FEATURES;
         if window.len() != expected {
             return Err(Error::invalid(format!(
@@ -145,7 +212,11 @@ impl ModelWorker {
             )));
         }
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Job { window, reply }).map_err(|_| {
+        let (tx, source) = match lane {
+            Lane::Interactive => (&self.interactive, 0),
+            Lane::Bulk(id) => (&self.bulk, id),
+        };
+        tx.send(Job { window, reply, source, queued_at: Instant::now() }).map_err(|_| {
             Error::Unavailable(format!("model worker {} has stopped; retry the request", self.name))
         })?;
         rx.await.map_err(|_| {
@@ -154,18 +225,45 @@ impl ModelWorker {
     }
 }
 
+/// Starts one lane's thread with its libtorch thread setting.
+fn spawn_lane(name: String, cfg: BatchConfig, run: impl FnOnce() + Send + 'static) -> Result<()> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            if cfg.torch_threads > 0 {
+                // libtorch's intra-op thread count is per calling thread with OpenMP.
+                tch::set_num_threads(cfg.torch_threads as i32);
+            }
+            run();
+        })
+        .map(|_| ())
+        .map_err(|e| Error::internal(format!("cannot start model worker thread: {e}")))
+}
+
 /// Linux limits thread names to 15 bytes; keep the most telling prefix.
-fn thread_name(name: &str) -> String {
-    let mut s: String = format!("mdl-{name}").chars().filter(|c| c.is_ascii()).collect();
+fn thread_name(prefix: &str, name: &str) -> String {
+    let mut s: String = format!("{prefix}-{name}").chars().filter(|c| c.is_ascii()).collect();
     s.truncate(15);
     s
 }
 
-fn run_worker<M: BatchForward>(
+/// Runs `jobs` as one forward pass, reporting it as a pass of `lane`.
+fn run_lane_batch<M: BatchForward>(
+    model: &M,
+    lane: &'static str,
+    jobs: Vec<Job>,
+    on_batch: &dyn Fn(BatchInfo),
+) {
+    let oldest_wait = jobs.iter().map(|j| j.queued_at.elapsed()).max().unwrap_or_default();
+    run_batch(model, jobs, &|size| on_batch(BatchInfo { lane, size, oldest_wait }));
+}
+
+/// The interactive lane: FIFO, adaptive batching (an idle model never waits).
+fn run_interactive<M: BatchForward>(
     model: &M,
     rx: &mpsc::Receiver<Job>,
     cfg: BatchConfig,
-    on_batch: &impl Fn(usize),
+    on_batch: &dyn Fn(BatchInfo),
 ) {
     let mut previous_batch = 0usize;
     while let Ok(first) = rx.recv() {
@@ -202,7 +300,7 @@ fn run_worker<M: BatchForward>(
             }
         }
         previous_batch = jobs.len();
-        run_batch(model, jobs, on_batch);
+        run_lane_batch(model, "interactive", jobs, on_batch);
         if disconnected {
             // Every sender is gone and the queue is drained.
             break;
@@ -210,7 +308,52 @@ fn run_worker<M: BatchForward>(
     }
 }
 
-fn run_batch<M: BatchForward>(model: &M, jobs: Vec<Job>, on_batch: &impl Fn(usize)) {
+/// The bulk lane: every queued job joins its caller's queue; passes of up to `max_batch`
+/// windows are taken round-robin across callers, after waiting up to `max_wait` to fill one.
+fn run_bulk<M: BatchForward>(
+    model: &M,
+    rx: &mpsc::Receiver<Job>,
+    cfg: BatchConfig,
+    on_batch: &dyn Fn(BatchInfo),
+) {
+    let mut queue = FairQueue::default();
+    let mut open = true;
+    loop {
+        if queue.is_empty() {
+            if !open {
+                return;
+            }
+            match rx.recv() {
+                Ok(job) => queue.push(job.source, job),
+                Err(_) => return,
+            }
+        }
+        let deadline = Instant::now() + cfg.max_wait;
+        while open {
+            // Everything already queued joins the rotation (a later caller gets its turn now).
+            match rx.try_recv() {
+                Ok(job) => {
+                    queue.push(job.source, job);
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => open = false,
+                Err(TryRecvError::Empty) => {}
+            }
+            let now = Instant::now();
+            if queue.len() >= cfg.max_batch || now >= deadline {
+                break;
+            }
+            match rx.recv_timeout(deadline - now) {
+                Ok(job) => queue.push(job.source, job),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => open = false,
+            }
+        }
+        run_lane_batch(model, "bulk", queue.take(cfg.max_batch), on_batch);
+    }
+}
+
+fn run_batch<M: BatchForward>(model: &M, jobs: Vec<Job>, on_batch: &dyn Fn(usize)) {
     // Callers that went away (cancelled RPCs) need no forward pass.
     let jobs: Vec<Job> = jobs.into_iter().filter(|j| !j.reply.is_closed()).collect();
     if jobs.is_empty() {
@@ -309,6 +452,9 @@ mod tests {
                 })
                 .collect()
         }
+        fn replica(&self) -> Result<Self> {
+            Ok(Echo { sizes: self.sizes.clone(), delay: self.delay })
+        }
     }
 
     fn window(v: f32) -> Vec<f32> {
@@ -387,6 +533,9 @@ mod tests {
             }
             Ok((0..n).map(|i| Forecast { prob_up: f64::from(windows[i * w]), magnitudes: [0.0; 5] }).collect())
         }
+        fn replica(&self) -> Result<Self> {
+            Ok(PanicsOnNegative)
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -442,5 +591,52 @@ mod tests {
         let w = ModelWorker::spawn("size", echo, BatchConfig::default(), |_| {}).unwrap();
         let err = w.forecast(vec![0.0; 10]).await.unwrap_err();
         assert!(err.to_string().contains("got 10"), "{err}");
+    }
+
+    /// Spawns `lane` forecasts of windows `tag.0..` and records `tag` in `done` as each answers.
+    fn submit(
+        w: &ModelWorker,
+        lane: Lane,
+        tag: &'static str,
+        n: usize,
+        done: &Arc<Mutex<Vec<&'static str>>>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..n)
+            .map(|i| {
+                let (w, done) = (w.clone(), done.clone());
+                tokio::spawn(async move {
+                    let out = w.forecast_in(window(i as f32), lane).await.unwrap();
+                    assert_eq!(out.forecast.prob_up, i as f64, "{tag} {i} got someone else's answer");
+                    done.lock().unwrap().push(tag);
+                })
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_large_bulk_call_neither_blocks_interactive_requests_nor_a_later_bulk_call() {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let echo = Echo { sizes: sizes.clone(), delay: Duration::from_millis(20) };
+        let cfg = BatchConfig { max_batch: 4, max_wait: Duration::from_millis(5), torch_threads: 0 };
+        let w = ModelWorker::spawn("fair", echo, cfg, |_| {}).unwrap();
+        let done = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = submit(&w, Lane::new_bulk(), "A", 40, &done);
+        // Once A's first pass runs, a single request and a small second bulk call arrive.
+        while sizes.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tasks.extend(submit(&w, Lane::new_bulk(), "B", 4, &done));
+        w.forecast(window(7.0)).await.unwrap();
+        let a_done = done.lock().unwrap().iter().filter(|t| **t == "A").count();
+        assert!(a_done < 20, "the interactive request waited for {a_done} of A's 40 windows");
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let order = done.lock().unwrap().clone();
+        let last_b = order.iter().rposition(|t| *t == "B").unwrap();
+        let a_before_last_b = order[..last_b].iter().filter(|t| **t == "A").count();
+        // Round-robin: B's 4 windows share passes with A's, so B is done after a few passes.
+        assert!(a_before_last_b <= 16, "B finished only after {a_before_last_b} of A's windows: {order:?}");
+        assert!(sizes.lock().unwrap().iter().all(|&s| s <= 4));
     }
 }

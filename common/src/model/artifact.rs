@@ -152,6 +152,25 @@ impl LoadedModel {
         Ok(LoadedModel { metadata: metadata.clone(), vs, net })
     }
 
+    /// A second model on the same weights (no copy: every parameter shares its storage with
+    /// `self`'s), for another serving thread. `LoadedModel` is not `Sync`; two threads may run
+    /// forwards concurrently through two replicas because inference only reads the weights.
+    pub fn replica(&self) -> Result<LoadedModel> {
+        let vs = VarStore::new(self.vs.device());
+        let net = Network::new(&vs.root(), &self.metadata.architecture())?;
+        let source = self.vs.variables();
+        tch::no_grad(|| {
+            for (name, mut var) in vs.variables() {
+                let src = source.get(&name).ok_or_else(|| {
+                    Error::internal(format!("replica: parameter {name} missing in the source model"))
+                })?;
+                var.set_data(src);
+            }
+            Ok::<_, Error>(())
+        })?;
+        Ok(LoadedModel { metadata: self.metadata.clone(), vs, net })
+    }
+
     /// Wraps a freshly trained var store (used by the training pipeline).
     pub(crate) fn from_trained(metadata: ModelMetadata, vs: VarStore, net: Network) -> LoadedModel {
         LoadedModel { metadata, vs, net }
@@ -246,5 +265,50 @@ mod finite_metrics {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
         let raw = BTreeMap::<String, Option<f64>>::deserialize(d)?;
         Ok(raw.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_shares_every_parameter_and_forecasts_the_same_on_another_thread() {
+        let arch = Architecture::enhanced(N_FEATURES as i64, 8);
+        let vs = VarStore::new(Device::Cpu);
+        Network::new(&vs.root(), &arch).unwrap();
+        let bytes = safetensors_io::to_safetensors(&vs).unwrap();
+        let md = ModelMetadata {
+            format_version: FORMAT_VERSION,
+            architecture: arch,
+            feature_names: crate::features::FEATURES.iter().map(|f| f.name.to_string()).collect(),
+            norm: NormStats { mean: vec![0.0; N_FEATURES], std: vec![1.0; N_FEATURES] },
+            hyperparameters: serde_json::json!({}),
+            metrics: BTreeMap::new(),
+            diagnostics: serde_json::json!({}),
+            feature_importance: Vec::new(),
+            symbol: "REP".into(),
+            years: 1,
+            data_start: None,
+            data_end: None,
+            trained_at: Utc::now(),
+        };
+        let model = LoadedModel::from_artifact(&md, &bytes, Device::Cpu).unwrap();
+        let replica = model.replica().unwrap();
+        let (a, b) = (model.vs.variables(), replica.vs.variables());
+        assert_eq!(a.len(), b.len());
+        for (name, t) in &a {
+            assert_eq!(t.data_ptr(), b[name].data_ptr(), "{name} was copied, not shared");
+        }
+        let x: Vec<f32> = (0..3 * SEQ_LEN * N_FEATURES).map(|i| ((i % 17) as f32 - 8.0) / 4.0).collect();
+        let expected = model.forecast(&x, 3).unwrap();
+        let xr = x.clone();
+        let other = std::thread::spawn(move || (0..20).map(|_| replica.forecast(&xr, 3).unwrap()).collect::<Vec<_>>());
+        for _ in 0..20 {
+            assert_eq!(model.forecast(&x, 3).unwrap(), expected);
+        }
+        for f in other.join().unwrap() {
+            assert_eq!(f, expected);
+        }
     }
 }
