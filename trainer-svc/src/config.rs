@@ -39,6 +39,8 @@ pub enum Command {
     Train(TrainArgs),
     /// Print the machine-readable training specification (JSON).
     Spec,
+    /// Print a synthetic daily-bar CSV (Yahoo dialect) for demos and benchmarks.
+    GenerateBars(crate::commands::generate_bars::GenerateBarsArgs),
 }
 
 /// Where the registry lives.
