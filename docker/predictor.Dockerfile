@@ -13,8 +13,9 @@ ARG BASE_IMAGE=debian:bookworm-slim
 
 # ---- builder: the wheel's libtorch, cargo build, docker/stage.sh ------------------------------
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
-# Cargo profile of the binary (scripts/images.sh: IMAGE_PROFILE, same default).
-ARG CARGO_PROFILE=release
+# Cargo profile of the binary: dev (deps at opt-level 3, as the tests run it) like scripts/images.sh
+# (IMAGE_PROFILE), or release.
+ARG CARGO_PROFILE=dev
 # Unpinned on purpose: the release is pinned by the tag, packages follow its security updates.
 # hadolint ignore=DL3008
 RUN apt-get update \

