@@ -24,7 +24,9 @@
 # * Export: skopeo copy to ${IMAGES_OUT:-target/images}/oci/<name>-<version>.oci.tar (OCI
 #   archive, zstd layers unless IMAGES_COMPRESSION=gzip; skipped when the image is unchanged).
 #   IMAGES_EXPORT=0 skips it. Sizes are written to target/images/sizes.txt.
-# IMAGES="trainer predictor" builds a subset (default: all three).
+# IMAGES="trainer predictor" builds a subset (default: all three). IMAGES_TOOLS_ONLY=1 only
+# installs the tools and checks that podman works (scripts/container-test.sh uses it to decide
+# whether to skip).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -75,6 +77,11 @@ runtime = \"runc\""
 [ -f "$CONTAINERS_CONF" ] && [ "$(cat "$CONTAINERS_CONF")" = "$conf" ] || printf '%s\n' "$conf" >"$CONTAINERS_CONF"
 [ "$(id -u)" -eq 0 ] || die "run as root: debootstrap and podman's image store here need it"
 podman info >/dev/null 2>&1 || die "podman does not work here: $(podman info 2>&1 | tail -n1)"
+
+if [ "${IMAGES_TOOLS_ONLY:-0}" = 1 ]; then
+  log "tools ready: ${packages[*]}; CONTAINERS_CONF=$CONTAINERS_CONF"
+  exit 0
+fi
 
 exec 9>"$icache/.lock"
 flock 9 # one build at a time per cache (clones share the base and the staged libraries)
