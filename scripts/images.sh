@@ -213,8 +213,9 @@ if [ "${IMAGES_EXPORT:-1}" != 0 ]; then
     fi
     start=$(date +%s)
     rm -f "$archive" "$archive.id"
+    # (containers/storage logs its storage-driver choice at info level; keep the rest.)
     skopeo copy --quiet --dest-compress-format "$compression" \
-      "containers-storage:$ref" "oci-archive:$archive.tmp:$ref"
+      "containers-storage:$ref" "oci-archive:$archive.tmp:$ref" 2> >(grep -v 'graphdriver' >&2)
     mv "$archive.tmp" "$archive"
     echo "$id $compression" >"$archive.id"
     log "$archive: $(($(stat -c %s "$archive") / 1000000)) MB ($(($(date +%s) - start)) s)"
