@@ -34,12 +34,7 @@ fn artifact(arch: Architecture, seed: i64, bars: &[common::data::Bar]) -> AnyRes
     let weights = safetensors_io::to_safetensors(&vs)?;
     let md = ModelMetadata {
         format_version: FORMAT_VERSION,
-        kind: arch.kind,
-        input_size: arch.input_size,
-        hidden_size: arch.hidden_size,
-        num_layers: arch.num_layers,
-        dropout: arch.dropout,
-        bidirectional: arch.bidirectional,
+        architecture: arch,
         feature_names: FEATURES.iter().map(|f| f.name.to_string()).collect(),
         norm: NormStats::fit(&samples.x),
         hyperparameters: serde_json::json!({ "bench": true }),
@@ -62,7 +57,7 @@ async fn store(reg: &Registry, id: &str, (md, weights): (ModelMetadata, Vec<u8>)
             version_id: id.into(),
             symbol: md.symbol.clone(),
             years: md.years,
-            model_kind: md.kind.to_string(),
+            model_kind: md.architecture.kind.to_string(),
             data_start: d(md.data_start),
             data_end: d(md.data_end),
             training_seconds: 0.0,

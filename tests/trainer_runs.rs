@@ -385,6 +385,10 @@ async fn shutdown_cancels_running_training_and_records_it() -> anyhow::Result<()
         matches!(last, Some(Event::Failed(ref f)) if f.code == "CANCELLED"),
         "{last:?} / {end:?}"
     );
+    // A call cut by shutdown (SIGTERM) ends UNAVAILABLE: what client retry policies retry.
+    let end = end.expect("a final status");
+    assert_eq!(end.code(), Code::Unavailable, "{end:?}");
+    assert!(end.message().contains("shutting down"), "{end:?}");
     let _dir = stopper.await??;
     assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
     let reg = common::registry::Registry::connect(&db_url).await?;
@@ -395,7 +399,7 @@ async fn shutdown_cancels_running_training_and_records_it() -> anyhow::Result<()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_that_loses_its_lease_is_cancelled_without_a_version() -> anyhow::Result<()> {
+async fn a_run_that_loses_its_lease_is_abandoned_without_a_version() -> anyhow::Result<()> {
     // Another replica taking the lease over (here: the lease row vanishing under the holder)
     // must stop this run: two trainers must never race to write versions of one symbol.
     let h = TrainerHarness::start().await?;
@@ -424,10 +428,13 @@ async fn a_run_that_loses_its_lease_is_cancelled_without_a_version() -> anyhow::
     })
     .await
     .map_err(|_| anyhow::anyhow!("the run kept training after losing its lease"))??;
-    if let Some(status) = ended {
-        assert_eq!(status.code(), Code::Cancelled, "{status:?}");
-    }
-    wait_for_status(&h, &run_id, "cancelled").await?;
+    // Recorded as abandoned (lease lost), not as a caller's cancellation.
+    let status = ended.expect("a final status");
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+    assert!(status.message().contains("lease of LOST was lost"), "{status:?}");
+    wait_for_status(&h, &run_id, "abandoned").await?;
+    let run = h.registry().await?.runs(None, Some(&run_id), 1).await?.remove(0);
+    assert!(run.error.as_deref().unwrap_or("").contains("lease"), "{run:?}");
     let versions = c
         .list_versions(pb::ListVersionsRequest { symbol: "LOST".into(), years: None })
         .await?

@@ -29,6 +29,10 @@ pub enum Error {
     /// Waiting for a per-symbol training lease timed out.
     #[error("{0}")]
     LeaseTimeout(String),
+    /// The operation lost a race it cannot win by waiting (e.g. a training run whose symbol
+    /// lease was lost to another replica); retry it as a new operation.
+    #[error("aborted: {0}")]
+    Aborted(String),
     /// The registry database cannot be reached.
     #[error("registry unavailable: {0}")]
     Unavailable(String),
@@ -65,6 +69,7 @@ impl Error {
             Error::InsufficientData { .. } => tonic::Code::FailedPrecondition,
             Error::FailedPrecondition(_) => tonic::Code::FailedPrecondition,
             Error::LeaseTimeout(_) => tonic::Code::Aborted,
+            Error::Aborted(_) => tonic::Code::Aborted,
             Error::Unavailable(_) => tonic::Code::Unavailable,
             Error::Corrupt(_) => tonic::Code::DataLoss,
             Error::Cancelled(_) => tonic::Code::Cancelled,

@@ -161,6 +161,15 @@ fn parameter_counts() -> (i64, i64) {
     })
 }
 
+/// The `(symbol, years)` data rule of every training run (trainer-svc `core::data`).
+pub const DATA_RANGE_RULE: &str = "bars in (end - years, end] (incremental: (end - months, end]); \
+end = the last bar up to the request's end (default: the last bar); an explicit start replaces the \
+lower bound (inclusive). Up to 60 earlier bars are loaded as indicator warm-up when they exist. A \
+sample belongs to the model when its window ENDS inside the range, so windows reach up to 59 days \
+into the warm-up (deliberate: every day of the range is a training day, and no day after end is \
+read). 'insufficient data ... got N' counts the days the windows can span: the range plus up to 59 \
+warm-up days, i.e. N - 64 samples, the same N at every stage";
+
 /// The training specification of this build as JSON (shape of seed 001 §5, English keys and
 /// values, Chinese aliases kept for the volatility features).
 pub fn training_spec() -> Value {
@@ -197,6 +206,7 @@ pub fn training_spec() -> Value {
                 "n_features": N_FEATURES,
                 "description": format!("the last {SEQ_LEN} trading days of daily bars, {N_FEATURES} features per day"),
                 "min_trading_days_required": MIN_TRADING_DAYS,
+                "data_range": DATA_RANGE_RULE,
                 "standardisation": "per-feature mean/std over the training samples, stored with the model version and applied at prediction time",
             },
             "output": {
@@ -371,6 +381,7 @@ pub fn training_spec_markdown() -> String {
     for (k, val) in [
         ("input sequence length (SEQ_LEN)", &d["input"]["sequence_length"]),
         ("minimum trading days", &d["input"]["min_trading_days_required"]),
+        ("data range of a (symbol, years) model", &d["input"]["data_range"]),
         ("forecast days (FORECAST_DAYS)", &d["output"]["forecast_days"]),
         ("direction target", &d["output"]["direction"]),
         ("magnitude target", &d["output"]["magnitude"]),

@@ -36,12 +36,7 @@ fn count(vs: &VarStore) -> i64 {
 fn metadata(arch: &Architecture) -> ModelMetadata {
     ModelMetadata {
         format_version: FORMAT_VERSION,
-        kind: arch.kind,
-        input_size: arch.input_size,
-        hidden_size: arch.hidden_size,
-        num_layers: arch.num_layers,
-        dropout: arch.dropout,
-        bidirectional: arch.bidirectional,
+        architecture: *arch,
         feature_names: common::features::feature_names(),
         norm: NormStats { mean: vec![0.5; N_FEATURES], std: vec![2.0; N_FEATURES] },
         hyperparameters: serde_json::json!({"target_scale": 100.0}),
@@ -179,7 +174,7 @@ fn save_load_round_trip_gives_identical_forecasts_for_both_kinds() {
         // re-serialising the loaded weights gives the same bytes
         assert_eq!(a.to_safetensors().unwrap(), bytes);
         assert_eq!(a.param_bytes(), count(&vs) as usize * 4);
-        assert_eq!(meta2.kind, arch.kind);
+        assert_eq!(meta2.architecture, arch);
     }
     assert_eq!(serde_json::to_string(&ModelKind::LstmDualHeadEnhanced).unwrap(), "\"LSTMDualHeadEnhanced\"");
     assert_eq!(serde_json::to_string(&ModelKind::LstmDualHead).unwrap(), "\"LSTMDualHead\"");
@@ -258,4 +253,15 @@ fn forecast_rejects_wrong_sizes_and_non_finite_input() {
     x[100] = f32::NAN;
     let e = m.forecast(&x, 2).unwrap_err();
     assert!(matches!(e, Error::InvalidArgument(_)) && e.to_string().contains("not finite"), "{e}");
+}
+
+/// Metadata JSON as stored by versions written before `ModelMetadata` embedded
+/// `Architecture`: it still parses, and re-serialises byte for byte (same keys, same order).
+#[test]
+fn metadata_json_layout_is_unchanged_by_the_flattened_architecture() {
+    let stored = r#"{"format_version":1,"kind":"LSTMDualHeadEnhanced","input_size":21,"hidden_size":16,"num_layers":3,"dropout":0.2,"bidirectional":true,"feature_names":["close_norm"],"norm":{"mean":[0.5],"std":[2.0]},"hyperparameters":{"target_scale":100.0},"metrics":{"holdout_mse":0.25},"diagnostics":null,"feature_importance":[],"symbol":"ACME","years":1,"data_start":"2024-01-02","data_end":"2024-12-31","trained_at":"2025-01-02T03:04:05Z"}"#;
+    let md: ModelMetadata = serde_json::from_str(stored).unwrap();
+    assert_eq!(md.architecture, Architecture::enhanced(IN, 16));
+    assert_eq!(md.architecture(), md.architecture);
+    assert_eq!(serde_json::to_string(&md).unwrap(), stored);
 }

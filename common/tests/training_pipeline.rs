@@ -62,8 +62,8 @@ fn default_pipeline_on_three_years_of_synthetic_data() {
     );
     // Leak-free split: holdout = last min(66, max(10, 692/3)) = 66, purge 5, train the rest.
     let md = &out.metadata;
-    assert_eq!(md.kind, ModelKind::LstmDualHeadEnhanced);
-    assert_eq!((md.hidden_size, md.num_layers, md.bidirectional), (128, 3, true));
+    assert_eq!(md.architecture.kind, ModelKind::LstmDualHeadEnhanced);
+    assert_eq!((md.architecture.hidden_size, md.architecture.num_layers, md.architecture.bidirectional), (128, 3, true));
     assert_eq!(md.diagnostics["n_holdout"], 66);
     assert_eq!(md.diagnostics["purge_gap"], 5);
     let n_train = 692 - 66 - 5;
@@ -130,7 +130,7 @@ fn cv_path_compares_with_the_current_model_and_incremental_fine_tunes_it() {
     assert!(first.deploy.deploy);
     assert!(first.validation.is_none());
     assert_eq!(first.metadata.data_end, s.end_dates.last().copied());
-    assert_eq!(first.metadata.hidden_size, 16);
+    assert_eq!(first.metadata.architecture.hidden_size, 16);
     assert_eq!(first.metadata.hyperparameters["optimizer"], "Adam");
 
     // CV (fast: 3 folds × grid), plain training, validation against the first version.

@@ -316,7 +316,7 @@ impl ModelCache {
             worker,
             memory_bytes,
             loaded_at: Utc::now(),
-            kind: metadata.kind.to_string(),
+            kind: metadata.architecture.kind.to_string(),
         })
     }
 

@@ -143,7 +143,7 @@ pub fn assemble(
         close *= 1.0 + m;
         predicted_closes[k] = close;
     }
-    let cumulative_return = magnitudes.iter().fold(1.0, |acc, m| acc * (1.0 + m)) - 1.0;
+    let cumulative_return = common::features::cumulative_return(&magnitudes);
     PredictionOut {
         symbol: key.symbol.clone(),
         years: key.years,

@@ -240,6 +240,7 @@ pub(crate) fn clone_error(e: &Error) -> Error {
         Error::InsufficientData { need, got } => Error::InsufficientData { need: *need, got: *got },
         Error::FailedPrecondition(m) => Error::FailedPrecondition(m.clone()),
         Error::LeaseTimeout(m) => Error::LeaseTimeout(m.clone()),
+        Error::Aborted(m) => Error::Aborted(m.clone()),
         Error::Unavailable(m) => Error::Unavailable(m.clone()),
         Error::Corrupt(m) => Error::Corrupt(m.clone()),
         Error::Cancelled(m) => Error::Cancelled(m.clone()),

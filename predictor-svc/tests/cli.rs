@@ -22,12 +22,7 @@ async fn registry_with_model(dir: &std::path::Path) -> (String, common::data::Ba
     let _net = Network::new(&vs.root(), &arch).unwrap();
     let md = ModelMetadata {
         format_version: FORMAT_VERSION,
-        kind: arch.kind,
-        input_size: arch.input_size,
-        hidden_size: arch.hidden_size,
-        num_layers: arch.num_layers,
-        dropout: arch.dropout,
-        bidirectional: arch.bidirectional,
+        architecture: arch,
         feature_names: FEATURES.iter().map(|f| f.name.to_string()).collect(),
         norm: NormStats::fit(&samples.x),
         hyperparameters: serde_json::json!({}),
@@ -45,7 +40,7 @@ async fn registry_with_model(dir: &std::path::Path) -> (String, common::data::Ba
             version_id: "cli-v1".into(),
             symbol: "CLI".into(),
             years: 2,
-            model_kind: md.kind.to_string(),
+            model_kind: md.architecture.kind.to_string(),
             data_start: md.data_start.unwrap(),
             data_end: md.data_end.unwrap(),
             training_seconds: 0.0,

@@ -67,12 +67,7 @@ pub fn build_artifact(
     let weights = safetensors_io::to_safetensors(&vs)?;
     let metadata = ModelMetadata {
         format_version: FORMAT_VERSION,
-        kind: arch.kind,
-        input_size: arch.input_size,
-        hidden_size: arch.hidden_size,
-        num_layers: arch.num_layers,
-        dropout: arch.dropout,
-        bidirectional: arch.bidirectional,
+        architecture: arch,
         feature_names: FEATURES.iter().map(|f| f.name.to_string()).collect(),
         norm,
         hyperparameters: serde_json::json!({ "seed": seed, "test_model": true }),
@@ -100,7 +95,7 @@ pub async fn store_version(
         version_id: version_id.to_string(),
         symbol: metadata.symbol.clone(),
         years: metadata.years,
-        model_kind: metadata.kind.to_string(),
+        model_kind: metadata.architecture.kind.to_string(),
         data_start: day(metadata.data_start),
         data_end: day(metadata.data_end),
         training_seconds: 0.0,

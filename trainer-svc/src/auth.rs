@@ -16,10 +16,13 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    /// `token` empty or `None` disables the check.
+    /// `token` empty or `None` disables the check. Surrounding whitespace is not part of the
+    /// token (a Kubernetes Secret file often ends with a newline).
     pub fn new(token: Option<String>) -> Auth {
         Auth {
-            token: token.filter(|t| !t.trim().is_empty()),
+            token: token
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty()),
         }
     }
 
@@ -99,6 +102,10 @@ mod tests {
         assert!(e.message().contains("wrong"));
         assert!(!e.message().contains("s3cret"));
         assert!(a.check("Train", &md(Some("s3cret"))).is_err());
+        // A token read from a Secret file with its trailing newline is the token.
+        let a = Auth::new(Some("s3cret\n".into()));
+        assert!(a.check("Train", &md(Some("Bearer s3cret"))).is_ok());
+        assert!(Auth::new(Some(" \n".into())).check("Train", &md(None)).is_ok());
         assert!(!format!("{a:?}").contains("s3cret"));
     }
 }

@@ -100,6 +100,10 @@ pub struct ServeConfig {
     /// libtorch intra-op CPU threads per training run (unset = libtorch default).
     #[arg(long, env = "TRAINER_CPU_THREADS")]
     pub cpu_threads: Option<i32>,
+    /// How often health probes the registry with a harmless write (milliseconds);
+    /// `lstm.v1.Trainer` is NOT_SERVING while the registry cannot be written.
+    #[arg(long, env = "TRAINER_HEALTH_CHECK_MS", default_value_t = 1000)]
+    pub health_check_ms: u64,
     /// PEM certificate chain for TLS on the gRPC port (with --tls-key); unset = plaintext.
     #[arg(long, env = "TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -129,6 +133,7 @@ impl ServeConfig {
             max_message_bytes: 64 * 1024 * 1024,
             shutdown_grace_seconds: 30,
             cpu_threads: None,
+            health_check_ms: 1000,
             tls_cert: None,
             tls_key: None,
         }

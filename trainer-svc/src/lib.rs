@@ -1,7 +1,11 @@
 //! The lstm.v1.Trainer service as a library: `main` parses config and calls [`serve`]; tests do
 //! the same on an ephemeral port.
 //!
-//! - [`core`]: runs (lease, slot, data, training thread, saving, events) shared by gRPC and CLI;
+//! - [`core`]: one run end to end, shared by gRPC and CLI, one module per concern:
+//!   `lifecycle` (run record, events, terminal state), `lease` (symbol lease guard), `slots`,
+//!   `data` (the `(symbol, years)` data rule), `train` (current version, training thread),
+//!   `save` (version, plots, result); `train_all` and `attach` build on it;
+//! - [`engine`]: the blocking call into `common::training`;
 //! - [`service`]: the thin gRPC handlers; [`requests`] / [`convert`]: protocol ⇄ domain;
 //! - [`triggered`]: triggered training and the daily scheduler;
 //! - [`auth`], [`metrics`], [`config`]: plumbing; [`commands`]: the one-shot subcommands.
@@ -16,6 +20,7 @@ use common::{Error, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
+use tonic::codegen::http;
 use tracing::{info, warn};
 
 pub mod auth;
@@ -53,6 +58,59 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         b = b.with_service_name(name);
     }
     b
+}
+
+/// Readiness: `lstm.v1.Trainer` is SERVING while the registry takes a (harmless) write within
+/// one second, NOT_SERVING while it does not (database down, read-only or full disk). Stops
+/// at shutdown, which owns the status from then on.
+async fn health_loop(
+    registry: Registry,
+    health: tonic_health::server::HealthReporter,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    let mut last = true;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let probe = tokio::time::timeout(Duration::from_secs(1), registry.check_writable()).await;
+        let error = match probe {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("registry write did not finish within 1 s".to_string()),
+        };
+        if stop.is_cancelled() {
+            return;
+        }
+        let ok = error.is_none();
+        if ok != last {
+            if ok {
+                health.set_service_status(SERVICE_NAME, ServingStatus::Serving).await;
+                info!("registry takes writes again: {SERVICE_NAME} SERVING");
+            } else {
+                health.set_service_status(SERVICE_NAME, ServingStatus::NotServing).await;
+                warn!(error = ?error, "registry cannot be written: {SERVICE_NAME} NOT_SERVING");
+            }
+            last = ok;
+        }
+    }
+}
+
+/// tonic answers a request it cannot decode (e.g. invalid UTF-8 in a string field) with
+/// INTERNAL; it is the client's input, so the answer becomes INVALID_ARGUMENT (same message).
+fn undecodable_is_invalid_argument<B>(mut res: http::Response<B>) -> http::Response<B> {
+    let headers = res.headers_mut();
+    let internal = headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"13");
+    let undecodable = headers.get("grpc-message").is_some_and(|v| {
+        let m = v.as_bytes();
+        m.starts_with(b"failed%20to%20decode%20Protobuf") || m.starts_with(b"failed to decode Protobuf")
+    });
+    if internal && undecodable {
+        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+    }
+    res
 }
 
 /// Opens the registry named by the config (creating a SQLite file and its directory).
@@ -129,9 +187,16 @@ pub async fn serve_with_metrics(
     if let Some(at) = scheduler_time {
         tokio::spawn(triggered::run_scheduler(core.clone(), at, token.clone()));
     }
+    tokio::spawn(core::abandoned::run_sweeper(core.clone(), token.clone()));
 
     health.set_service_status(SERVICE_NAME, ServingStatus::Serving).await;
     health.set_service_status("", ServingStatus::Serving).await;
+    tokio::spawn(health_loop(
+        core.registry.clone(),
+        health.clone(),
+        Duration::from_millis(config.health_check_ms.max(50)),
+        token.clone(),
+    ));
     info!(
         addr = ?listener.local_addr().ok(),
         auth = auth.enabled(),
@@ -158,6 +223,7 @@ pub async fn serve_with_metrics(
             .map_err(|e| Error::invalid(format!("TLS configuration rejected: {e}")))?;
     }
     let server = builder
+        .layer(tower::util::MapResponseLayer::new(undecodable_is_invalid_argument))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

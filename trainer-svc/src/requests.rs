@@ -7,7 +7,7 @@ use common::config::{parse_optional_date, validate_symbol, validate_years};
 pub use common::data::bars_from_pb;
 use common::data::Bar;
 use common::pb;
-use common::training::{DeviceChoice, IncrementalConfig, ParamGrid, PipelineConfig, RegLossType};
+use common::training::{DeviceChoice, IncrementalConfig, PipelineConfig};
 use common::triggers::TriggerKind;
 use common::{Error, Result};
 
@@ -71,58 +71,6 @@ pub fn bar_to_pb(b: &Bar) -> pb::Bar {
     }
 }
 
-fn reg_loss(s: &str) -> Result<RegLossType> {
-    if s.trim().is_empty() {
-        Ok(RegLossType::Full)
-    } else {
-        s.parse()
-    }
-}
-
-/// Empty axes take the defaults (fast or normal grid); all empty = no explicit grid.
-fn param_grid(g: Option<pb::ParamGrid>, fast: bool) -> Result<Option<ParamGrid>> {
-    let Some(pb::ParamGrid {
-        lr,
-        hidden_size,
-        epochs,
-        batch_size,
-    }) = g
-    else {
-        return Ok(None);
-    };
-    if lr.is_empty() && hidden_size.is_empty() && epochs.is_empty() && batch_size.is_none() {
-        return Ok(None);
-    }
-    let d = if fast {
-        ParamGrid::fast()
-    } else {
-        ParamGrid::default()
-    };
-    let grid = ParamGrid {
-        lr: if lr.is_empty() { d.lr } else { lr },
-        hidden_size: if hidden_size.is_empty() {
-            d.hidden_size
-        } else {
-            hidden_size.into_iter().map(i64::from).collect()
-        },
-        epochs: if epochs.is_empty() { d.epochs } else { epochs },
-        batch_size: batch_size.map(|b| b as usize).unwrap_or(d.batch_size),
-    };
-    grid.validate()?;
-    Ok(Some(grid))
-}
-
-fn device(s: &str) -> Result<DeviceChoice> {
-    s.parse()
-}
-
-fn max_epochs(m: Option<u32>) -> Option<u32> {
-    m.filter(|m| *m > 0)
-}
-
-fn lease_timeout(s: Option<u32>) -> Option<Duration> {
-    s.map(|s| Duration::from_secs(u64::from(s)))
-}
 
 impl TryFrom<pb::TrainRequest> for TrainJob {
     type Error = Error;
@@ -161,27 +109,24 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
             vec![validate_years(years)?]
         };
         let range = DateRange::parse(&start, &end)?;
-        let fast = fast_training.unwrap_or(false);
-        let d = PipelineConfig::default();
-        let pipeline = PipelineConfig {
-            symbol: symbol.clone(),
-            years: years[0],
-            do_cv_tune: do_cv_tune.unwrap_or(d.do_cv_tune),
-            do_shap: do_shap.unwrap_or(d.do_shap),
-            do_plot: do_plot.unwrap_or(d.do_plot),
-            fast_training: fast,
-            use_improved_training: use_improved_training.unwrap_or(d.use_improved_training),
-            use_enhanced_model: use_enhanced_model.unwrap_or(d.use_enhanced_model),
-            reg_loss_type: reg_loss(&reg_loss_type)?,
-            param_grid: param_grid(grid, fast)?,
-            do_post_training_validation: do_post_training_validation
-                .unwrap_or(d.do_post_training_validation),
-            seed,
-            device: device(&dev)?,
-            max_epochs: max_epochs(max_ep),
-            cpu_threads: None,
-        };
-        pipeline.validate()?;
+        let pipeline = pipeline_config(
+            &symbol,
+            years[0],
+            RecipeFields {
+                do_cv_tune,
+                do_shap,
+                do_plot,
+                fast_training: fast_training.unwrap_or(false),
+                use_improved_training,
+                use_enhanced_model,
+                reg_loss_type,
+                param_grid: grid,
+                do_post_training_validation,
+                seed,
+                device: dev,
+                max_epochs: max_ep,
+            },
+        )?;
         let inline_bars = if bars.is_empty() {
             None
         } else {
@@ -263,105 +208,6 @@ impl TryFrom<pb::IncrementalTrainRequest> for IncrementalJob {
     }
 }
 
-/// Training of every (or the listed / sharded) symbol.
-#[derive(Debug, Clone)]
-pub struct TrainAllJob {
-    /// Explicit symbols (validated); empty = every symbol with bars.
-    pub symbols: Vec<String>,
-    /// Model key years.
-    pub years: u32,
-    /// Explicit data range.
-    pub range: DateRange,
-    /// Pipeline template (symbol filled per symbol).
-    pub pipeline: PipelineConfig,
-    /// Symbols trained at once.
-    pub concurrency: usize,
-    /// `(index, count)` shard of the sorted universe.
-    pub shard: (u32, u32),
-}
-
-impl TryFrom<pb::TrainAllRequest> for TrainAllJob {
-    type Error = Error;
-    fn try_from(r: pb::TrainAllRequest) -> Result<TrainAllJob> {
-        let pb::TrainAllRequest {
-            symbols,
-            years,
-            start,
-            end,
-            do_cv_tune,
-            do_shap,
-            do_plot,
-            fast_training,
-            use_improved_training,
-            reg_loss_type,
-            concurrency,
-            shard_index,
-            shard_count,
-            seed,
-            device: dev,
-            max_epochs: max_ep,
-        } = r;
-        let symbols = symbols
-            .iter()
-            .map(|s| validate_symbol(s))
-            .collect::<Result<Vec<_>>>()?;
-        let years = validate_years(years)?;
-        let range = DateRange::parse(&start, &end)?;
-        let fast = fast_training.unwrap_or(true);
-        let d = PipelineConfig::default();
-        let pipeline = PipelineConfig {
-            symbol: String::new(),
-            years,
-            do_cv_tune: do_cv_tune.unwrap_or(d.do_cv_tune),
-            do_shap: do_shap.unwrap_or(d.do_shap),
-            do_plot: do_plot.unwrap_or(d.do_plot),
-            fast_training: fast,
-            use_improved_training: use_improved_training.unwrap_or(d.use_improved_training),
-            use_enhanced_model: d.use_enhanced_model,
-            reg_loss_type: reg_loss(&reg_loss_type)?,
-            param_grid: None,
-            do_post_training_validation: d.do_post_training_validation,
-            seed,
-            device: device(&dev)?,
-            max_epochs: max_epochs(max_ep),
-            cpu_threads: None,
-        };
-        pipeline.validate()?;
-        let concurrency = concurrency.unwrap_or(1);
-        if !(1..=64).contains(&concurrency) {
-            return Err(Error::invalid(format!(
-                "concurrency must be between 1 and 64, got {concurrency}"
-            )));
-        }
-        let shard_count = shard_count.max(1);
-        if shard_index >= shard_count {
-            return Err(Error::invalid(format!(
-                "shard_index {shard_index} must be below shard_count {shard_count}"
-            )));
-        }
-        Ok(TrainAllJob {
-            symbols,
-            years,
-            range,
-            pipeline,
-            concurrency: concurrency as usize,
-            shard: (shard_index, shard_count),
-        })
-    }
-}
-
-/// Keeps the symbols of shard `(index, count)` of the sorted, de-duplicated list.
-pub fn shard_symbols(mut symbols: Vec<String>, (index, count): (u32, u32)) -> Vec<String> {
-    symbols.sort();
-    symbols.dedup();
-    let count = count.max(1) as usize;
-    symbols
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| i % count == index as usize)
-        .map(|(_, s)| s)
-        .collect()
-}
 
 /// A triggered training request.
 #[derive(Debug, Clone)]
@@ -454,104 +300,11 @@ impl TryFrom<pb::IngestBarsRequest> for IngestJob {
     }
 }
 
+mod recipe;
+mod train_all;
+
+use recipe::{device, lease_timeout, max_epochs, pipeline_config, RecipeFields};
+pub use train_all::{shard_symbols, TrainAllJob};
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn train_request_defaults_and_errors() {
-        let job = TrainJob::try_from(pb::TrainRequest {
-            symbol: "AAPL".into(),
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!(job.years, vec![1]);
-        assert!(job.keep_rejected && job.pipeline.use_improved_training);
-        let all = TrainJob::try_from(pb::TrainRequest {
-            symbol: "AAPL".into(),
-            all_years: true,
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!(all.years, vec![1, 2, 3]);
-        let e = TrainJob::try_from(pb::TrainRequest {
-            symbol: "AAPL".into(),
-            reg_loss_type: "l1".into(),
-            ..Default::default()
-        })
-        .unwrap_err();
-        assert!(
-            e.to_string().contains("mse, huber, volatility, full"),
-            "{e}"
-        );
-        let e = TrainJob::try_from(pb::TrainRequest {
-            symbol: "AAPL".into(),
-            start: "2024-05-01".into(),
-            end: "2024-01-01".into(),
-            ..Default::default()
-        })
-        .unwrap_err();
-        assert!(e.to_string().contains("must be before end"), "{e}");
-        let e = TrainJob::try_from(pb::TrainRequest {
-            symbol: "AAPL".into(),
-            param_grid: Some(pb::ParamGrid {
-                lr: vec![2.0],
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .unwrap_err();
-        assert!(e.to_string().contains("lr 2"), "{e}");
-    }
-
-    #[test]
-    fn grid_fills_empty_axes_from_the_defaults() {
-        let g = param_grid(
-            Some(pb::ParamGrid {
-                hidden_size: vec![16],
-                ..Default::default()
-            }),
-            true,
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(
-            (g.lr, g.hidden_size, g.epochs, g.batch_size),
-            (vec![5e-4], vec![16], vec![25], 32)
-        );
-        assert!(param_grid(Some(pb::ParamGrid::default()), false)
-            .unwrap()
-            .is_none());
-    }
-
-    #[test]
-    fn shards_partition_the_sorted_universe() {
-        let all: Vec<String> = ["D", "A", "C", "B", "E", "A"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(shard_symbols(all.clone(), (0, 2)), vec!["A", "C", "E"]);
-        assert_eq!(shard_symbols(all.clone(), (1, 2)), vec!["B", "D"]);
-        assert_eq!(shard_symbols(all, (0, 1)).len(), 5);
-        let e = TrainAllJob::try_from(pb::TrainAllRequest {
-            shard_index: 2,
-            shard_count: 2,
-            ..Default::default()
-        })
-        .unwrap_err();
-        assert!(e.to_string().contains("shard_index 2"), "{e}");
-    }
-
-    #[test]
-    fn bad_bar_dates_name_the_row() {
-        let e = bars_from_pb(vec![pb::Bar {
-            date: "2024-02-30".into(),
-            ..Default::default()
-        }])
-        .unwrap_err();
-        assert!(
-            e.to_string().contains("row 1 (2024-02-30), field date"),
-            "{e}"
-        );
-    }
-}
+mod tests;

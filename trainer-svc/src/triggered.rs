@@ -143,7 +143,7 @@ pub async fn run_scheduler(core: Arc<Core>, at: NaiveTime, shutdown: Cancellatio
             };
             match plan(&core, &job, "scheduler").await {
                 Ok(Some(spec)) => {
-                    if let Err(e) = core.run(spec, None, shutdown.child_token()).await {
+                    if let Err(e) = core.run(spec, None, shutdown.child_token()).await.result {
                         warn!(%symbol, error = %e, "triggered training failed");
                     }
                 }

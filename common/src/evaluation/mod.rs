@@ -17,4 +17,7 @@ pub use deploy::{deploy_decision, DeployDecision, DEPLOY_TOLERANCE, MAX_MSE_RATI
 pub use importance::{importance_table, integrated_gradients, permutation_importance, FeatureImportance};
 pub use metrics::{holdout_metrics, try_holdout_metrics, HoldoutMetrics};
 pub use plots::{plot_holdout, plot_training_curves, TrainingCurves};
-pub use splits::{holdout_len, holdout_split, time_series_split, HOLDOUT_MAX, HOLDOUT_MIN, PURGE_GAP};
+pub use splits::{
+    holdout_len, holdout_split, holdout_split_min, min_samples_for_holdout, time_series_split,
+    HOLDOUT_MAX, HOLDOUT_MIN, PURGE_GAP,
+};

@@ -53,19 +53,37 @@ pub fn time_series_split(n: usize, n_splits: usize) -> Result<Vec<(Range<usize>,
         .collect())
 }
 
+/// Fewest samples that leave at least `min_train` training samples before the purge gap and
+/// the holdout: the smallest `n` with `n ≥ holdout_len(n) + PURGE_GAP + min_train`.
+pub fn min_samples_for_holdout(min_train: usize) -> usize {
+    (min_train..)
+        .find(|&n| n >= holdout_len(n) + PURGE_GAP + min_train)
+        .expect("holdout_len is bounded, so the search terminates")
+}
+
 /// The leak-free split of SPEC §6 for `n` samples: `(train, holdout)` with
 /// `holdout = [n - holdout_len(n), n)` and `train = [0, holdout.start - PURGE_GAP)`.
 ///
-/// Errors with [`Error::InvalidArgument`] when fewer than one training sample would remain.
+/// Errors with [`Error::InvalidArgument`] when fewer than one training sample would remain
+/// (the pipeline asks for more: [`holdout_split_min`]).
 pub fn holdout_split(n: usize) -> Result<(Range<usize>, Range<usize>)> {
-    let h = holdout_len(n);
-    if n < h + PURGE_GAP + 1 {
+    holdout_split_min(n, 1)
+}
+
+/// [`holdout_split`] that leaves at least `min_train` training samples, else
+/// [`Error::InvalidArgument`] naming [`min_samples_for_holdout`]. The one holdout split of
+/// the training pipeline, the backtest and the evaluation tools.
+pub fn holdout_split_min(n: usize, min_train: usize) -> Result<(Range<usize>, Range<usize>)> {
+    let need = min_samples_for_holdout(min_train.max(1));
+    if n < need {
         return Err(Error::invalid(format!(
-            "{n} samples are too few for a holdout of {h} plus a purge gap of {PURGE_GAP}: need \
-             at least {}; use more data or skip post-training validation",
-            h + PURGE_GAP + 1
+            "{n} samples are too few for a holdout of {} plus a purge gap of {PURGE_GAP} and \
+             {} training samples: need at least {need}; use more data or skip post-training \
+             validation",
+            holdout_len(n),
+            min_train.max(1)
         )));
     }
-    let start = n - h;
+    let start = n - holdout_len(n);
     Ok((0..start - PURGE_GAP, start..n))
 }

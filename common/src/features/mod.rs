@@ -22,6 +22,25 @@ pub const MIN_TRADING_DAYS: usize = 65;
 /// Feature columns per day.
 pub const N_FEATURES: usize = 21;
 
+/// Trading days that `n` samples span: every sample's window plus its forecast horizon, one
+/// sample per further day (`n + 64`; SPEC §3). The one conversion behind every
+/// "insufficient data: … trading days, got N" message.
+pub const fn days_for_samples(n: usize) -> usize {
+    n + MIN_TRADING_DAYS - 1
+}
+
+/// [`crate::Error::InsufficientData`] for a stage that needs `need` samples and got `got`,
+/// stated in trading days ([`days_for_samples`]).
+pub fn insufficient_samples(need: usize, got: usize) -> crate::Error {
+    crate::Error::InsufficientData { need: days_for_samples(need), got: days_for_samples(got) }
+}
+
+/// Cumulative return of consecutive daily returns, `Π(1 + r_k) − 1` (the 5-day target of
+/// SPEC §3 and the predictor's `cumulative_return`).
+pub fn cumulative_return(daily: &[f64]) -> f64 {
+    daily.iter().fold(1.0, |acc, r| acc * (1.0 + r)) - 1.0
+}
+
 /// Column index of each feature (0-based, SPEC order).
 pub mod col {
     /// close_norm (raw close in [`super::indicator_table`]).

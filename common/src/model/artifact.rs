@@ -1,6 +1,6 @@
 //! A model version as stored: JSON [`ModelMetadata`] + safetensors weights, and the
 //! [`LoadedModel`] that serves forecasts from them.
-use super::network::{Architecture, ModelKind, Network};
+use super::network::{prob_up, Architecture, Network};
 use super::safetensors_io;
 use crate::evaluation::FeatureImportance;
 use crate::features::{NormStats, FORECAST_DAYS, N_FEATURES, SEQ_LEN};
@@ -24,18 +24,10 @@ pub const TARGET_SCALE_KEY: &str = "target_scale";
 pub struct ModelMetadata {
     /// Artifact layout version ([`FORMAT_VERSION`]).
     pub format_version: u32,
-    /// Network architecture.
-    pub kind: ModelKind,
-    /// Features per time step (21).
-    pub input_size: i64,
-    /// LSTM hidden units per direction.
-    pub hidden_size: i64,
-    /// Stacked LSTM layers.
-    pub num_layers: i64,
-    /// Dropout probability.
-    pub dropout: f64,
-    /// Bidirectional LSTM.
-    pub bidirectional: bool,
+    /// Network architecture: `kind`, `input_size`, `hidden_size`, `num_layers`, `dropout`,
+    /// `bidirectional`, stored as top-level JSON keys (flattened; the layout is unchanged).
+    #[serde(flatten)]
+    pub architecture: Architecture,
     /// Names of the input features, in column order.
     pub feature_names: Vec<String>,
     /// Standardisation statistics fitted on the training samples; applied before every forward.
@@ -64,14 +56,7 @@ pub struct ModelMetadata {
 impl ModelMetadata {
     /// The architecture these metadata describe.
     pub fn architecture(&self) -> Architecture {
-        Architecture {
-            kind: self.kind,
-            input_size: self.input_size,
-            hidden_size: self.hidden_size,
-            num_layers: self.num_layers,
-            dropout: self.dropout,
-            bidirectional: self.bidirectional,
-        }
+        self.architecture
     }
 
     /// The magnitude target scale ([`TARGET_SCALE_KEY`]), 1.0 when absent.
@@ -92,7 +77,7 @@ impl ModelMetadata {
             )));
         }
         self.architecture().validate().map_err(|e| Error::Corrupt(e.to_string()))?;
-        let n = self.input_size as usize;
+        let n = self.architecture.input_size as usize;
         if n != N_FEATURES {
             return Err(Error::Corrupt(format!(
                 "model expects {n} input features, this build produces {N_FEATURES}"
@@ -112,6 +97,17 @@ impl ModelMetadata {
         }
         Ok(())
     }
+}
+
+/// `n` raw windows (`n × 60 × 21`, row-major) standardised with `norm`, as an `[n, 60, 21]`
+/// tensor on `device`: the one input path of every forward (training sets, evaluation,
+/// [`LoadedModel::forecast`]).
+pub fn standardised_windows(raw: &[f32], n: usize, norm: &NormStats, device: Device) -> Tensor {
+    let mut x = raw.to_vec();
+    norm.apply(&mut x);
+    Tensor::from_slice(&x)
+        .reshape([n as i64, SEQ_LEN as i64, N_FEATURES as i64])
+        .to_device(device)
 }
 
 /// One forecast: probability that the 5-day cumulative return is positive, and the 5 daily
@@ -176,9 +172,12 @@ impl LoadedModel {
                 i / window
             )));
         }
-        let mut x = raw_windows.to_vec();
-        self.metadata.norm.apply(&mut x);
-        let (prob_up, mags) = self.forward_normalised(&x, n)?;
+        let xs = standardised_windows(raw_windows, n, &self.metadata.norm, self.vs.device());
+        let (logits, mags) = self.net.predict(&xs);
+        let prob_up = Vec::<f32>::try_from(prob_up(&logits).to_device(Device::Cpu))?;
+        let mags = Vec::<f32>::try_from(
+            mags.to_kind(Kind::Float).to_device(Device::Cpu).contiguous().view(-1),
+        )?;
         let scale = self.metadata.target_scale();
         Ok((0..n)
             .map(|i| {
@@ -189,21 +188,6 @@ impl LoadedModel {
                 Forecast { prob_up: f64::from(prob_up[i]), magnitudes }
             })
             .collect())
-    }
-
-    /// Eval-mode forward of already standardised windows: `(P(up) per window, scaled magnitudes
-    /// n×5 row-major)`.
-    pub(crate) fn forward_normalised(&self, x: &[f32], n: usize) -> Result<(Vec<f32>, Vec<f32>)> {
-        let device = self.vs.device();
-        tch::no_grad(|| {
-            let xs = Tensor::from_slice(x)
-                .reshape([n as i64, SEQ_LEN as i64, N_FEATURES as i64])
-                .to_device(device);
-            let (logits, mags) = self.net.forward_t(&xs, false);
-            let p = logits.softmax(-1, Kind::Float).select(1, 1).to_device(Device::Cpu);
-            let m = mags.to_kind(Kind::Float).to_device(Device::Cpu).contiguous().view(-1);
-            Ok((Vec::<f32>::try_from(&p)?, Vec::<f32>::try_from(&m)?))
-        })
     }
 
     /// The version's metadata.

@@ -12,7 +12,9 @@ mod layers;
 mod network;
 pub mod safetensors_io;
 
-pub use artifact::{Forecast, LoadedModel, ModelMetadata, FORMAT_VERSION, TARGET_SCALE_KEY};
+pub use artifact::{
+    standardised_windows, Forecast, LoadedModel, ModelMetadata, FORMAT_VERSION, TARGET_SCALE_KEY,
+};
 pub use base::LstmDualHead;
 pub use enhanced::LstmDualHeadEnhanced;
-pub use network::{Architecture, ModelKind, Network};
+pub use network::{prob_up, Architecture, ModelKind, Network, PREDICT_CHUNK};

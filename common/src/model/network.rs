@@ -134,4 +134,33 @@ impl Network {
             Network::Enhanced(n) => n.forward_t(xs, train),
         }
     }
+
+    /// The one inference forward, shared by CV / holdout evaluation (`training::fit::evaluate`)
+    /// and [`super::LoadedModel::forecast`] (holdout, backtest, predictor): eval mode, no
+    /// gradients, [`PREDICT_CHUNK`] windows at a time. `xs` are standardised windows
+    /// `[n, time, features]`; returns `(direction logits [n, 2], magnitudes [n, 5])`, the
+    /// magnitudes in the training target scale (divide by the target scale for returns).
+    pub fn predict(&self, xs: &Tensor) -> (Tensor, Tensor) {
+        tch::no_grad(|| {
+            let n = xs.size()[0];
+            let (mut logits, mut mags) = (Vec::new(), Vec::new());
+            let mut start = 0i64;
+            while start < n {
+                let len = PREDICT_CHUNK.min(n - start);
+                let (l, m) = self.forward_t(&xs.narrow(0, start, len), false);
+                logits.push(l);
+                mags.push(m);
+                start += len;
+            }
+            (Tensor::cat(&logits, 0), Tensor::cat(&mags, 0))
+        })
+    }
+}
+
+/// Windows per forward pass of [`Network::predict`] (bounds activation memory on long sets).
+pub const PREDICT_CHUNK: i64 = 512;
+
+/// `P(up)` per window from direction logits `[n, 2]`: the softmax of the `up` class, `[n]`.
+pub fn prob_up(logits: &Tensor) -> Tensor {
+    logits.softmax(-1, tch::Kind::Float).select(1, 1)
 }

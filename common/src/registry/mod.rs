@@ -15,7 +15,9 @@
 //! processes and replicas. See `docs/registry.md`.
 //!
 //! No SQL exists outside this module.
+mod abandoned;
 mod bars;
+mod health;
 mod leases;
 mod predictions;
 mod rows;

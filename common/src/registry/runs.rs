@@ -8,10 +8,10 @@ use super::{
 };
 use crate::error::{Error, Result};
 
-const RUN_COLUMNS: &str = "run_id, symbol, years, mode, status, config_json, requested_by, \
+pub(super) const RUN_COLUMNS: &str = "run_id, symbol, years, mode, status, config_json, requested_by, \
      started_at_ms, finished_at_ms, duration_seconds, version_id, error";
 
-fn run_from_row(r: &AnyRow) -> Result<RunRecord> {
+pub(super) fn run_from_row(r: &AnyRow) -> Result<RunRecord> {
     Ok(RunRecord {
         run_id: rows::text(r, 0)?,
         symbol: rows::text(r, 1)?,
@@ -85,7 +85,7 @@ impl Registry {
     ) -> Result<()> {
         if !status.is_terminal() {
             return Err(Error::invalid(format!(
-                "finish_run needs succeeded, failed or cancelled, got {status}"
+                "finish_run needs succeeded, failed, cancelled or abandoned, got {status}"
             )));
         }
         let mut tx = self.pool.begin().await?;

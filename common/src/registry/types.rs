@@ -183,10 +183,14 @@ pub enum RunStatus {
     Failed,
     /// Cancelled by the caller or by shutdown.
     Cancelled,
+    /// Closed because its owner stopped renewing the symbol lease (the trainer process died,
+    /// or the run lost its lease); the run's `error` says why.
+    Abandoned,
 }
 
 impl RunStatus {
-    /// Lowercase name as stored (`queued`, `running`, `succeeded`, `failed`, `cancelled`).
+    /// Lowercase name as stored (`queued`, `running`, `succeeded`, `failed`, `cancelled`,
+    /// `abandoned`).
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Queued => "queued",
@@ -194,6 +198,7 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
+            RunStatus::Abandoned => "abandoned",
         }
     }
 
@@ -201,7 +206,7 @@ impl RunStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled | RunStatus::Abandoned
         )
     }
 }
@@ -221,8 +226,9 @@ impl FromStr for RunStatus {
             "succeeded" => Ok(RunStatus::Succeeded),
             "failed" => Ok(RunStatus::Failed),
             "cancelled" => Ok(RunStatus::Cancelled),
+            "abandoned" => Ok(RunStatus::Abandoned),
             other => Err(Error::invalid(format!(
-                "unknown run status '{other}': expected queued, running, succeeded, failed or cancelled"
+                "unknown run status '{other}': expected queued, running, succeeded, failed, cancelled or abandoned"
             ))),
         }
     }

@@ -5,8 +5,8 @@ use super::config::RegLossType;
 use super::events::TrainEvent;
 use super::losses;
 use crate::evaluation::TrainingCurves;
-use crate::features::{NormStats, Samples, FORECAST_DAYS, N_FEATURES, SEQ_LEN};
-use crate::model::{safetensors_io, Network};
+use crate::features::{NormStats, Samples, FORECAST_DAYS};
+use crate::model::{prob_up, safetensors_io, standardised_windows, Network};
 use crate::{Error, Result};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -39,17 +39,13 @@ impl TensorSet {
     /// Standardises `samples` with `norm`, scales magnitudes by `target_scale`, moves to `device`.
     pub fn new(samples: &Samples, norm: &NormStats, target_scale: f64, device: Device) -> TensorSet {
         let n = samples.len();
-        let mut x = samples.x.clone();
-        norm.apply(&mut x);
         let mags: Vec<f32> = samples
             .y_mag
             .iter()
             .flat_map(|m| m.iter().map(|v| (f64::from(*v) * target_scale) as f32))
             .collect();
         TensorSet {
-            x: Tensor::from_slice(&x)
-                .reshape([n as i64, SEQ_LEN as i64, N_FEATURES as i64])
-                .to_device(device),
+            x: standardised_windows(&samples.x, n, norm, device),
             y_dir: Tensor::from_slice(&samples.y_dir).to_device(device),
             y_mag: Tensor::from_slice(&mags).reshape([n as i64, FORECAST_DAYS as i64]).to_device(device),
             n,
@@ -182,24 +178,12 @@ pub fn evaluate(net: &Network, set: &TensorSet, reg: RegLossType, w_cls: f64, w_
     if set.n == 0 {
         return Err(Error::invalid("cannot evaluate on an empty sample set"));
     }
+    let (logits, mags) = net.predict(&set.x);
     tch::no_grad(|| {
-        let mut logits = Vec::new();
-        let mut mags = Vec::new();
-        let n = set.n as i64;
-        let mut start = 0i64;
-        while start < n {
-            let len = 512.min(n - start);
-            let (l, m) = net.forward_t(&set.x.narrow(0, start, len), false);
-            logits.push(l);
-            mags.push(m);
-            start += len;
-        }
-        let logits = Tensor::cat(&logits, 0);
-        let mags = Tensor::cat(&mags, 0);
         let cls = losses::classification(&logits, &set.y_dir).double_value(&[]);
         let regv = losses::regression(reg, &mags, &set.y_mag).double_value(&[]);
         let correct = logits.argmax(-1, false).eq_tensor(&set.y_dir).to_kind(Kind::Float).mean(Kind::Float);
-        let prob_up = Vec::<f32>::try_from(logits.softmax(-1, Kind::Float).select(1, 1).to_device(Device::Cpu))?;
+        let prob_up = Vec::<f32>::try_from(prob_up(&logits).to_device(Device::Cpu))?;
         let magnitudes = Vec::<f32>::try_from(mags.to_device(Device::Cpu).contiguous().view(-1))?;
         let truth = Vec::<f32>::try_from(set.y_mag.to_device(Device::Cpu).contiguous().view(-1))?;
         Ok(EvalOutput {

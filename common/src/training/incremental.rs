@@ -12,9 +12,9 @@ use super::fit::{evaluate, fit, FitOptions, OptimizerKind, TensorSet};
 use super::pipeline::{check_samples, fit_metrics, CurrentModel, PipelineOutcome};
 use super::session::Session;
 use crate::evaluation::{plot_training_curves, DeployDecision};
-use crate::features::Samples;
+use crate::features::{insufficient_samples, Samples};
 use crate::model::LoadedModel;
-use crate::{Error, Result};
+use crate::Result;
 use serde_json::json;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -35,10 +35,7 @@ pub fn run_incremental(
     check_samples(samples)?;
     let n = samples.len();
     if n < MIN_INCREMENTAL_SAMPLES {
-        return Err(Error::InsufficientData {
-            need: MIN_INCREMENTAL_SAMPLES + crate::features::MIN_TRADING_DAYS - 1,
-            got: n + crate::features::MIN_TRADING_DAYS - 1,
-        });
+        return Err(insufficient_samples(MIN_INCREMENTAL_SAMPLES, n));
     }
     let mut session = Session::start(cfg.device, cfg.seed, None)?;
     let mut model = LoadedModel::from_artifact(current.metadata, current.weights, session.device)?;
@@ -48,7 +45,7 @@ pub fn run_incremental(
         stage::TRAINING,
         format!(
             "fine-tuning version {} ({}) on {n} samples: {} epochs, Adam lr {}, batch {}, loss full",
-            current.version_id, current.metadata.kind, cfg.epochs, cfg.lr, cfg.batch_size
+            current.version_id, current.metadata.architecture.kind, cfg.epochs, cfg.lr, cfg.batch_size
         ),
     ));
     let opts = FitOptions {

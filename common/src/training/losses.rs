@@ -130,19 +130,22 @@ pub fn classification(logits: &Tensor, y_dir: &Tensor) -> Tensor {
     logits.cross_entropy_for_logits(y_dir)
 }
 
+/// Population standard deviation of `v` (divides by `n`), accumulated in f64; 0 when empty.
+/// The one std of the evaluation numbers (volatility match, prediction-spread diagnostics).
+pub fn population_std(v: &[f32]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let n = v.len() as f64;
+    let m = v.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
+    (v.iter().map(|x| (f64::from(*x) - m).powi(2)).sum::<f64>() / n).sqrt()
+}
+
 /// Validation volatility match `1 − |std(pred) − std(true)| / std(true)` over all values
 /// (population std, f64). When the truth is constant the ratio is undefined: the result is 1.0
 /// if the predictions are constant too, else 0.0.
 pub fn volatility_match(pred: &[f32], truth: &[f32]) -> f64 {
-    fn std(v: &[f32]) -> f64 {
-        if v.is_empty() {
-            return 0.0;
-        }
-        let n = v.len() as f64;
-        let m = v.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
-        (v.iter().map(|x| (f64::from(*x) - m).powi(2)).sum::<f64>() / n).sqrt()
-    }
-    let (sp, st) = (std(pred), std(truth));
+    let (sp, st) = (population_std(pred), population_std(truth));
     if st <= 0.0 {
         return if sp <= 0.0 { 1.0 } else { 0.0 };
     }

@@ -8,12 +8,13 @@ use super::fit::{
     evaluate, fit, Augmentation, CosineRestarts, EvalOutput, FitOptions, FitReport, OptimizerKind,
     TensorSet, TARGET_SCALE,
 };
+use super::losses::population_std;
 use super::session::Session;
 use crate::evaluation::{
-    deploy_decision, holdout_len, importance_table, integrated_gradients, permutation_importance,
+    deploy_decision, holdout_split_min, importance_table, integrated_gradients, min_samples_for_holdout, permutation_importance,
     plot_holdout, plot_training_curves, DeployDecision, FeatureImportance, HoldoutMetrics, PURGE_GAP,
 };
-use crate::features::{feature_names, NormStats, Samples, FORECAST_DAYS, MIN_TRADING_DAYS, N_FEATURES, SEQ_LEN};
+use crate::features::{cumulative_return, feature_names, insufficient_samples, NormStats, Samples, FORECAST_DAYS, N_FEATURES, SEQ_LEN};
 use crate::model::{Architecture, LoadedModel, ModelMetadata, Network, FORMAT_VERSION, TARGET_SCALE_KEY};
 use crate::{Error, Result};
 use serde_json::json;
@@ -107,19 +108,10 @@ pub(crate) fn check_samples(samples: &Samples) -> Result<()> {
 
 /// Samples needed so that the final fit gets [`MIN_TRAIN_SAMPLES`] after the holdout and gap.
 fn min_samples(with_holdout: bool) -> usize {
-    if !with_holdout {
-        return MIN_TRAIN_SAMPLES;
-    }
-    (MIN_TRAIN_SAMPLES..)
-        .find(|&n| n >= holdout_len(n) + PURGE_GAP + MIN_TRAIN_SAMPLES)
-        .expect("unbounded search terminates")
-}
-
-fn insufficient(n_samples: usize, need_samples: usize) -> Error {
-    // n samples come from n + 64 trading days (SPEC §3).
-    Error::InsufficientData {
-        need: need_samples + MIN_TRADING_DAYS - 1,
-        got: n_samples + MIN_TRADING_DAYS - 1,
+    if with_holdout {
+        min_samples_for_holdout(MIN_TRAIN_SAMPLES)
+    } else {
+        MIN_TRAIN_SAMPLES
     }
 }
 
@@ -147,15 +139,15 @@ pub fn run_pipeline(
     let n = samples.len();
     let need = min_samples(cfg.do_post_training_validation);
     if n < need {
-        return Err(insufficient(n, need));
+        return Err(insufficient_samples(need, n));
     }
     let mut session = Session::start(cfg.device, cfg.seed, cfg.cpu_threads)?;
     let device = session.device;
 
     // Chronological split: [train | purge gap | holdout].
     let (train_range, holdout_range) = if cfg.do_post_training_validation {
-        let h = holdout_len(n);
-        (0..n - h - PURGE_GAP, Some(n - h..n))
+        let (train, holdout) = holdout_split_min(n, MIN_TRAIN_SAMPLES)?;
+        (train, Some(holdout))
     } else {
         (0..n, None)
     };
@@ -298,12 +290,7 @@ pub fn run_pipeline(
     });
     let metadata = ModelMetadata {
         format_version: FORMAT_VERSION,
-        kind: arch.kind,
-        input_size: arch.input_size,
-        hidden_size: arch.hidden_size,
-        num_layers: arch.num_layers,
-        dropout: arch.dropout,
-        bidirectional: arch.bidirectional,
+        architecture: arch,
         feature_names: feature_names(),
         norm,
         hyperparameters,
@@ -385,9 +372,9 @@ pub fn run_pipeline(
         events(TrainEvent::stage(stage::PLOTTING, "training curves and holdout predicted vs actual"));
         plots.push(("training_curves.png".to_string(), plot_training_curves(&report.curves)?));
         if let (Some(h), Some(fc)) = (&holdout, &holdout_preds) {
-            let pred_cum: Vec<f64> = fc.iter().map(|f| cumulative(&f.magnitudes)).collect();
+            let pred_cum: Vec<f64> = fc.iter().map(|f| cumulative_return(&f.magnitudes)).collect();
             let act_cum: Vec<f64> =
-                h.y_mag.iter().map(|m| cumulative(&m.map(f64::from))).collect();
+                h.y_mag.iter().map(|m| cumulative_return(&m.map(f64::from))).collect();
             let prob: Vec<f64> = fc.iter().map(|f| f.prob_up).collect();
             plots.push(("holdout.png".to_string(), plot_holdout(&h.end_dates, &pred_cum, &act_cum, &prob, &h.y_dir)?));
         }
@@ -423,7 +410,7 @@ pub fn run_pipeline(
         "best_epoch": report.best_epoch,
         "early_stopped": report.early_stopped,
         "batches": report.batches,
-        "train_prediction_std": spread(&train_eval.magnitudes) / TARGET_SCALE,
+        "train_prediction_std": population_std(&train_eval.magnitudes) / TARGET_SCALE,
         "train_true_std": spread_samples(&fit_part),
         "holdout_prediction_std": diag_eval.map(|d| d.0),
         "holdout_true_std": diag_eval.map(|d| d.1),
@@ -456,11 +443,6 @@ pub(crate) fn check_cancel(cancel: &CancellationToken) -> Result<()> {
     } else {
         Ok(())
     }
-}
-
-/// `Π(1 + r_k) − 1`.
-fn cumulative(r: &[f64; FORECAST_DAYS]) -> f64 {
-    r.iter().fold(1.0, |acc, v| acc * (1.0 + v)) - 1.0
 }
 
 fn metrics_from_forecasts(fc: &[crate::model::Forecast], s: &Samples) -> HoldoutMetrics {
@@ -500,24 +482,15 @@ pub(crate) fn fit_metrics(report: &FitReport, train: &EvalOutput, val: Option<&E
     m
 }
 
-fn spread(v: &[f32]) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    let n = v.len() as f64;
-    let mean = v.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
-    (v.iter().map(|x| (f64::from(*x) - mean).powi(2)).sum::<f64>() / n).sqrt()
-}
-
 fn spread_samples(s: &Samples) -> f64 {
     let v: Vec<f32> = s.y_mag.iter().flatten().copied().collect();
-    spread(&v)
+    population_std(&v)
 }
 
 /// `(std of predicted daily returns, std of true daily returns)` on the holdout.
 fn prediction_spread(fc: &[crate::model::Forecast], s: &Samples) -> (f64, f64) {
     let p: Vec<f32> = fc.iter().flat_map(|f| f.magnitudes.map(|v| v as f32)).collect();
-    (spread(&p), spread_samples(s))
+    (population_std(&p), spread_samples(s))
 }
 
 fn up_share(s: &Samples) -> f64 {

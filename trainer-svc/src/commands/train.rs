@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use common::calendar::TradingCalendar;
 use common::pb::{self, train_event::Event};
-use common::training::PipelineConfig;
 use common::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
@@ -12,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::TrainArgs;
 use crate::core::{Core, CoreSettings, RunSpec, Work};
-use crate::requests::DateRange;
 
 /// Builds the runs of the command line (validated like the Train RPC).
 pub fn specs(args: &TrainArgs) -> Result<Vec<RunSpec>> {
@@ -39,28 +37,19 @@ pub fn specs(args: &TrainArgs) -> Result<Vec<RunSpec>> {
         keep_rejected: Some(!args.drop_rejected),
     };
     let job = crate::requests::TrainJob::try_from(req)?;
+    let by = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    );
     Ok(job
         .years
         .iter()
-        .map(|&years| RunSpec {
-            symbol: job.symbol.clone(),
-            years,
-            mode: "cli".into(),
-            requested_by: format!(
-                "cli:{}",
-                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-            ),
-            lease_timeout: job.lease_timeout,
-            inline_bars: None,
-            work: Work::Pipeline {
-                config: PipelineConfig {
-                    years,
-                    cpu_threads: args.cpu_threads,
-                    ..job.pipeline.clone()
-                },
-                range: DateRange { ..job.range },
-                keep_rejected: job.keep_rejected,
-            },
+        .map(|&years| {
+            let mut spec = RunSpec::train(&job, years, "cli", &by);
+            if let Work::Pipeline { config, .. } = &mut spec.work {
+                config.cpu_threads = args.cpu_threads;
+            }
+            spec
         })
         .collect())
 }
@@ -157,7 +146,7 @@ pub async fn run(args: TrainArgs) -> Result<()> {
                 show(&bar, &ev);
             }
         });
-        let result = core.run(spec, Some(tx), shutdown.child_token()).await;
+        let result = core.run(spec, Some(tx), shutdown.child_token()).await.result;
         let _ = printer.await;
         results.push(crate::convert::result_json(&result?));
     }

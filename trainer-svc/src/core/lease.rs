@@ -1,0 +1,196 @@
+//! The per-symbol training lease of a run: acquired through the registry's FIFO queue (each
+//! change of queue position is announced as a `Queued` event), renewed in the background, and
+//! released by [`LeaseGuard::release`] — or by the guard's `Drop` when a run future is dropped
+//! or panics, so a lease never outlives its run by more than one renewal period.
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::pb::{self, train_event::Event};
+use common::registry::{LeaseAttempt, Registry};
+use common::{Error, Result};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use super::lifecycle::EventSink;
+
+/// Timing of a held lease.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseTiming {
+    /// Lifetime of the lease row without renewal.
+    pub ttl: Duration,
+    /// Renewal period (below `ttl`).
+    pub renew: Duration,
+}
+
+/// A held training lease, renewed in the background until released or dropped.
+#[derive(Debug)]
+pub struct LeaseGuard {
+    registry: Registry,
+    symbol: String,
+    holder: String,
+    stop: CancellationToken,
+    released: bool,
+    lost: Lost,
+}
+
+/// Why the lease was lost, once it was.
+type Lost = Arc<Mutex<Option<String>>>;
+
+impl LeaseGuard {
+    /// Waits (up to `timeout`, or until `cancel`) for the lease of the sink's symbol, held by
+    /// the run id, announcing each new queue position on `sink`; then renews it every
+    /// `timing.renew`. A lease that is lost (taken over after expiry, or not renewable for a
+    /// whole ttl) means another replica may train the symbol now: `cancel` fires rather than
+    /// racing it to write a version.
+    pub async fn acquire(
+        registry: &Registry,
+        timing: LeaseTiming,
+        timeout: Duration,
+        sink: &mut EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<LeaseGuard> {
+        let (symbol, holder) = (sink.symbol().to_string(), sink.run_id().to_string());
+        let poll = (timing.ttl / 4).clamp(Duration::from_millis(50), Duration::from_millis(500));
+        let started = Instant::now();
+        let mut last: Option<(u32, String)> = None;
+        loop {
+            if cancel.is_cancelled() {
+                let _ = registry.leave_lease_queue(&symbol, &holder).await;
+                return Err(Error::Cancelled(
+                    "run cancelled while waiting for the symbol's training lease".into(),
+                ));
+            }
+            match registry.try_acquire_lease(&symbol, &holder, timing.ttl).await? {
+                LeaseAttempt::Acquired => break,
+                LeaseAttempt::Waiting {
+                    position,
+                    holder: ahead,
+                } => {
+                    if last.as_ref() != Some(&(position, ahead.clone())) {
+                        info!(position, holder = %ahead, "queued for the symbol's training lease");
+                        sink.emit(Event::Queued(pb::Queued {
+                            position,
+                            holder_run_id: ahead.clone(),
+                        }))
+                        .await;
+                        last = Some((position, ahead.clone()));
+                    }
+                    if started.elapsed() >= timeout {
+                        let _ = registry.leave_lease_queue(&symbol, &holder).await;
+                        return Err(Error::LeaseTimeout(format!(
+                            "timed out after {}s waiting for the training lease of {symbol}, held by run \
+                             {ahead}; retry later, cancel that run (CancelRun), or raise lease_timeout_seconds",
+                            timeout.as_secs_f64().round()
+                        )));
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(poll) => {}
+                        _ = cancel.cancelled() => {}
+                    }
+                }
+            }
+        }
+        let stop = CancellationToken::new();
+        let lost = Lost::default();
+        tokio::spawn(renew(
+            registry.clone(),
+            timing,
+            symbol.clone(),
+            holder.clone(),
+            stop.clone(),
+            cancel.clone(),
+            lost.clone(),
+        ));
+        Ok(LeaseGuard {
+            registry: registry.clone(),
+            symbol,
+            holder,
+            stop,
+            released: false,
+            lost,
+        })
+    }
+
+    /// Why the lease was lost (the run was cancelled because of it), if it was.
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Stops the renewal and gives the lease back (an error is logged: the lease then expires
+    /// by itself after its ttl).
+    pub async fn release(mut self) {
+        self.released = true;
+        self.stop.cancel();
+        release(&self.registry, &self.symbol, &self.holder).await;
+    }
+}
+
+impl Drop for LeaseGuard {
+    /// Stops the renewal; a guard dropped without [`LeaseGuard::release`] (dropped or panicking
+    /// run) gives the lease back from a background task.
+    fn drop(&mut self) {
+        self.stop.cancel();
+        if self.released {
+            return;
+        }
+        let (registry, symbol, holder) =
+            (self.registry.clone(), self.symbol.clone(), self.holder.clone());
+        warn!(%symbol, %holder, "training lease guard dropped without release; releasing it");
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { release(&registry, &symbol, &holder).await });
+        }
+    }
+}
+
+/// Gives the lease back, retrying a failed write a few times (~1.5 s); a lease that still
+/// cannot be released is no longer renewed and expires after its ttl.
+async fn release(registry: &Registry, symbol: &str, holder: &str) {
+    let mut wait = Duration::from_millis(100);
+    for attempt in 1..=4 {
+        match registry.release_lease(symbol, holder).await {
+            Ok(()) => return,
+            Err(e) if attempt == 4 => warn!(%symbol, %holder, error = %e,
+                "could not release the training lease; it expires by itself after its ttl"),
+            Err(e) => warn!(%symbol, %holder, error = %e, attempt, "could not release the training lease; retrying"),
+        }
+        tokio::time::sleep(wait).await;
+        wait *= 2;
+    }
+}
+
+/// Renews the lease every `timing.renew` until `stop`; fires `run_cancel` when it is lost.
+async fn renew(
+    registry: Registry,
+    timing: LeaseTiming,
+    symbol: String,
+    holder: String,
+    stop: CancellationToken,
+    run_cancel: CancellationToken,
+    lost: Lost,
+) {
+    let lose = |reason: String| {
+        *lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+        run_cancel.cancel();
+    };
+    let mut last_renewed = Instant::now();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(timing.renew) => {}
+        }
+        match registry.renew_lease(&symbol, &holder, timing.ttl).await {
+            Ok(true) => last_renewed = Instant::now(),
+            Ok(false) => {
+                error!(%symbol, %holder, "training lease was lost (expired or taken over); stopping the run");
+                lose(format!("the training lease of {symbol} was lost (expired or taken over by another run)"));
+                break;
+            }
+            Err(e) if last_renewed.elapsed() >= timing.ttl => {
+                error!(%symbol, %holder, error = %e, "training lease not renewable for a whole ttl; stopping the run");
+                lose(format!("the training lease of {symbol} could not be renewed for a whole ttl ({e})"));
+                break;
+            }
+            Err(e) => warn!(%symbol, %holder, error = %e, "could not renew the training lease; retrying"),
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Saving what a run produced: the new version (current when deployed, kept as non-current
+//! when rejected and `keep_rejected`), its plots, and the run's `TrainResult` (sent as the
+//! `Completed` event).
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use common::pb::{self, train_event::Event};
+use common::registry::{NewVersion, Promotion, Registry};
+use common::Result;
+use tracing::warn;
+
+use super::data::RunRange;
+use super::lifecycle::EventSink;
+use super::spec::RunSpec;
+use crate::convert;
+use crate::engine::EngineOutcome;
+
+/// Identity recorded on promotions made by training.
+pub const ACTOR: &str = "trainer-svc";
+
+/// A new version id: `SYMBOL-Ny-YYYYMMDDTHHMMSSZ-xxxxxxxx`.
+pub fn new_version_id(symbol: &str, years: u32) -> String {
+    let short = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "{symbol}-{years}y-{}-{}",
+        Utc::now().format("%Y%m%dT%H%M%SZ"),
+        &short[..8]
+    )
+}
+
+/// Stores the outcome of `spec` trained on `data` and emits `Completed` with the result.
+pub async fn save(
+    registry: &Registry,
+    spec: &RunSpec,
+    sink: &mut EventSink,
+    data: &RunRange,
+    mut outcome: EngineOutcome,
+    current_id: Option<String>,
+) -> Result<pb::TrainResult> {
+    let deploy = outcome.deploy;
+    // The engine announced the `saving` stage; the registry write follows.
+    let model_kind = outcome.metadata.architecture.kind.as_str().to_string();
+    let mut version_id = String::new();
+    if deploy || spec.keep_rejected() {
+        let id = new_version_id(&spec.symbol, spec.years);
+        let note = if deploy {
+            String::new()
+        } else {
+            format!("not deployed: {}", outcome.reason)
+        };
+        let metrics: BTreeMap<String, f64> = outcome
+            .metrics
+            .iter()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        registry
+            .save_version(
+                NewVersion {
+                    version_id: id.clone(),
+                    symbol: spec.symbol.clone(),
+                    years: spec.years,
+                    model_kind: model_kind.clone(),
+                    data_start: data.data_start,
+                    data_end: data.data_end,
+                    training_seconds: outcome.training_seconds.max(0.0),
+                    metadata_json: serde_json::to_string(&outcome.metadata)?,
+                    metrics,
+                    weights: std::mem::take(&mut outcome.weights),
+                    note,
+                },
+                deploy.then(|| Promotion {
+                    actor: ACTOR.into(),
+                    reason: outcome.reason.clone(),
+                }),
+            )
+            .await?;
+        version_id = id;
+    }
+    let plots = save_plots(registry, sink.run_id(), &outcome.plots).await;
+    let result = train_result(spec, data, outcome, version_id, current_id.as_deref(), plots);
+    sink.emit(Event::Completed(pb::Completed {
+        result: Some(result.clone()),
+    }))
+    .await;
+    Ok(result)
+}
+
+/// Stores the run's PNGs; one that cannot be stored is logged and left out.
+async fn save_plots(registry: &Registry, run_id: &str, plots: &[(String, Vec<u8>)]) -> Vec<pb::PlotRef> {
+    let mut refs = Vec::new();
+    for (name, png) in plots {
+        match registry.save_plot(run_id, name, png).await {
+            Ok(()) => refs.push(pb::PlotRef {
+                run_id: run_id.to_string(),
+                name: name.clone(),
+                size_bytes: png.len() as u64,
+            }),
+            Err(e) => warn!(plot = %name, error = %e, "could not store plot"),
+        }
+    }
+    refs
+}
+
+/// The run's result message.
+fn train_result(
+    spec: &RunSpec,
+    data: &RunRange,
+    outcome: EngineOutcome,
+    version_id: String,
+    current_id: Option<&str>,
+    plots: Vec<pb::PlotRef>,
+) -> pb::TrainResult {
+    let md = &outcome.metadata;
+    pb::TrainResult {
+        symbol: spec.symbol.clone(),
+        years: spec.years,
+        version_id,
+        deployed: outcome.deploy,
+        decision_reason: outcome.reason.clone(),
+        n_samples: outcome.n_samples as u32,
+        n_features: md.feature_names.len() as u32,
+        feature_names: md.feature_names.clone(),
+        data_start: data.data_start.to_string(),
+        data_end: data.data_end.to_string(),
+        model_kind: md.architecture.kind.as_str().to_string(),
+        hyperparameters_json: md.hyperparameters.to_string(),
+        metrics: outcome
+            .metrics
+            .iter()
+            .map(|(k, v)| (k.clone(), if v.is_finite() { *v } else { 0.0 }))
+            .collect(),
+        diagnostics_json: serde_json::json!({
+            "model": md.diagnostics,
+            "bars_in_range": data.bars_in_range,
+        })
+        .to_string(),
+        validation: outcome.validation.as_ref().map(|(cand, cur)| {
+            convert::validation_to_pb(cand, cur.as_ref(), current_id, outcome.deploy, &outcome.reason)
+        }),
+        feature_importance: md
+            .feature_importance
+            .iter()
+            .map(convert::importance_to_pb)
+            .collect(),
+        plots,
+        cross_validation_json: outcome
+            .cross_validation
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        training_seconds: outcome.training_seconds,
+    }
+}

@@ -1,0 +1,125 @@
+//! What a run trains: [`RunSpec`] (one `(symbol, years)` key, its mode and caller) and its
+//! [`Work`] (full pipeline or incremental fine-tuning), as requests and the CLI build them.
+use std::time::Duration;
+
+use common::data::Bar;
+use common::training::{IncrementalConfig, PipelineConfig};
+
+use crate::requests::{DateRange, TrainJob};
+
+/// What a run trains.
+#[derive(Debug, Clone)]
+pub enum Work {
+    /// The full pipeline on `(end − years, end]` (or the explicit range).
+    Pipeline {
+        /// Pipeline options (symbol and years already set).
+        config: PipelineConfig,
+        /// Explicit data range.
+        range: DateRange,
+        /// Keep a candidate that loses the validation as a non-current version.
+        keep_rejected: bool,
+    },
+    /// Fine-tuning of the current version on the last `months` months.
+    Incremental {
+        /// Fine-tuning options.
+        config: IncrementalConfig,
+        /// Months of recent data.
+        months: u32,
+    },
+}
+
+/// One training run to execute.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// Ticker.
+    pub symbol: String,
+    /// Model key years.
+    pub years: u32,
+    /// `train` | `incremental` | `triggered:<kind>` | `train_all` | `cli`.
+    pub mode: String,
+    /// Caller identity recorded with the run.
+    pub requested_by: String,
+    /// Lease wait; `None` = the server default.
+    pub lease_timeout: Option<Duration>,
+    /// Inline bars instead of the registry's.
+    pub inline_bars: Option<Vec<Bar>>,
+    /// What to train.
+    pub work: Work,
+}
+
+impl RunSpec {
+    /// The pipeline run of key `years` of a Train request (also the CLI's and, with the
+    /// TrainAll template, TrainAll's): the request's recipe with symbol and years filled in.
+    pub fn train(job: &TrainJob, years: u32, mode: &str, requested_by: &str) -> RunSpec {
+        RunSpec {
+            symbol: job.symbol.clone(),
+            years,
+            mode: mode.into(),
+            requested_by: requested_by.into(),
+            lease_timeout: job.lease_timeout,
+            inline_bars: job.inline_bars.clone(),
+            work: Work::Pipeline {
+                config: PipelineConfig {
+                    symbol: job.symbol.clone(),
+                    years,
+                    ..job.pipeline.clone()
+                },
+                range: job.range,
+                keep_rejected: job.keep_rejected,
+            },
+        }
+    }
+
+    /// The run's recipe as stored with the run record and sent in `Started.config_json`.
+    pub fn config_json(&self) -> String {
+        let work = match &self.work {
+            Work::Pipeline {
+                config,
+                range,
+                keep_rejected,
+            } => serde_json::json!({
+                "kind": "pipeline",
+                "pipeline": config,
+                "start": range.start,
+                "end": range.end,
+                "keep_rejected": keep_rejected,
+            }),
+            Work::Incremental { config, months } => serde_json::json!({
+                "kind": "incremental",
+                "incremental": config,
+                "months": months,
+            }),
+        };
+        serde_json::json!({
+            "symbol": self.symbol,
+            "years": self.years,
+            "mode": self.mode,
+            "inline_bars": self.inline_bars.as_ref().map(Vec::len),
+            "lease_timeout_seconds": self.lease_timeout.map(|d| d.as_secs()),
+            "work": work,
+        })
+        .to_string()
+    }
+
+    /// The device the run trains on, as `Started.device` shows it (`cpu`, `cuda:0`).
+    pub fn device_label(&self) -> String {
+        let choice = match &self.work {
+            Work::Pipeline { config, .. } => config.device,
+            Work::Incremental { config, .. } => config.device,
+        };
+        match choice.resolve() {
+            Ok(tch::Device::Cpu) => "cpu".into(),
+            Ok(tch::Device::Cuda(n)) => format!("cuda:{n}"),
+            Ok(other) => format!("{other:?}"),
+            Err(_) => choice.to_string(),
+        }
+    }
+
+    /// Whether a candidate that loses the validation is still stored (incremental: always).
+    pub fn keep_rejected(&self) -> bool {
+        match &self.work {
+            Work::Pipeline { keep_rejected, .. } => *keep_rejected,
+            Work::Incremental { .. } => true,
+        }
+    }
+}

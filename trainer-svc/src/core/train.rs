@@ -1,0 +1,110 @@
+//! The training step of a run: the key's current version (compared against, or fine-tuned),
+//! and the engine on its own thread with its events flowing back through a bounded channel.
+use common::features::Samples;
+use common::registry::Registry;
+use common::training::events::TrainEvent;
+use common::{Error, Result};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::lifecycle::EventSink;
+use super::spec::{RunSpec, Work};
+use crate::convert;
+use crate::engine::{self, Current, EngineOutcome, EngineWork};
+use crate::metrics::Metrics;
+
+/// The current version of `(symbol, years)` with readable metadata and weights; a version
+/// that cannot be read is logged and treated as absent.
+pub async fn current_version(registry: &Registry, symbol: &str, years: u32) -> Result<Option<Current>> {
+    let Some(info) = registry.current_version(symbol, years).await? else {
+        return Ok(None);
+    };
+    let rec = match registry.version(&info.version_id).await {
+        Ok(rec) => rec,
+        Err(e) => {
+            warn!(version_id = %info.version_id, error = %e, "current version unusable; training without it");
+            return Ok(None);
+        }
+    };
+    match serde_json::from_str(&rec.metadata_json) {
+        Ok(metadata) => Ok(Some(Current {
+            version_id: info.version_id,
+            metadata,
+            weights: rec.weights,
+        })),
+        Err(e) => {
+            warn!(version_id = %info.version_id, error = %e, "current version metadata unreadable; training without it");
+            Ok(None)
+        }
+    }
+}
+
+/// The engine's work for `spec`; incremental work without a current version is refused.
+pub fn engine_work(
+    spec: &RunSpec,
+    current: Option<&Current>,
+    cpu_threads: Option<i32>,
+) -> Result<EngineWork> {
+    Ok(match &spec.work {
+        Work::Pipeline { config, .. } => {
+            let mut config = config.clone();
+            config.symbol = spec.symbol.clone();
+            config.years = spec.years;
+            config.cpu_threads = config.cpu_threads.or(cpu_threads);
+            EngineWork::Pipeline(config)
+        }
+        Work::Incremental { config, .. } => {
+            if current.is_none() {
+                return Err(Error::FailedPrecondition(format!(
+                    "no current model for incremental training: {}/{}y",
+                    spec.symbol, spec.years
+                )));
+            }
+            EngineWork::Incremental {
+                config: config.clone(),
+                cpu_threads,
+            }
+        }
+    })
+}
+
+/// Runs `work` on a blocking thread, forwarding its events to `sink` (epoch times to the
+/// metrics). `cancel` is checked by the engine between batches.
+pub async fn on_thread(
+    work: EngineWork,
+    samples: Samples,
+    current: Option<Current>,
+    sink: &mut EventSink,
+    metrics: &Metrics,
+    cancel: &CancellationToken,
+) -> Result<EngineOutcome> {
+    let current_id = current.as_ref().map(|c| c.version_id.clone());
+    let (etx, mut erx) = mpsc::channel(256);
+    let thread_cancel = cancel.clone();
+    let span = tracing::info_span!("training", run_id = %sink.run_id(), symbol = %sink.symbol());
+    let handle = tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
+        engine::run(
+            work,
+            &samples,
+            current,
+            &mut |ev| {
+                let _ = etx.blocking_send(ev);
+            },
+            &thread_cancel,
+        )
+    });
+    while let Some(ev) = erx.recv().await {
+        match &ev {
+            TrainEvent::Epoch { seconds, .. } => metrics.epoch_seconds.observe(*seconds),
+            TrainEvent::Stage { stage, detail } => info!(stage = %stage, detail = %detail, "stage"),
+            _ => {}
+        }
+        sink.emit(convert::engine_event_to_pb(ev, current_id.as_deref()))
+            .await;
+    }
+    handle
+        .await
+        .map_err(|e| Error::internal(format!("training thread failed: {e}")))?
+}

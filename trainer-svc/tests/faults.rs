@@ -1,0 +1,328 @@
+//! Faults as an operator causes them, against real `trainer-svc` processes: kill -9 of the
+//! trainer running a run (the other replica closes it as abandoned, AttachRun ends, the lease
+//! is free for a new Train), SIGTERM mid-run (UNAVAILABLE), a registry that stops answering
+//! (health NOT_SERVING), undecodable requests (INVALID_ARGUMENT), an AUTH_TOKEN from a Secret
+//! file with its trailing newline.
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::data::{generate, SyntheticConfig};
+use common::pb::{self, train_event::Event, trainer_client::TrainerClient};
+use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic::Code;
+use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest};
+
+/// Lease ttl of the processes: detection of a dead owner takes about this long.
+const TTL_SECONDS: u64 = 3;
+
+/// A trainer-svc process, killed when dropped.
+struct Trainer {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Trainer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+impl Trainer {
+    async fn start(db_url: &str, envs: &[(&str, &str)]) -> Trainer {
+        let addr = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_trainer-svc"));
+        cmd.args(["serve", "--listen", &addr.to_string(), "--metrics-listen", "off"])
+            .args(["--database-url", db_url])
+            .args(["--lease-ttl-seconds", &TTL_SECONDS.to_string(), "--lease-renew-seconds", "1"])
+            .args(["--cpu-threads", "1", "--health-check-ms", "200", "--shutdown-grace-seconds", "10"])
+            .env_remove("DATABASE_URL")
+            .env_remove("AUTH_TOKEN")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn trainer-svc");
+        let t = Trainer { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(mut h) = t.health().await {
+                if h.check(HealthCheckRequest { service: "lstm.v1.Trainer".into() }).await.is_ok() {
+                    return t;
+                }
+            }
+            assert!(Instant::now() < deadline, "trainer-svc did not start on {addr}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn channel(&self) -> anyhow::Result<Channel> {
+        Ok(Channel::from_shared(format!("http://{}", self.addr))?.connect().await?)
+    }
+
+    async fn client(&self) -> anyhow::Result<TrainerClient<Channel>> {
+        Ok(TrainerClient::new(self.channel().await?))
+    }
+
+    async fn health(&self) -> anyhow::Result<HealthClient<Channel>> {
+        Ok(HealthClient::new(self.channel().await?))
+    }
+
+    async fn serving(&self) -> anyhow::Result<ServingStatus> {
+        let r = self
+            .health()
+            .await?
+            .check(HealthCheckRequest { service: "lstm.v1.Trainer".into() })
+            .await?;
+        Ok(r.into_inner().status())
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+    }
+}
+
+fn authed<T>(m: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(m);
+    r.metadata_mut().insert("authorization", "Bearer s3cret".parse().unwrap());
+    r
+}
+
+fn bars(seed: u64, days: usize) -> Vec<pb::Bar> {
+    generate(&SyntheticConfig { seed, days, ..SyntheticConfig::default() })
+        .iter()
+        .map(trainer_svc::requests::bar_to_pb)
+        .collect()
+}
+
+fn train(symbol: &str, epochs: u32) -> pb::TrainRequest {
+    pb::TrainRequest {
+        symbol: symbol.into(),
+        years: Some(1),
+        use_enhanced_model: Some(false),
+        use_improved_training: Some(false),
+        do_cv_tune: Some(false),
+        do_shap: Some(false),
+        do_plot: Some(false),
+        param_grid: Some(pb::ParamGrid { epochs: vec![epochs], ..Default::default() }),
+        seed: Some(7),
+        device: "cpu".into(),
+        lease_timeout_seconds: Some(60),
+        ..Default::default()
+    }
+}
+
+/// Reads `stream` until the first epoch; returns the run id.
+async fn until_first_epoch(stream: &mut tonic::Streaming<pb::TrainEvent>) -> String {
+    loop {
+        let ev = stream.message().await.expect("stream").expect("event");
+        if matches!(ev.event, Some(Event::Epoch(_))) {
+            return ev.run_id;
+        }
+    }
+}
+
+/// A fresh PostgreSQL database from `TEST_POSTGRES_URL`, or `None` with a NOTICE.
+async fn postgres_db() -> Option<String> {
+    use sqlx::Connection;
+    let Ok(server) = std::env::var("TEST_POSTGRES_URL") else {
+        eprintln!("NOTICE: TEST_POSTGRES_URL not set — skipping the PostgreSQL variant");
+        return None;
+    };
+    sqlx::any::install_default_drivers();
+    let mut admin = match sqlx::AnyConnection::connect(&server).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("NOTICE: PostgreSQL at {server} does not answer ({e}) — skipping");
+            return None;
+        }
+    };
+    let name = format!("trainer_faults_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create db");
+    let base = server.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(server);
+    Some(format!("{base}/{name}"))
+}
+
+/// kill -9 of the replica running a run: within about one lease ttl the other replica shows it
+/// `abandoned` with a reason, AttachRun ends with a terminal event, CancelRun answers, and a
+/// new Train of the symbol runs.
+async fn kill_9_scenario(db_url: &str) -> anyhow::Result<()> {
+    let a = Trainer::start(db_url, &[]).await;
+    let b = Trainer::start(db_url, &[]).await;
+    let mut ca = a.client().await?;
+    let mut cb = b.client().await?;
+    ca.ingest_bars(pb::IngestBarsRequest { symbol: "KILL".into(), bars: bars(3, 300), csv: String::new() })
+        .await?;
+    let mut stream = ca.train(train("KILL", 1000)).await?.into_inner();
+    let run_id = until_first_epoch(&mut stream).await;
+    let mut attach = cb.attach_run(pb::AttachRunRequest { run_id: run_id.clone() }).await?.into_inner();
+
+    a.signal("-KILL");
+    let killed = Instant::now();
+
+    // AttachRun on the surviving replica ends with a terminal event.
+    let last = tokio::time::timeout(Duration::from_secs(4 * TTL_SECONDS + 10), async {
+        let mut last = None;
+        while let Some(ev) = attach.message().await? {
+            last = ev.event;
+        }
+        Ok::<_, tonic::Status>(last)
+    })
+    .await
+    .expect("AttachRun ended")?;
+    let Some(Event::Failed(f)) = last else { panic!("no terminal event: {last:?}") };
+    assert_eq!(f.code, "ABORTED", "{f:?}");
+    assert!(f.message.contains("abandoned"), "{f:?}");
+    let detected = killed.elapsed();
+
+    // GetTrainingRuns: abandoned, with the reason; detected within ~one ttl (+ sweep, + the
+    // last renewal's age, + slack for a loaded machine).
+    let runs = cb
+        .get_training_runs(pb::GetTrainingRunsRequest { run_id: run_id.clone(), ..Default::default() })
+        .await?
+        .into_inner()
+        .runs;
+    assert_eq!(runs[0].status, "abandoned", "{runs:?}");
+    assert!(runs[0].error.contains("stopped renewing the training lease"), "{runs:?}");
+    assert!(detected < Duration::from_secs(TTL_SECONDS + 4), "detected after {detected:?}");
+    // CancelRun answers with the run's end instead of "not on this replica".
+    let c = cb.cancel_run(pb::CancelRunRequest { run_id: run_id.clone() }).await?.into_inner();
+    assert_eq!(c.status, "abandoned");
+
+    // The lease is free: a new Train of the symbol runs to completion on the other replica.
+    let mut again = cb.train(train("KILL", 2)).await?.into_inner();
+    let mut completed = false;
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), again.message()).await?? {
+        assert!(!matches!(ev.event, Some(Event::Queued(_))), "still queued behind the dead run: {ev:?}");
+        completed |= matches!(ev.event, Some(Event::Completed(_)));
+    }
+    assert!(completed);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_a_trainer_abandons_its_run_sqlite() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    kill_9_scenario(&format!("sqlite://{}/registry.db", dir.path().display())).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_a_trainer_abandons_its_run_postgres() -> anyhow::Result<()> {
+    let Some(url) = postgres_db().await else { return Ok(()) };
+    kill_9_scenario(&url).await
+}
+
+/// SIGTERM mid-run: the Train stream ends UNAVAILABLE (retryable), the run is recorded
+/// cancelled. Also: an AUTH_TOKEN with a trailing newline (a Secret file) accepts its token,
+/// and a request with invalid UTF-8 in a string field is INVALID_ARGUMENT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_token_newline_and_undecodable_requests() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = format!("sqlite://{}/registry.db", dir.path().display());
+    let t = Trainer::start(&db, &[("AUTH_TOKEN", "s3cret\n")]).await;
+    let mut c = t.client().await?;
+    c.ingest_bars(authed(pb::IngestBarsRequest { symbol: "TERM".into(), bars: bars(4, 300), csv: String::new() }))
+        .await?;
+
+    // Invalid UTF-8 in `symbol` (field 1 of ListVersionsRequest).
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RawListVersions {
+        #[prost(bytes = "vec", tag = "1")]
+        symbol: Vec<u8>,
+    }
+    let mut grpc = tonic::client::Grpc::new(t.channel().await?);
+    grpc.ready().await?;
+    let e = grpc
+        .unary::<_, pb::ListVersionsResponse, _>(
+            tonic::Request::new(RawListVersions { symbol: vec![b'A', 0xff, 0xfe] }),
+            "/lstm.v1.Trainer/ListVersions".parse().unwrap(),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(e.message().contains("UTF-8"), "{e:?}");
+
+    let mut stream = c.train(authed(train("TERM", 1000))).await?.into_inner();
+    let run_id = until_first_epoch(&mut stream).await;
+    t.signal("-TERM");
+    let end = loop {
+        match tokio::time::timeout(Duration::from_secs(30), stream.message()).await? {
+            Ok(Some(_)) => continue,
+            Ok(None) => break None,
+            Err(s) => break Some(s),
+        }
+    };
+    let end = end.expect("a final status");
+    assert_eq!(end.code(), Code::Unavailable, "{end:?}");
+    drop(t);
+    let reg = common::registry::Registry::connect(&db).await?;
+    assert_eq!(reg.runs(None, Some(&run_id), 1).await?[0].status.as_str(), "cancelled");
+    Ok(())
+}
+
+/// A TCP proxy to `target` that can be stopped: new connections are refused and open ones cut,
+/// as when the database host goes away.
+async fn proxy(target: SocketAddr) -> (SocketAddr, CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut inbound, _) = tokio::select! {
+                c = listener.accept() => match c { Ok(c) => c, Err(_) => continue },
+                _ = s.cancelled() => return,
+            };
+            let s = s.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else { return };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    _ = s.cancelled() => {
+                        let _ = inbound.shutdown().await;
+                    }
+                }
+            });
+        }
+    });
+    (addr, stop)
+}
+
+/// Health tells the truth: NOT_SERVING for `lstm.v1.Trainer` while the registry (PostgreSQL
+/// behind a proxy that is stopped) cannot be written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_not_serving_while_the_registry_cannot_be_written() -> anyhow::Result<()> {
+    let Some(url) = postgres_db().await else { return Ok(()) };
+    let (host_port, rest) = {
+        let after = url.split_once('@').map(|(_, r)| r).unwrap_or(&url);
+        let (hp, db) = after.split_once('/').unwrap();
+        (hp.to_string(), db.to_string())
+    };
+    let target: SocketAddr = tokio::net::lookup_host(&host_port).await?.next().unwrap();
+    let (addr, stop) = proxy(target).await;
+    let user = url.split_once("://").unwrap().1.split_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
+    let proxied = format!("postgres://{user}{addr}/{rest}");
+    let t = Trainer::start(&proxied, &[]).await;
+    assert_eq!(t.serving().await?, ServingStatus::Serving);
+    stop.cancel();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if t.serving().await? == ServingStatus::NotServing {
+            break;
+        }
+        assert!(Instant::now() < deadline, "health stayed SERVING with the registry gone");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
