@@ -46,6 +46,7 @@ fn artifact(arch: Architecture, seed: i64, bars: &[common::data::Bar]) -> AnyRes
         data_start: samples.end_dates.first().copied(),
         data_end: samples.end_dates.last().copied(),
         trained_at: Utc::now(),
+        calibration: None,
     };
     Ok((md, weights))
 }

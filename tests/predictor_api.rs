@@ -39,6 +39,18 @@ async fn forecasts_and_errors_as_a_client_sees_them() -> anyhow::Result<()> {
     let cal = common::calendar::TradingCalendar::default();
     let expected: Vec<String> = cal.next_trading_days(last.date, 5).iter().map(|d| d.to_string()).collect();
     assert_eq!(p.forecast_dates, expected);
+    // A version trained before calibration existed is still served, and says so.
+    assert_eq!(p.prob_up_raw, p.prob_up);
+    let q = p.quality.clone().expect("every answer carries quality");
+    assert!(!q.calibrated && q.n_holdout == 0 && q.holdout_brier.is_none(), "{q:?}");
+    assert!(q.note.contains("trained before calibration"), "{}", q.note);
+    assert_eq!(p.intervals.iter().map(|i| i.level).collect::<Vec<_>>(), [0.8, 0.95]);
+    for i in &p.intervals {
+        assert!(!i.available && i.cumulative_return_lo.is_none() && i.close_hi.is_none(), "{i:?}");
+        assert!(i.note.contains("no calibration data"), "{}", i.note);
+    }
+    assert_eq!(p.signal, pb::prediction::Signal::None as i32);
+    assert_eq!(p.signal_threshold, None);
 
     // The same bars inline give the same forecast; years defaults to 1.
     let inline = pb::PredictRequest { bars: pb_bars(&bars), ..req("AAA", Some(2)) };
@@ -227,7 +239,6 @@ async fn a_pipeline_trained_version_serves_the_same_numbers_as_the_model_in_proc
         do_shap: false,
         do_plot: false,
         use_enhanced_model: false,
-        do_post_training_validation: false,
         seed: Some(7),
         device: DeviceChoice::Cpu,
         max_epochs: Some(1),
@@ -246,7 +257,36 @@ async fn a_pipeline_trained_version_serves_the_same_numbers_as_the_model_in_proc
     let window = latest_window(&bars[bars.len() - predictor_svc::engine::HISTORY_BARS..], &FeatureConfig::default())?;
     let f = direct.forecast(&window, 1)?[0];
     assert_eq!(p.version_id, "trn-v1");
-    assert!((p.prob_up - f.prob_up).abs() < 1e-6, "{} vs {}", p.prob_up, f.prob_up);
+    // prob_up is the version's calibration of the raw softmax, served next to it.
+    let calibration = outcome.metadata.calibration.as_ref().expect("a trained version is calibrated");
+    assert!((p.prob_up_raw - f.prob_up).abs() < 1e-6, "{} vs {}", p.prob_up_raw, f.prob_up);
+    assert!((p.prob_up - calibration.prob_up(f.prob_up)).abs() < 1e-6, "{} vs {}", p.prob_up, calibration.prob_up(f.prob_up));
+    assert_ne!(p.prob_up, p.prob_up_raw, "platt calibration moves the probability");
+    let up = if p.prob_up >= 0.5 { pb::Direction::Up } else { pb::Direction::Down };
+    assert_eq!(p.direction, up as i32, "the direction follows the served probability");
+    // Intervals for both levels around the predicted cumulative return, closes on day 5.
+    assert_eq!(p.intervals.len(), 2);
+    let last_close = p.last_close;
+    for i in &p.intervals {
+        assert!(i.available, "{i:?}");
+        let (lo, hi) = (i.cumulative_return_lo.unwrap(), i.cumulative_return_hi.unwrap());
+        assert!(lo < p.cumulative_return && p.cumulative_return < hi, "{i:?} vs {}", p.cumulative_return);
+        assert!((i.close_lo.unwrap() - last_close * (1.0 + lo)).abs() < 1e-9);
+        assert!((i.close_hi.unwrap() - last_close * (1.0 + hi)).abs() < 1e-9);
+    }
+    let width = |i: &pb::PredictionInterval| i.cumulative_return_hi.unwrap() - i.cumulative_return_lo.unwrap();
+    assert!(width(&p.intervals[1]) > width(&p.intervals[0]), "the 95 % interval is wider");
+    // Quality of the version's holdout, in the answer and in GetModelStatus.
+    let q = p.quality.clone().unwrap();
+    assert!(q.calibrated && q.n_holdout == 66 && q.holdout_brier.is_some() && q.baseline_brier.is_some(), "{q:?}");
+    assert_eq!(q.beats_baseline, q.holdout_brier < q.baseline_brier);
+    let status = c.get_model_status(pb::GetModelStatusRequest { symbol: "TRN".into(), years: Some(1) }).await?.into_inner();
+    assert_eq!(status.quality, Some(q));
+    // The signal follows the stored threshold.
+    let signal = calibration.signal.unwrap();
+    assert_eq!(p.signal_threshold, signal.threshold);
+    let expect = if signal.is_up(p.prob_up) { pb::prediction::Signal::Up } else { pb::prediction::Signal::None };
+    assert_eq!(p.signal, expect as i32);
     for k in 0..5 {
         assert!((p.magnitudes[k] - f.magnitudes[k]).abs() < 1e-6, "day {k}: {} vs {}", p.magnitudes[k], f.magnitudes[k]);
     }

@@ -469,6 +469,7 @@ async fn every_rpc_rejects_bad_input_with_the_documented_code_and_message() -> a
             symbol: "BADCSV".into(),
             bars: vec![],
             csv: csv.into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -484,6 +485,7 @@ async fn every_rpc_rejects_bad_input_with_the_documented_code_and_message() -> a
             symbol: "BADCSV".into(),
             bars: vec![],
             csv: csv.into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -501,6 +503,7 @@ async fn every_rpc_rejects_bad_input_with_the_documented_code_and_message() -> a
             symbol: "BADCSV".into(),
             bars: vec![],
             csv: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -512,6 +515,7 @@ async fn every_rpc_rejects_bad_input_with_the_documented_code_and_message() -> a
             symbol: "BADBARS".into(),
             bars: bad,
             csv: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -664,6 +668,7 @@ async fn mutating_rpcs_need_the_bearer_token() -> anyhow::Result<()> {
         symbol: "AUTH".into(),
         bars: pb_bars(&market(2, 5)),
         csv: String::new(),
+        ..Default::default()
     };
     let e = c.ingest_bars(req()).await.unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
@@ -789,5 +794,70 @@ async fn all_years_trains_three_keys_and_inline_bars_are_not_stored() -> anyhow:
         "{}",
         s.message()
     );
+    h.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_baseline_gate_keeps_a_candidate_worse_than_the_base_rate_non_current() -> anyhow::Result<()> {
+    let h = TrainerHarness::start().await?;
+    let mut c = h.client().await?;
+    // A market rising 1 % a day: nearly every 5-day window is up, and a one-epoch model served
+    // raw cannot beat the base rate.
+    let bars = common::data::generate(&common::data::SyntheticConfig {
+        seed: 7,
+        days: 300,
+        drift: 0.01,
+        ..common::data::SyntheticConfig::default()
+    });
+    let req = pb::TrainRequest {
+        bars: pb_bars(&bars),
+        max_epochs: Some(1),
+        do_shap: Some(false),
+        do_plot: Some(false),
+        calibration: "none".into(),
+        require_beats_baseline: Some(true),
+        ..quick_train("GATE")
+    };
+    let (events, status) = collect(c.train(req.clone()).await).await;
+    assert!(status.is_none(), "{status:?}");
+    let result = completed(&events).expect("completed");
+    assert!(!result.deployed, "{}", result.decision_reason);
+    assert!(result.decision_reason.contains("require_beats_baseline") && result.decision_reason.contains("lost by"), "{}", result.decision_reason);
+    let v = result.validation.clone().unwrap();
+    assert_eq!(v.baselines.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), ["base_rate", "linear"]);
+    let q = v.quality.clone().unwrap();
+    assert!(!q.beats_baseline && !q.calibrated && q.n_holdout > 0, "{q:?}");
+    assert!(v.require_beats_baseline);
+    for k in ["holdout_brier", "baseline_base_rate_brier", "baseline_linear_brier", "beats_baseline"] {
+        assert!(result.metrics.contains_key(k), "{k} missing from {:?}", result.metrics.keys());
+    }
+    // The streamed validation event carries the same comparison.
+    assert!(events.iter().any(|e| matches!(&e.event, Some(Event::Validation(x)) if x.baselines.len() == 2 && !x.deploy)));
+    // Kept as a non-current version whose note gives the reason.
+    let versions = c
+        .list_versions(pb::ListVersionsRequest { symbol: "GATE".into(), years: Some(1) })
+        .await?
+        .into_inner()
+        .versions;
+    assert_eq!(versions.len(), 1);
+    assert!(!versions[0].is_current && versions[0].note.contains("lost by"), "{:?}", versions[0]);
+    // Without the gate the seed's rule decides: no current model → deployed.
+    let free = pb::TrainRequest { require_beats_baseline: None, ..req.clone() };
+    let (events, status) = collect(c.train(free).await).await;
+    assert!(status.is_none(), "{status:?}");
+    let result = completed(&events).unwrap();
+    assert!(result.deployed && result.decision_reason.contains("baseline gate off"), "{}", result.decision_reason);
+    let text = h.metrics_text().await?;
+    assert!(text.contains("trainer_validation_baseline_total{result=\"loses\"} 2"), "{text}");
+    // Bad values are refused before any work.
+    for (bad, needle) in [
+        (pb::TrainRequest { calibration: "isotonic".into(), ..req.clone() }, "temperature, platt, none"),
+        (pb::TrainRequest { target_precision: Some(1.5), ..req.clone() }, "target_precision"),
+    ] {
+        let (_, status) = collect(c.train(bad).await).await;
+        let s = status.expect("error");
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert!(s.message().contains(needle), "{}", s.message());
+    }
     h.stop().await
 }

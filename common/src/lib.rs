@@ -6,12 +6,18 @@
 //! - [`model`]: the two tch networks and their safetensors + JSON artifacts;
 //! - [`training`]: losses, plain / improved / cross-validated / incremental training, the pipeline;
 //! - [`evaluation`]: holdout metrics, the deploy rule, feature importance, plots;
+//! - [`calibration`]: calibrated `prob_up`, conformal intervals, the signal threshold, quality;
+//! - [`baselines`]: base-rate and linear baselines a model must beat;
+//! - [`backtest`]: walk-forward evaluation of a recipe against baselines (SPEC §13.1);
 //! - [`registry`]: the sqlx model registry (SQLite, PostgreSQL, MySQL/MariaDB);
 //! - [`calendar`] and [`triggers`]: trading days and retraining triggers;
 //! - [`spec`]: the machine-readable training specification of this build;
 //! - [`config`], [`telemetry`], [`tls`], [`error`]: process plumbing shared by both services;
 //! - [`pb`]: the generated `lstm.v1` protocol.
+pub mod baselines;
+pub mod backtest;
 pub mod calendar;
+pub mod calibration;
 pub mod config;
 pub mod data;
 pub mod error;

@@ -330,6 +330,7 @@ pub fn training_spec() -> Value {
                 "integrated_gradients": format!("zero baseline (= training mean), {IG_STEPS} midpoint steps; mean over samples of sum over time of |x * avg_grad|"),
             },
         },
+        "forecast_quality": crate::calibration::spec::forecast_quality_spec(),
         "triggers": {
             "priority": ["monthly", "quarterly", "performance_decay", "weekly"],
             "weekly": format!("Friday trading day -> incremental training on the last {WEEKLY_MONTHS} months"),
@@ -480,7 +481,27 @@ pub fn training_spec_markdown() -> String {
         text(&v["deploy_rule"]),
         v["evaluate_metrics"]
     );
-    let _ = writeln!(md, "### 4.6 Triggers\n\n```json\n{}\n```\n", pretty(&spec["triggers"]));
+    let q = &spec["forecast_quality"];
+    let _ = writeln!(md, "### 4.6 Calibration, intervals, signal and the baseline gate\n");
+    for (k, val) in [
+        ("calibration default", &q["calibration"]["default"]),
+        ("calibration default status", &q["calibration"]["default_status"]),
+        ("temperature", &q["calibration"]["methods"]["temperature"]),
+        ("platt", &q["calibration"]["methods"]["platt"]),
+        ("calibration fit", &q["calibration"]["fit"]),
+        ("calibration data (improved)", &q["calibration"]["calibration_data"]["improved_training"]),
+        ("calibration data (plain / CV)", &q["calibration"]["calibration_data"]["plain_or_cv_training"]),
+        ("intervals", &q["intervals"]["method"]),
+        ("interval score", &q["intervals"]["served_score"]),
+        ("too little calibration data", &q["intervals"]["insufficient_data"]),
+        ("signal", &q["signal"]["rule"]),
+        ("linear baseline", &q["baselines"]["linear"]),
+        ("baseline gate", &q["baseline_gate"]["rule"]),
+    ] {
+        let _ = writeln!(md, "- {k}: {}", text(val));
+    }
+    let _ = writeln!(md);
+    let _ = writeln!(md, "### 4.7 Triggers\n\n```json\n{}\n```\n", pretty(&spec["triggers"]));
     let _ = writeln!(md, "## 5. Full specification JSON (machine-readable)\n\n```json\n{}\n```", pretty(&spec));
     md
 }

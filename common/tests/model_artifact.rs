@@ -48,6 +48,7 @@ fn metadata(arch: &Architecture) -> ModelMetadata {
         data_start: None,
         data_end: None,
         trained_at: chrono::Utc::now(),
+        calibration: None,
     }
 }
 

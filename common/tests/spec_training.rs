@@ -224,3 +224,17 @@ fn markdown_has_sections_formulas_and_the_json() {
     let parsed: Value = serde_json::from_str(&md[start..end]).unwrap();
     assert_eq!(parsed, training_spec());
 }
+
+#[test]
+fn forecast_quality_section_documents_calibration_intervals_signal_and_gate() {
+    let spec = common::spec::training_spec();
+    let q = &spec["forecast_quality"];
+    assert_eq!(q["calibration"]["default"], common::calibration::DEFAULT_CALIBRATION.as_str());
+    assert_eq!(q["intervals"]["levels"], serde_json::json!([0.8, 0.95]));
+    assert_eq!(q["signal"]["target_precision_default"], 0.6);
+    assert_eq!(q["baseline_gate"]["default"], false);
+    assert!(q["calibration"]["calibration_data"]["never"].as_str().unwrap().contains("holdout"));
+    let md = common::spec::training_spec_markdown();
+    assert!(md.contains("### 4.6 Calibration, intervals, signal and the baseline gate"), "{md}");
+    assert!(md.contains("- baseline gate: when set, a candidate whose holdout Brier"));
+}

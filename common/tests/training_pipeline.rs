@@ -56,7 +56,7 @@ fn default_pipeline_on_three_years_of_synthetic_data() {
     assert_eq!(
         ev,
         [
-            "stage:training", "epoch:training", "epoch:training", "stage:validation", "validation",
+            "stage:training", "epoch:training", "epoch:training", "stage:calibration", "stage:validation", "validation",
             "stage:importance", "stage:plotting", "stage:saving",
         ]
     );
@@ -99,7 +99,9 @@ fn default_pipeline_on_three_years_of_synthetic_data() {
     let model = LoadedModel::from_artifact(&md2, &out.weights, Device::Cpu).unwrap();
     let h = s.subset(692 - 66..692);
     let fc = model.forecast(&h.x, h.len()).unwrap();
-    let p: Vec<f64> = fc.iter().map(|f| f.prob_up).collect();
+    // validation judges the served (calibrated) probabilities
+    let calibration = md2.calibration.as_ref().expect("a trained version stores its calibration");
+    let p: Vec<f64> = fc.iter().map(|f| calibration.prob_up(f.prob_up)).collect();
     let m: Vec<[f64; 5]> = fc.iter().map(|f| f.magnitudes).collect();
     let again = common::evaluation::holdout_metrics(&p, &m, &h.y_dir, &h.y_mag);
     assert_eq!(again.f1, cand.f1);
@@ -168,8 +170,12 @@ fn cv_path_compares_with_the_current_model_and_incremental_fine_tunes_it() {
     let (cand, cur) = out.validation.clone().unwrap();
     let cur = cur.expect("current model evaluated on the same holdout");
     assert_eq!(cur.n_samples, cand.n_samples);
-    // the decision is exactly the evaluation module's rule on these metrics
-    assert_eq!(out.deploy, common::evaluation::deploy_decision(&cand, Some(&cur)));
+    // without require_beats_baseline the decision is exactly the seed's rule on these metrics;
+    // the baseline comparison is only added to the reason
+    let seed_rule = common::evaluation::deploy_decision(&cand, Some(&cur));
+    assert_eq!(out.deploy.deploy, seed_rule.deploy);
+    assert!(out.deploy.reason.starts_with(&seed_rule.reason), "{}", out.deploy.reason);
+    assert!(out.deploy.reason.contains("baseline gate off: holdout brier"), "{}", out.deploy.reason);
     assert!(out.metrics.contains_key("current_holdout_f1"));
     assert_eq!(out.plots.len(), 2);
     assert!(out.importance.is_empty());
@@ -186,7 +192,11 @@ fn cv_path_compares_with_the_current_model_and_incremental_fine_tunes_it() {
     assert_eq!(inc.metadata.hyperparameters["incremental"]["base_version"], "v1");
     assert_eq!(inc.metadata.hyperparameters["incremental"]["lr"], 1e-4);
     let phases: Vec<String> = names(&inc_events);
-    assert_eq!(phases, ["stage:training", "epoch:incremental", "epoch:incremental", "stage:saving"]);
+    assert_eq!(phases, ["stage:training", "epoch:incremental", "epoch:incremental", "stage:calibration", "stage:saving"]);
+    // re-fitted on a purged tail of the recent samples the fine-tune did not see: 120 → 24 + gap 5
+    let data = inc.metadata.calibration.as_ref().and_then(|c| c.data.clone()).expect("incremental re-fits calibration");
+    assert_eq!((data.source.as_str(), data.start, data.end), ("purged_recent_tail", 96, 120));
+    assert_eq!(inc.metadata.diagnostics["n_fine_tune"], 91);
     LoadedModel::from_artifact(&inc.metadata, &inc.weights, Device::Cpu).unwrap();
 }
 

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
+use common::calibration::{serve_quality, Calibration, ForecastQuality};
 use common::features::{N_FEATURES, SEQ_LEN};
 use common::model::{LoadedModel, ModelMetadata};
 use common::registry::Registry;
@@ -73,6 +74,9 @@ pub struct ModelHandle {
     pub loaded_at: DateTime<Utc>,
     /// Network architecture (`LSTMDualHead` | `LSTMDualHeadEnhanced`).
     pub kind: String,
+    /// The version's calibration, intervals, signal threshold and quality; `None` for versions
+    /// trained before them (served raw, and the answer says so).
+    pub calibration: Option<Arc<Calibration>>,
 }
 
 #[derive(Default)]
@@ -129,6 +133,8 @@ pub struct SlotStatus {
     pub reloads_failed: u64,
     /// When a request last used the key.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// Holdout quality of the loaded version (`None` when nothing is loaded).
+    pub quality: Option<ForecastQuality>,
 }
 
 /// Loaded models by key, with lazy loading, hot reload and LRU eviction.
@@ -317,6 +323,7 @@ impl ModelCache {
             memory_bytes,
             loaded_at: Utc::now(),
             kind: metadata.architecture.kind.to_string(),
+            calibration: metadata.calibration.map(Arc::new),
         })
     }
 
@@ -433,6 +440,7 @@ impl ModelCache {
             reloads_ok: info.reloads_ok,
             reloads_failed: info.reloads_failed,
             last_used_at: info.last_used_at,
+            quality: model.as_ref().map(|h| serve_quality(h.calibration.as_deref())),
         }
     }
 

@@ -5,13 +5,17 @@
 //! model standardises it with the version's stored statistics) and derives the reply:
 //! direction `UP` iff `prob_up >= 0.5`, `cumulative_return = Π(1 + m_k) − 1`,
 //! `predicted_closes` chained from the last close, `forecast_dates` = the next 5 trading days.
+//! The version's calibration ([`common::calibration::serve`]) gives the served (calibrated)
+//! `prob_up`, the conformal intervals, the signal and the quality; direction and signal follow
+//! the served `prob_up`.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, NaiveDate};
 use common::calendar::TradingCalendar;
+use common::calibration::{serve, window_vol, ForecastQuality, ServedForecast};
 use common::data::Bar;
-use common::features::{latest_window, FeatureConfig, FORECAST_DAYS, SEQ_LEN};
+use common::features::{prediction_window, FeatureConfig, FORECAST_DAYS, SEQ_LEN};
 use common::pb;
 use common::registry::{NewPrediction, Registry};
 use common::{Error, Result};
@@ -23,7 +27,7 @@ use crate::predlog::PredictionLog;
 /// Bars a forecast looks at: the 60-day window plus indicator warm-up (EMA26 + EMA9 settle well
 /// within 140 days). Registry and inline bars are cut to the same tail so the same market
 /// history gives the same forecast whichever way it arrives.
-pub const HISTORY_BARS: usize = 200;
+pub const HISTORY_BARS: usize = common::features::HISTORY_BARS;
 /// Calendar days fetched from the registry to get [`HISTORY_BARS`] trading days.
 const HISTORY_CALENDAR_DAYS: i64 = 320;
 /// Most requests one PredictBatch may carry.
@@ -105,6 +109,80 @@ pub struct PredictionOut {
     pub forecast_dates: Vec<NaiveDate>,
     /// Close of the `as_of` bar.
     pub last_close: f64,
+    /// The direction head's softmax (`prob_up` is this, calibrated, when the version has one).
+    pub prob_up_raw: f64,
+    /// Conformal intervals of the 5-day cumulative return (levels 0.8, 0.95).
+    pub intervals: Vec<IntervalOut>,
+    /// Holdout quality of the serving version.
+    pub quality: ForecastQuality,
+    /// `UP` when `prob_up ≥ signal_threshold`, else `NONE`.
+    pub signal: Signal,
+    /// The version's precision-constrained threshold (absent: none reached the target).
+    pub signal_threshold: Option<f64>,
+    /// Precision of the threshold on the calibration data.
+    pub signal_precision: Option<f64>,
+    /// Recall of the threshold on the calibration data.
+    pub signal_recall: Option<f64>,
+}
+
+/// The precision-constrained signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Signal {
+    /// `prob_up ≥ τ`.
+    #[serde(rename = "UP")]
+    Up,
+    /// Below `τ`, or no `τ`.
+    #[serde(rename = "NONE")]
+    None,
+}
+
+/// One served interval; bounds absent when the version had too little calibration data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IntervalOut {
+    /// Nominal coverage.
+    pub level: f64,
+    /// Lower 5-day cumulative return.
+    pub cumulative_return_lo: Option<f64>,
+    /// Upper 5-day cumulative return.
+    pub cumulative_return_hi: Option<f64>,
+    /// Close on the 5th forecast day at the lower bound.
+    pub close_lo: Option<f64>,
+    /// Close on the 5th forecast day at the upper bound.
+    pub close_hi: Option<f64>,
+    /// False = insufficient calibration data for this level.
+    pub available: bool,
+    /// Why it is missing.
+    pub note: String,
+}
+
+impl PredictionOut {
+    /// Applies what the version serves: calibrated `prob_up` (and the direction it implies),
+    /// intervals (closes from `last_close`), quality and signal.
+    pub fn with_served(mut self, s: ServedForecast) -> PredictionOut {
+        self.prob_up = s.prob_up;
+        self.prob_up_raw = s.prob_up_raw;
+        self.direction = if s.prob_up >= 0.5 { Direction::Up } else { Direction::Down };
+        let last = self.last_close;
+        self.intervals = s
+            .intervals
+            .iter()
+            .map(|i| IntervalOut {
+                level: i.level,
+                cumulative_return_lo: i.bounds.map(|b| b.0),
+                cumulative_return_hi: i.bounds.map(|b| b.1),
+                close_lo: i.bounds.map(|b| last * (1.0 + b.0)),
+                close_hi: i.bounds.map(|b| last * (1.0 + b.1)),
+                available: i.bounds.is_some(),
+                note: if i.bounds.is_some() { String::new() } else { s.intervals_note.clone() },
+            })
+            .collect();
+        self.quality = s.quality;
+        self.signal = if s.signal.is_some_and(|t| t.is_up(s.prob_up)) { Signal::Up } else { Signal::None };
+        self.signal_threshold = s.signal.and_then(|t| t.threshold);
+        self.signal_precision = s.signal.and_then(|t| t.precision);
+        self.signal_recall = s.signal.and_then(|t| t.recall);
+        self
+    }
 }
 
 impl From<PredictionOut> for pb::Prediction {
@@ -124,6 +202,28 @@ impl From<PredictionOut> for pb::Prediction {
             predicted_closes: p.predicted_closes.to_vec(),
             forecast_dates: p.forecast_dates.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect(),
             last_close: p.last_close,
+            prob_up_raw: p.prob_up_raw,
+            intervals: p
+                .intervals
+                .into_iter()
+                .map(|i| pb::PredictionInterval {
+                    level: i.level,
+                    cumulative_return_lo: i.cumulative_return_lo,
+                    cumulative_return_hi: i.cumulative_return_hi,
+                    close_lo: i.close_lo,
+                    close_hi: i.close_hi,
+                    available: i.available,
+                    note: i.note,
+                })
+                .collect(),
+            quality: Some((&p.quality).into()),
+            signal: match p.signal {
+                Signal::Up => pb::prediction::Signal::Up as i32,
+                Signal::None => pb::prediction::Signal::None as i32,
+            },
+            signal_threshold: p.signal_threshold,
+            signal_precision: p.signal_precision,
+            signal_recall: p.signal_recall,
         }
     }
 }
@@ -156,6 +256,13 @@ pub fn assemble(
         predicted_closes,
         forecast_dates: calendar.next_trading_days(last.date, FORECAST_DAYS),
         last_close: last.close,
+        prob_up_raw: prob_up,
+        intervals: Vec::new(),
+        quality: ForecastQuality::default(),
+        signal: Signal::None,
+        signal_threshold: None,
+        signal_precision: None,
+        signal_recall: None,
     }
 }
 
@@ -231,9 +338,12 @@ impl Engine {
                 (handle, window, last)
             }
         };
+        let vol = window_vol(&window);
         let out = handle.worker.forecast(window).await?;
         let f = out.forecast;
-        let p = assemble(&key, &handle.version_id, &last, f.prob_up, f.magnitudes, &self.calendar);
+        let served = serve(handle.calibration.as_deref(), &f, vol);
+        let p = assemble(&key, &handle.version_id, &last, f.prob_up, f.magnitudes, &self.calendar)
+            .with_served(served);
         if let Some(log) = &self.log {
             log.record(NewPrediction {
                 symbol: p.symbol.clone(),
@@ -250,7 +360,7 @@ impl Engine {
 
     /// The raw feature window ending at the last bar, and that bar.
     fn window(&self, bars: Vec<Bar>) -> Result<(Vec<f32>, Bar)> {
-        let window = latest_window(&bars, &self.features)?;
+        let window = prediction_window(&bars, &self.features)?;
         let last = *bars.last().ok_or(Error::InsufficientData { need: SEQ_LEN, got: 0 })?;
         Ok((window, last))
     }
@@ -300,6 +410,7 @@ impl Engine {
                 reloads_ok: 0,
                 reloads_failed: 0,
                 last_used_at: None,
+                quality: None,
             },
             None => return Err(no_current_model(symbol, years)),
         };
@@ -354,6 +465,7 @@ impl From<KeyStatus> for pb::ModelStatus {
             reloads_failed: cache.reloads_failed,
             memory_bytes: cache.memory_bytes,
             last_used_at: ts(cache.last_used_at),
+            quality: cache.quality.as_ref().map(Into::into),
         }
     }
 }

@@ -34,6 +34,7 @@ async fn registry_with_model(dir: &std::path::Path) -> (String, common::data::Ba
         data_start: samples.end_dates.first().copied(),
         data_end: samples.end_dates.last().copied(),
         trained_at: Utc::now(),
+        calibration: None,
     };
     reg.save_version(
         NewVersion {
@@ -77,6 +78,13 @@ async fn predict_prints_the_forecast_as_snake_case_json() {
     assert_eq!(v["forecast_dates"].as_array().unwrap().len(), 5);
     assert!(v["direction"] == "UP" || v["direction"] == "DOWN");
     assert!(v["cumulative_return"].is_number());
+    // Quality, intervals and signal are printed too; this version predates calibration and says so.
+    assert_eq!(v["quality"]["calibrated"], false);
+    assert!(v["quality"]["note"].as_str().unwrap().contains("trained before calibration"));
+    assert_eq!(v["intervals"].as_array().unwrap().len(), 2);
+    assert_eq!(v["intervals"][0]["available"], false);
+    assert_eq!(v["signal"], "NONE");
+    assert_eq!(v["prob_up_raw"], v["prob_up"]);
 
     let out = Command::new(BIN)
         .args(["predict", "--symbol", "NOPE", "--database-url", &url])

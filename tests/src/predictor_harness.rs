@@ -79,6 +79,7 @@ pub fn build_artifact(
         data_start: samples.end_dates.first().copied(),
         data_end: samples.end_dates.last().copied(),
         trained_at: Utc::now(),
+        calibration: None,
     };
     Ok((metadata, weights))
 }

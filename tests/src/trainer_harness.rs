@@ -157,6 +157,7 @@ pub async fn ingest(
             symbol: symbol.into(),
             bars: pb_bars(&market(seed, days)),
             csv: String::new(),
+            ..Default::default()
         })
         .await?
         .into_inner())

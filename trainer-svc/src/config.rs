@@ -41,6 +41,8 @@ pub enum Command {
     Spec,
     /// Print a synthetic daily-bar CSV (Yahoo dialect) for demos and benchmarks.
     GenerateBars(crate::commands::generate_bars::GenerateBarsArgs),
+    /// Walk-forward backtest of a recipe against baselines, without a server; prints the report.
+    Backtest(crate::commands::backtest::BacktestArgs),
 }
 
 /// Where the registry lives.
@@ -100,6 +102,10 @@ pub struct ServeConfig {
     /// libtorch intra-op CPU threads per training run (unset = libtorch default).
     #[arg(long, env = "TRAINER_CPU_THREADS")]
     pub cpu_threads: Option<i32>,
+    /// Keep a candidate non-current when its holdout Brier is not below the best baseline's
+    /// (base rate, linear), for requests that leave `require_beats_baseline` unset.
+    #[arg(long, env = "REQUIRE_BEATS_BASELINE")]
+    pub require_beats_baseline: bool,
     /// How often health probes the registry with a harmless write (milliseconds);
     /// `lstm.v1.Trainer` is NOT_SERVING while the registry cannot be written.
     #[arg(long, env = "TRAINER_HEALTH_CHECK_MS", default_value_t = 1000)]
@@ -133,6 +139,7 @@ impl ServeConfig {
             max_message_bytes: 64 * 1024 * 1024,
             shutdown_grace_seconds: 30,
             cpu_threads: None,
+            require_beats_baseline: false,
             health_check_ms: 1000,
             tls_cert: None,
             tls_key: None,
@@ -149,6 +156,9 @@ pub struct ImportArgs {
     /// CSV file (dialect auto-detected from the header).
     #[arg(long)]
     pub csv: PathBuf,
+    /// Keep rows that repeat the previous bar on a weekend or holiday (dropped and listed by default).
+    #[arg(long)]
+    pub keep_repeated_bars: bool,
     /// Registry settings.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -216,6 +226,15 @@ pub struct TrainArgs {
     /// Drop (instead of keeping) a candidate that loses the validation.
     #[arg(long)]
     pub drop_rejected: bool,
+    /// Direction-head calibration: `temperature` | `platt` | `none` (empty = default, platt).
+    #[arg(long, default_value = "")]
+    pub calibration: String,
+    /// Keep the candidate non-current unless its holdout Brier beats the best baseline's.
+    #[arg(long)]
+    pub require_beats_baseline: bool,
+    /// Precision the UP signal's threshold must reach on the calibration data.
+    #[arg(long)]
+    pub target_precision: Option<f64>,
     /// `mse` | `huber` | `volatility` | `full`.
     #[arg(long, default_value = "full")]
     pub reg_loss_type: String,

@@ -1,4 +1,6 @@
 //! Conversions between domain values and protocol messages, and the stored form of run events.
+use common::baselines::BaselineScore;
+use common::calibration::ForecastQuality;
 use common::evaluation::{FeatureImportance, HoldoutMetrics};
 use common::pb::{self, train_event::Event};
 use common::registry::{RunRecord, VersionInfo};
@@ -117,14 +119,29 @@ pub fn engine_event_to_pb(ev: TrainEvent, current_version_id: Option<&str>) -> E
             current,
             deploy,
             reason,
+            quality,
+            baselines,
+            require_beats_baseline,
         } => Event::Validation(validation_to_pb(
             &candidate,
             current.as_ref(),
             current_version_id,
             deploy,
             &reason,
+            &BaselineView { quality: quality.as_ref(), baselines: &baselines, require_beats_baseline },
         )),
     }
+}
+
+/// The candidate's quality and the baselines of a validation (issue 11's gate).
+#[derive(Debug, Clone, Copy)]
+pub struct BaselineView<'a> {
+    /// The candidate's holdout quality.
+    pub quality: Option<&'a ForecastQuality>,
+    /// Base-rate and linear baselines on the holdout.
+    pub baselines: &'a [BaselineScore],
+    /// Whether the gate decided.
+    pub require_beats_baseline: bool,
 }
 
 /// The validation comparison and decision as the protocol message.
@@ -134,6 +151,7 @@ pub fn validation_to_pb(
     current_version_id: Option<&str>,
     deploy: bool,
     reason: &str,
+    gate: &BaselineView<'_>,
 ) -> pb::ValidationDecision {
     pb::ValidationDecision {
         candidate: Some(holdout_to_pb(candidate)),
@@ -141,6 +159,9 @@ pub fn validation_to_pb(
         current_version_id: current.and(current_version_id).map(str::to_string),
         deploy,
         reason: reason.to_string(),
+        quality: gate.quality.map(Into::into),
+        baselines: gate.baselines.iter().map(Into::into).collect(),
+        require_beats_baseline: gate.require_beats_baseline,
     }
 }
 
@@ -194,13 +215,17 @@ pub fn event_kind(ev: &pb::TrainEvent) -> &'static str {
         Some(Event::Validation(_)) => "validation",
         Some(Event::Completed(_)) => "completed",
         Some(Event::Failed(_)) => "failed",
+        Some(Event::BacktestFoldStarted(_)) => "backtest_fold_started",
+        Some(Event::BacktestFoldProgress(_)) => "backtest_fold_progress",
+        Some(Event::BacktestFoldResult(_)) => "backtest_fold_result",
+        Some(Event::BacktestCompleted(_)) => "backtest_completed",
         None => "none",
     }
 }
 
-/// Whether the event ends its run (`completed` or `failed`).
+/// Whether the event ends its run (`completed`, `backtest_completed` or `failed`).
 pub fn is_terminal(ev: &pb::TrainEvent) -> bool {
-    matches!(ev.event, Some(Event::Completed(_)) | Some(Event::Failed(_)))
+    matches!(ev.event, Some(Event::Completed(_)) | Some(Event::BacktestCompleted(_)) | Some(Event::Failed(_)))
 }
 
 /// The stored JSON form of an event: readable `kind` / `detail` for people querying the

@@ -59,6 +59,8 @@ pub struct CoreSettings {
     pub max_concurrent: usize,
     /// libtorch intra-op threads per run.
     pub cpu_threads: Option<i32>,
+    /// Baseline gate for pipeline runs whose request does not say (issue 11).
+    pub require_beats_baseline: bool,
 }
 
 impl Default for CoreSettings {
@@ -69,6 +71,7 @@ impl Default for CoreSettings {
             lease_timeout: Duration::from_secs(600),
             max_concurrent: 1,
             cpu_threads: None,
+            require_beats_baseline: false,
         }
     }
 }
@@ -246,13 +249,21 @@ impl Core {
             config_json: spec.config_json(),
         }))
         .await;
+        if let Work::Backtest(job) = &spec.work {
+            return crate::backtest::execute(self, spec, job, sink, &run.cancel).await;
+        }
         let data::RunData { samples, range } = data::load(&self.registry, spec, sink).await?;
         if run.cancel.is_cancelled() {
             return Err(Error::Cancelled("run cancelled before training".into()));
         }
         let current = train::current_version(&self.registry, &spec.symbol, spec.years).await?;
         let current_id = current.as_ref().map(|c| c.version_id.clone());
-        let work = train::engine_work(spec, current.as_ref(), self.settings.cpu_threads)?;
+        let work = train::engine_work(
+            spec,
+            current.as_ref(),
+            self.settings.cpu_threads,
+            self.settings.require_beats_baseline,
+        )?;
         let outcome =
             train::on_thread(work, samples, current, sink, &self.metrics, &run.cancel)
                 .await?;

@@ -49,6 +49,8 @@ pub struct EngineOutcome {
     pub reason: String,
     /// Candidate and current holdout metrics, when validation ran.
     pub validation: Option<(HoldoutMetrics, Option<HoldoutMetrics>)>,
+    /// Base-rate and linear baselines on the holdout, when validation ran.
+    pub baselines: Vec<common::baselines::BaselineScore>,
     /// PNGs by name.
     pub plots: Vec<(String, Vec<u8>)>,
     /// Grid-search report.
@@ -68,6 +70,7 @@ impl From<PipelineOutcome> for EngineOutcome {
             weights,
             deploy,
             validation,
+            baselines,
             importance: _, // also in metadata.feature_importance
             plots,
             cross_validation,
@@ -81,6 +84,7 @@ impl From<PipelineOutcome> for EngineOutcome {
             deploy: deploy.deploy,
             reason: deploy.reason,
             validation,
+            baselines,
             plots: plots
                 .into_iter()
                 .map(|(name, png)| (name.trim_end_matches(".png").to_string(), png))

@@ -8,6 +8,7 @@
 //! - [`engine`]: the blocking call into `common::training`;
 //! - [`service`]: the thin gRPC handlers; [`requests`] / [`convert`]: protocol ⇄ domain;
 //! - [`triggered`]: triggered training and the daily scheduler;
+//! - [`backtest`]: the Backtest RPC / CLI run (walk-forward evaluation, `common::backtest`);
 //! - [`auth`], [`metrics`], [`config`]: plumbing; [`commands`]: the one-shot subcommands.
 use std::future::Future;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use tonic::codegen::http;
 use tracing::{info, warn};
 
 pub mod auth;
+pub mod backtest;
 pub mod commands;
 pub mod config;
 pub mod convert;
@@ -167,6 +169,7 @@ pub async fn serve_with_metrics(
         lease_timeout: Duration::from_secs(config.lease_timeout_seconds),
         max_concurrent: config.max_concurrent_trainings,
         cpu_threads: config.cpu_threads,
+        require_beats_baseline: config.require_beats_baseline,
     };
     let core = Arc::new(core::Core::new(registry, calendar, metrics::Metrics::new(), settings, token.clone()));
     let auth = auth::Auth::new(config.auth_token.clone());

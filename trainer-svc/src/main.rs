@@ -20,6 +20,7 @@ async fn run(command: Command) -> common::Result<()> {
         Command::Train(args) => commands::train::run(args).await,
         Command::Spec => commands::spec::run(),
         Command::GenerateBars(args) => commands::generate_bars::run(args),
+        Command::Backtest(args) => commands::backtest::run(args).await,
     }
 }
 

@@ -20,6 +20,9 @@ pub struct Metrics {
     pub active_runs: IntGauge,
     /// `trainer_rpc_requests_total{method,code}`.
     pub rpc_requests: IntCounterVec,
+    /// `trainer_validation_baseline_total{result}` (`beats` | `loses`): candidates whose holdout
+    /// Brier beat / did not beat the best baseline's.
+    pub validation_baseline: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -72,8 +75,17 @@ impl Metrics {
             &["method", "code"],
         )
         .expect("valid metric");
+        let validation_baseline = IntCounterVec::new(
+            Opts::new(
+                "trainer_validation_baseline_total",
+                "Post-training validations, by whether the candidate's holdout Brier beat the best baseline's",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
         for c in [
-            Box::new(runs_started.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(validation_baseline.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(runs_started.clone()),
             Box::new(runs_finished.clone()),
             Box::new(epoch_seconds.clone()),
             Box::new(queue_wait_seconds.clone()),
@@ -90,6 +102,7 @@ impl Metrics {
             queue_wait_seconds,
             active_runs,
             rpc_requests,
+            validation_baseline,
         }
     }
 

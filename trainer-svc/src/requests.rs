@@ -96,6 +96,9 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
             max_epochs: max_ep,
             lease_timeout_seconds,
             keep_rejected,
+            calibration,
+            require_beats_baseline,
+            target_precision,
         } = r;
         let symbol = validate_symbol(&symbol)?;
         let years = if all_years {
@@ -125,6 +128,9 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
                 seed,
                 device: dev,
                 max_epochs: max_ep,
+                calibration,
+                require_beats_baseline,
+                target_precision,
             },
         )?;
         let inline_bars = if bars.is_empty() {
@@ -273,12 +279,14 @@ pub struct IngestJob {
     pub symbol: String,
     /// Validated, sorted bars.
     pub bars: Vec<Bar>,
+    /// Dates of the calendar-fill rows dropped (empty with `keep_repeated_bars`).
+    pub dropped_repeats: Vec<NaiveDate>,
 }
 
 impl TryFrom<pb::IngestBarsRequest> for IngestJob {
     type Error = Error;
     fn try_from(r: pb::IngestBarsRequest) -> Result<IngestJob> {
-        let pb::IngestBarsRequest { symbol, bars, csv } = r;
+        let pb::IngestBarsRequest { symbol, bars, csv, keep_repeated_bars } = r;
         let symbol = validate_symbol(&symbol)?;
         let bars = match (bars.is_empty(), csv.trim().is_empty()) {
             (false, false) => {
@@ -296,7 +304,13 @@ impl TryFrom<pb::IngestBarsRequest> for IngestJob {
         if bars.is_empty() {
             return Err(Error::invalid("the CSV has a header but no rows"));
         }
-        Ok(IngestJob { symbol, bars })
+        let mut bars = bars;
+        let dropped_repeats = if keep_repeated_bars.unwrap_or(false) {
+            Vec::new()
+        } else {
+            common::data::drop_repeated_bars(&mut bars)
+        };
+        Ok(IngestJob { symbol, bars, dropped_repeats })
     }
 }
 

@@ -63,6 +63,12 @@ impl Trainer for TrainerService {
     type IncrementalTrainStream = BoxStream<pb::TrainEvent>;
     type RunTriggeredTrainingStream = BoxStream<pb::TrainEvent>;
     type AttachRunStream = BoxStream<pb::TrainEvent>;
+    type BacktestStream = BoxStream<pb::BacktestEvent>;
+
+    #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, years = ?req.get_ref().years))]
+    async fn backtest(&self, req: Request<pb::BacktestRequest>) -> Result<Response<Self::BacktestStream>, Status> {
+        self.observe("Backtest", crate::backtest::serve(&self.core, &self.auth, peer(&req), req).await)
+    }
 
     #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, all_years = req.get_ref().all_years))]
     async fn train(&self, req: Request<pb::TrainRequest>) -> Result<Response<Self::TrainStream>, Status> {

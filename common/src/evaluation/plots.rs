@@ -39,7 +39,7 @@ pub struct TrainingCurves {
     pub lr: Vec<f64>,
 }
 
-fn ensure_font() -> Result<()> {
+pub(crate) fn ensure_font() -> Result<()> {
     static REGISTERED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
@@ -50,13 +50,13 @@ fn ensure_font() -> Result<()> {
         .map_err(Error::internal)
 }
 
-fn draw_err<E: std::fmt::Debug>(e: E) -> Error {
+pub(crate) fn draw_err<E: std::fmt::Debug>(e: E) -> Error {
     Error::internal(format!("drawing chart: {e:?}"))
 }
 
 /// `(min, max)` of the finite values, widened so that the range is never empty; `(0, 1)` when
 /// there is no finite value.
-fn finite_range<'a>(series: impl IntoIterator<Item = &'a [f64]>) -> (f64, f64) {
+pub(crate) fn finite_range<'a>(series: impl IntoIterator<Item = &'a [f64]>) -> (f64, f64) {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for s in series {
@@ -73,7 +73,7 @@ fn finite_range<'a>(series: impl IntoIterator<Item = &'a [f64]>) -> (f64, f64) {
 }
 
 /// Consecutive runs of finite points, so a NaN breaks the line instead of ending the chart.
-fn finite_runs(xs: &[f64], ys: &[f64]) -> Vec<Vec<(f64, f64)>> {
+pub(crate) fn finite_runs(xs: &[f64], ys: &[f64]) -> Vec<Vec<(f64, f64)>> {
     let mut runs = Vec::new();
     let mut cur = Vec::new();
     for (&x, &y) in xs.iter().zip(ys) {
@@ -89,7 +89,7 @@ fn finite_runs(xs: &[f64], ys: &[f64]) -> Vec<Vec<(f64, f64)>> {
     runs
 }
 
-fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
+pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     {
         let mut enc = png::Encoder::new(&mut out, w, h);
@@ -101,10 +101,10 @@ fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
 /// Draws named line series into one panel with a legend.
-fn line_panel(
+pub(crate) fn line_panel(
     area: &Area<'_>,
     title: &str,
     y_desc: &str,

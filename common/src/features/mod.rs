@@ -11,7 +11,7 @@ pub mod norm;
 pub mod window;
 
 pub use norm::NormStats;
-pub use window::{build_samples, latest_window, window_ending_at, Samples};
+pub use window::{build_samples, latest_window, prediction_window, window_ending_at, Samples, HISTORY_BARS};
 
 /// Days in one input window.
 pub const SEQ_LEN: usize = 60;

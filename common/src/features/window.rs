@@ -96,6 +96,17 @@ pub fn latest_window(bars: &[Bar], cfg: &FeatureConfig) -> Result<Vec<f32>> {
     window_ending_at(bars, bars.len() - 1, cfg)
 }
 
+/// Bars a forecast computes its indicators over: the predictor reads the last 200 bars, so the
+/// prediction input of a day depends on nothing older (and nothing later) than these.
+pub const HISTORY_BARS: usize = 200;
+
+/// The prediction input for a forecast made at the close of the last bar of `bars`: the raw
+/// window ending there, with indicators computed over the last [`HISTORY_BARS`] bars only —
+/// what the predictor feeds the model (and what the backtest forecasts each test day with).
+pub fn prediction_window(bars: &[Bar], cfg: &FeatureConfig) -> Result<Vec<f32>> {
+    latest_window(&bars[bars.len().saturating_sub(HISTORY_BARS)..], cfg)
+}
+
 /// Training samples: inputs, targets and where each window ends.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Samples {

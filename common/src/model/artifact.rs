@@ -51,6 +51,10 @@ pub struct ModelMetadata {
     pub data_end: Option<NaiveDate>,
     /// When training finished.
     pub trained_at: DateTime<Utc>,
+    /// Calibrated `prob_up`, conformal intervals, signal threshold and holdout quality
+    /// ([`crate::calibration`]); absent in versions trained before them, which are served raw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<crate::calibration::Calibration>,
 }
 
 impl ModelMetadata {

@@ -1,5 +1,6 @@
 //! Training configuration: loss choice, device choice, CV grid, pipeline / incremental options
 //! and the improved-strategy constants of seed 001 §4.1.
+use crate::calibration::{CalibrationMethod, DEFAULT_TARGET_PRECISION};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
@@ -263,6 +264,21 @@ pub struct PipelineConfig {
     pub max_epochs: Option<u32>,
     /// Intra-op CPU threads for libtorch (`tch::set_num_threads`); `None` leaves the default.
     pub cpu_threads: Option<i32>,
+    /// Calibration of the direction head, fitted on the calibration samples
+    /// ([`crate::calibration`]); default [`crate::calibration::DEFAULT_CALIBRATION`].
+    #[serde(default)]
+    pub calibration: CalibrationMethod,
+    /// Keep a candidate non-current when its holdout Brier is not below the best baseline's;
+    /// `None` = the trainer's default (`--require-beats-baseline`, off unless set).
+    #[serde(default)]
+    pub require_beats_baseline: Option<bool>,
+    /// Precision the signal threshold must reach on the calibration samples (issue 14).
+    #[serde(default = "default_target_precision")]
+    pub target_precision: f64,
+}
+
+fn default_target_precision() -> f64 {
+    DEFAULT_TARGET_PRECISION
 }
 
 impl Default for PipelineConfig {
@@ -283,6 +299,9 @@ impl Default for PipelineConfig {
             device: DeviceChoice::Auto,
             max_epochs: None,
             cpu_threads: None,
+            calibration: CalibrationMethod::default(),
+            require_beats_baseline: None,
+            target_precision: DEFAULT_TARGET_PRECISION,
         }
     }
 }
@@ -295,6 +314,12 @@ impl PipelineConfig {
         }
         if self.max_epochs == Some(0) {
             return Err(Error::invalid("max_epochs must be at least 1 when given"));
+        }
+        if !(self.target_precision.is_finite() && self.target_precision > 0.0 && self.target_precision <= 1.0) {
+            return Err(Error::invalid(format!(
+                "target_precision {} must be in (0, 1]; the default is {DEFAULT_TARGET_PRECISION}",
+                self.target_precision
+            )));
         }
         if let Some(t) = self.cpu_threads {
             if !(1..=1024).contains(&t) {

@@ -1,6 +1,8 @@
 //! Progress events of a training run; mirrors the `oneof event` payloads of `lstm.v1.TrainEvent`
 //! that the training engine produces (`StageChanged`, `CvFold`, `CvSummary`, `Epoch`,
 //! `ValidationDecision`). The service adds run id, sequence number and timestamp.
+use crate::baselines::BaselineScore;
+use crate::calibration::ForecastQuality;
 use crate::evaluation::HoldoutMetrics;
 use serde::Serialize;
 
@@ -12,6 +14,8 @@ pub mod stage {
     pub const CROSS_VALIDATION: &str = "cross_validation";
     /// Final fit (or incremental fine-tuning).
     pub const TRAINING: &str = "training";
+    /// Calibration, conformal intervals and signal threshold.
+    pub const CALIBRATION: &str = "calibration";
     /// Holdout comparison with the current model.
     pub const VALIDATION: &str = "validation";
     /// Feature importance.
@@ -105,6 +109,12 @@ pub enum TrainEvent {
         deploy: bool,
         /// Why.
         reason: String,
+        /// The candidate's holdout quality (served probabilities, base-rate baseline).
+        quality: Option<ForecastQuality>,
+        /// Base-rate and linear baselines on the same holdout.
+        baselines: Vec<BaselineScore>,
+        /// Whether the baseline gate decided.
+        require_beats_baseline: bool,
     },
 }
 

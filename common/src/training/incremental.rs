@@ -6,13 +6,21 @@
 //! learnt for those inputs, and re-fitting the statistics on a few months of data would shift
 //! every input the network sees. Optimiser: Adam (as the seed's `train_epoch`), loss `full`,
 //! no validation split, no early stopping.
+//!
+//! The calibration is re-fitted (the base version's method and target precision): when there
+//! are enough samples the fine-tune leaves a purged tail of the recent samples out
+//! ([`incremental_split`]) and calibrates on it; otherwise it trains on all of them and the new
+//! version says it has no calibration data.
 use super::config::{IncrementalConfig, RegLossType};
 use super::events::{stage, TrainEvent};
 use super::fit::{evaluate, fit, FitOptions, OptimizerKind, TensorSet};
 use super::pipeline::{check_samples, fit_metrics, CurrentModel, PipelineOutcome};
 use super::session::Session;
-use crate::evaluation::{plot_training_curves, DeployDecision};
+use super::pipeline::MIN_INNER_VAL;
+use crate::calibration::{Calibration, CalibrationData, CalibrationMethod, ForecastQuality, DEFAULT_TARGET_PRECISION};
+use crate::evaluation::{plot_training_curves, DeployDecision, PURGE_GAP};
 use crate::features::{insufficient_samples, Samples};
+use std::ops::Range;
 use crate::model::LoadedModel;
 use crate::Result;
 use serde_json::json;
@@ -21,6 +29,18 @@ use tokio_util::sync::CancellationToken;
 
 /// Fewest samples incremental training accepts.
 pub const MIN_INCREMENTAL_SAMPLES: usize = 10;
+
+/// `(fine-tune samples, calibration tail)` of `n` recent samples: the last
+/// `max(20, n/5)` calibrate, after a [`PURGE_GAP`]-sample gap, when at least
+/// [`MIN_INCREMENTAL_SAMPLES`] remain to fine-tune on; otherwise all of them fine-tune.
+pub fn incremental_split(n: usize) -> (Range<usize>, Option<Range<usize>>) {
+    let n_cal = MIN_INNER_VAL.max(n / 5);
+    if n >= MIN_INCREMENTAL_SAMPLES + PURGE_GAP + n_cal {
+        (0..n - n_cal - PURGE_GAP, Some(n - n_cal..n))
+    } else {
+        (0..n, None)
+    }
+}
 
 /// Fine-tunes `current` on `samples` (raw features, chronological). Blocking.
 pub fn run_incremental(
@@ -40,12 +60,14 @@ pub fn run_incremental(
     let mut session = Session::start(cfg.device, cfg.seed, None)?;
     let mut model = LoadedModel::from_artifact(current.metadata, current.weights, session.device)?;
     let scale = model.metadata().target_scale();
-    let set = TensorSet::new(samples, &model.metadata().norm, scale, session.device);
+    let (fit_range, cal_range) = incremental_split(n);
+    let fit_samples = samples.subset(fit_range.clone());
+    let set = TensorSet::new(&fit_samples, &model.metadata().norm, scale, session.device);
     events(TrainEvent::stage(
         stage::TRAINING,
         format!(
-            "fine-tuning version {} ({}) on {n} samples: {} epochs, Adam lr {}, batch {}, loss full",
-            current.version_id, current.metadata.architecture.kind, cfg.epochs, cfg.lr, cfg.batch_size
+            "fine-tuning version {} ({}) on {} samples: {} epochs, Adam lr {}, batch {}, loss full",
+            current.version_id, current.metadata.architecture.kind, fit_samples.len(), cfg.epochs, cfg.lr, cfg.batch_size
         ),
     ));
     let opts = FitOptions {
@@ -65,6 +87,35 @@ pub fn run_incremental(
     let report = fit(model.var_store(), model.network(), &set, None, &opts, &mut session.rng, events, cancel)?;
     let train_eval = evaluate(model.network(), &set, opts.reg_loss, 1.0, 1.0)?;
     let plots = vec![("training_curves.png".to_string(), plot_training_curves(&report.curves)?)];
+    let base_cal = current.metadata.calibration.as_ref();
+    let method = base_cal.map_or(CalibrationMethod::default(), |c| c.method);
+    let target = base_cal.and_then(|c| c.signal).map_or(DEFAULT_TARGET_PRECISION, |s| s.target_precision);
+    let mut calibration = match cal_range {
+        Some(r) => {
+            events(TrainEvent::stage(stage::CALIBRATION, format!("{method} calibration on the last {} samples", r.len())));
+            let cal = samples.subset(r.clone());
+            let raw = model.forecast(&cal.x, cal.len())?;
+            let data = CalibrationData {
+                source: "purged_recent_tail".into(),
+                start: r.start,
+                end: r.end,
+                first_date: cal.end_dates.first().copied(),
+                last_date: cal.end_dates.last().copied(),
+            };
+            Calibration::fit(method, target, &cal, &raw, data)
+        }
+        None => Calibration::unavailable(
+            method,
+            format!(
+                "insufficient calibration data: {n} recent samples are too few to leave a calibration tail \
+                 ({MIN_INCREMENTAL_SAMPLES} fine-tune + {PURGE_GAP} gap + {MIN_INNER_VAL} calibration samples needed)"
+            ),
+        ),
+    };
+    calibration.quality = Some(ForecastQuality::unknown(
+        calibration.applied_method(),
+        format!("incremental fine-tune of version {}: no holdout was measured", current.version_id),
+    ));
     events(TrainEvent::stage(stage::SAVING, "serialising weights and metadata"));
     let training_seconds = started.elapsed().as_secs_f64();
     let mut metrics = fit_metrics(&report, &train_eval, None);
@@ -91,6 +142,7 @@ pub fn run_incremental(
             "cpu_threads": tch::get_num_threads(),
             "seed": session.seed,
             "n_samples": n,
+            "n_fine_tune": fit_samples.len(),
             "epochs_run": report.epochs_run,
             "batches": report.batches,
             "feature_importance_from": current.version_id,
@@ -103,6 +155,7 @@ pub fn run_incremental(
             md.data_start = Some(md.data_start.map_or(first, |d| d.min(first)));
         }
         md.trained_at = chrono::Utc::now();
+        md.calibration = Some(calibration);
     }
     let weights = model.to_safetensors()?;
     Ok(PipelineOutcome {
@@ -113,6 +166,7 @@ pub fn run_incremental(
             reason: format!("incremental fine-tune of version {} replaces it", current.version_id),
         },
         validation: None,
+        baselines: Vec::new(),
         importance: model.metadata().feature_importance.clone(),
         plots,
         cross_validation: None,

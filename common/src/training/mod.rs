@@ -13,6 +13,7 @@
 //! §6 overrides the improved strategy's 1e-3) for at most 50 epochs (the pipeline's 50 caps the
 //! strategy's 60); magnitude targets are scaled ×100 internally ([`fit::TARGET_SCALE`]);
 //! augmentation acts on standardised inputs.
+pub mod calibrate;
 pub mod config;
 pub mod cv;
 pub mod events;
@@ -21,6 +22,7 @@ pub mod incremental;
 pub mod losses;
 pub mod pipeline;
 mod session;
+pub(crate) use session::outside_seeded_runs;
 
 pub use config::{DeviceChoice, ImprovedConfig, IncrementalConfig, ParamGrid, PipelineConfig, RegLossType};
 pub use events::TrainEvent;

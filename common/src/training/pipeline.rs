@@ -8,10 +8,12 @@ use super::fit::{
     evaluate, fit, Augmentation, CosineRestarts, EvalOutput, FitOptions, FitReport, OptimizerKind,
     TensorSet, TARGET_SCALE,
 };
+use super::calibrate::{calibrate, calibration_split, holdout_report, served};
 use super::losses::population_std;
 use super::session::Session;
 use crate::evaluation::{
-    deploy_decision, holdout_split_min, importance_table, integrated_gradients, min_samples_for_holdout, permutation_importance,
+    apply_baseline_gate, deploy_decision, holdout_split_min, importance_table, integrated_gradients, min_samples_for_holdout,
+    permutation_importance,
     plot_holdout, plot_training_curves, DeployDecision, FeatureImportance, HoldoutMetrics, PURGE_GAP,
 };
 use crate::features::{cumulative_return, feature_names, insufficient_samples, NormStats, Samples, FORECAST_DAYS, N_FEATURES, SEQ_LEN};
@@ -66,6 +68,8 @@ pub struct PipelineOutcome {
     pub deploy: DeployDecision,
     /// Holdout metrics of the candidate and of the current model, when validation ran.
     pub validation: Option<(HoldoutMetrics, Option<HoldoutMetrics>)>,
+    /// Base-rate and linear baselines on the holdout, when validation ran.
+    pub baselines: Vec<crate::baselines::BaselineScore>,
     /// Per-feature importance (empty unless `do_shap`).
     pub importance: Vec<FeatureImportance>,
     /// PNG charts by file name (`training_curves.png`, `holdout.png`), unless `do_plot` is off.
@@ -154,6 +158,9 @@ pub fn run_pipeline(
     let train_samples = samples.subset(train_range.clone());
     let holdout = holdout_range.clone().map(|r| samples.subset(r));
     let improved = ImprovedConfig::default();
+    // [fit | (purge gap) | calibration] inside the training part (see `calibrate`).
+    let split = calibration_split(train_samples.len(), cfg.use_improved_training);
+    let fit_samples = train_samples.subset(split.fit.clone());
 
     // Hyper-parameters: CV (plain training only) or the fixed pipeline choice.
     let grid = cfg.grid();
@@ -170,10 +177,10 @@ pub fn run_pipeline(
             let folds = if cfg.fast_training { 3 } else { 5 };
             events(TrainEvent::stage(
                 stage::CROSS_VALIDATION,
-                format!("{} combinations × {folds} folds on {} samples", grid.combinations().len(), train_samples.len()),
+                format!("{} combinations × {folds} folds on {} samples", grid.combinations().len(), fit_samples.len()),
             ));
             let cv = grid_search(
-                &train_samples,
+                &fit_samples,
                 &grid,
                 folds,
                 cfg.reg_loss_type,
@@ -202,12 +209,9 @@ pub fn run_pipeline(
     let norm = NormStats::fit(&train_samples.x);
     let vs = VarStore::new(device);
     let net = Network::new(&vs.root(), &arch)?;
-    let n_train = train_samples.len();
-    let (fit_part, val_part) = if cfg.use_improved_training {
-        let n_val = MIN_INNER_VAL.max(n_train / 5);
-        (train_samples.subset(0..n_train - n_val), Some(train_samples.subset(n_train - n_val..n_train)))
-    } else {
-        (train_samples.clone(), None)
+    let (fit_part, val_part) = match (&split.cal, cfg.use_improved_training) {
+        (Some(cal), true) => (fit_samples, Some(train_samples.subset(cal.clone()))),
+        _ => (fit_samples, None),
     };
     events(TrainEvent::stage(
         stage::TRAINING,
@@ -285,6 +289,9 @@ pub fn run_pipeline(
         "weight_reg": opts.w_reg,
         TARGET_SCALE_KEY: TARGET_SCALE,
         "cv_tuned": cross_validation.is_some(),
+        "calibration": cfg.calibration.as_str(),
+        "target_precision": cfg.target_precision,
+        "require_beats_baseline": cfg.require_beats_baseline.unwrap_or(false),
         "max_epochs_cap": cfg.max_epochs,
         "seed": session.seed,
     });
@@ -302,12 +309,28 @@ pub fn run_pipeline(
         data_start: train_samples.end_dates.first().copied(),
         data_end: train_samples.end_dates.last().copied(),
         trained_at: chrono::Utc::now(),
+        calibration: None,
     };
     let mut model = LoadedModel::from_trained(metadata, vs, net);
+
+    // Calibration on samples the fit did not train on and the holdout never sees.
+    check_cancel(cancel)?;
+    events(TrainEvent::stage(
+        stage::CALIBRATION,
+        format!(
+            "{} calibration, conformal intervals and signal threshold on {} samples ({})",
+            cfg.calibration,
+            split.cal.as_ref().map_or(0, |r| r.len()),
+            split.source
+        ),
+    ));
+    let mut calibration = calibrate(&model, &train_samples, &split, cfg)?;
 
     // Leak-free validation against the current model.
     let mut validation = None;
     let mut holdout_preds = None;
+    let mut holdout_report_metrics = BTreeMap::new();
+    let mut baselines = Vec::new();
     let deploy = match &holdout {
         Some(h) => {
             check_cancel(cancel)?;
@@ -316,12 +339,14 @@ pub fn run_pipeline(
                 format!("holdout of the last {} samples, {PURGE_GAP}-sample purge gap", h.len()),
             ));
             let cand_fc = model.forecast(&h.x, h.len())?;
+            let report = holdout_report(&calibration, &cand_fc, h, &train_samples)?;
+            let cand_fc: Vec<_> = cand_fc.iter().map(|f| crate::model::Forecast { prob_up: calibration.prob_up(f.prob_up), ..*f }).collect();
             let cand = metrics_from_forecasts(&cand_fc, h);
             let (cur_metrics, note) = match current {
                 Some(c) => match LoadedModel::from_artifact(c.metadata, c.weights, device)
                     .and_then(|m| m.forecast(&h.x, h.len()))
                 {
-                    Ok(fc) => (Some(metrics_from_forecasts(&fc, h)), None),
+                    Ok(fc) => (Some(metrics_from_forecasts(&served(c.metadata, &fc), h)), None),
                     Err(e) => {
                         tracing::warn!(version_id = c.version_id, error = %e, "current model cannot be evaluated");
                         (None, Some(format!("current version {} could not be evaluated ({e}); ", c.version_id)))
@@ -333,12 +358,19 @@ pub fn run_pipeline(
             if let Some(note) = note {
                 d.reason = format!("{note}{}", d.reason);
             }
+            let d = apply_baseline_gate(d, &report.comparison, cfg.require_beats_baseline.unwrap_or(false));
             events(TrainEvent::Validation {
                 candidate: cand.clone(),
                 current: cur_metrics.clone(),
                 deploy: d.deploy,
                 reason: d.reason.clone(),
+                quality: Some(report.quality.clone()),
+                baselines: report.baselines.clone(),
+                require_beats_baseline: cfg.require_beats_baseline.unwrap_or(false),
             });
+            calibration.quality = Some(report.quality.clone());
+            holdout_report_metrics = report.metrics;
+            baselines = report.baselines;
             validation = Some((cand, cur_metrics));
             holdout_preds = Some(cand_fc);
             d
@@ -348,6 +380,13 @@ pub fn run_pipeline(
             reason: "post-training validation disabled: the new version becomes current".into(),
         },
     };
+    if calibration.quality.is_none() {
+        calibration.quality = Some(crate::calibration::ForecastQuality::unknown(
+            calibration.applied_method(),
+            "post-training validation was off: no holdout quality was measured",
+        ));
+    }
+    model.metadata_mut().calibration = Some(calibration);
 
     // Feature importance on the holdout (or the last training samples without one).
     let mut importance = Vec::new();
@@ -390,6 +429,7 @@ pub fn run_pipeline(
             insert_holdout(&mut metrics, "current_holdout", c);
         }
     }
+    metrics.extend(holdout_report_metrics);
     metrics.insert("training_seconds".into(), training_seconds);
     let diag_eval = holdout_preds
         .as_ref()
@@ -402,6 +442,8 @@ pub fn run_pipeline(
         "n_samples": n,
         "n_train": fit_part.len(),
         "n_inner_validation": val_part.as_ref().map_or(0, Samples::len),
+        "n_calibration": split.cal.as_ref().map_or(0, |r| r.len()),
+        "calibration_source": split.source,
         "n_holdout": holdout.as_ref().map_or(0, Samples::len),
         "purge_gap": if holdout.is_some() { PURGE_GAP } else { 0 },
         "class_balance_up": up_share(&train_samples),
@@ -428,6 +470,7 @@ pub fn run_pipeline(
         weights,
         deploy,
         validation,
+        baselines,
         importance,
         plots,
         cross_validation,

@@ -19,6 +19,14 @@ enum Guard {
     Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
 }
 
+/// Runs `f` while no seeded run trains: for work outside a training session that draws from
+/// libtorch's global generator, such as building a network before loading weights into it
+/// (`LoadedModel::from_artifact`), which would otherwise shift a concurrent seeded run's draws.
+pub(crate) fn outside_seeded_runs<T>(f: impl FnOnce() -> T) -> T {
+    let _shared = RNG_LOCK.read().unwrap_or_else(|e| e.into_inner());
+    f()
+}
+
 /// Device, seed and RNGs of one training run.
 pub(crate) struct Session {
     /// Resolved device.

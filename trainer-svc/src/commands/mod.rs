@@ -1,4 +1,5 @@
-//! One-shot subcommands: `import`, `features`, `train`, `spec`, `generate-bars`.
+//! One-shot subcommands: `import`, `features`, `train`, `spec`, `backtest`, `generate-bars`.
+pub mod backtest;
 pub mod features;
 pub mod features_cmd;
 pub mod generate_bars;

@@ -35,6 +35,9 @@ pub fn specs(args: &TrainArgs) -> Result<Vec<RunSpec>> {
         max_epochs: args.max_epochs,
         lease_timeout_seconds: Some(args.lease_timeout_seconds),
         keep_rejected: Some(!args.drop_rejected),
+        calibration: args.calibration.clone(),
+        require_beats_baseline: Some(args.require_beats_baseline),
+        target_precision: args.target_precision,
     };
     let job = crate::requests::TrainJob::try_from(req)?;
     let by = format!(
@@ -110,7 +113,12 @@ fn show(pb: &ProgressBar, ev: &pb::TrainEvent) {
         }
         Some(Event::Completed(_)) => pb.finish_with_message("completed"),
         Some(Event::Failed(f)) => pb.abandon_with_message(format!("{}: {}", f.code, f.message)),
-        None => {}
+        // Backtest runs have their own command (`trainer-svc backtest`).
+        Some(Event::BacktestFoldStarted(_))
+        | Some(Event::BacktestFoldProgress(_))
+        | Some(Event::BacktestFoldResult(_))
+        | Some(Event::BacktestCompleted(_))
+        | None => {}
     }
 }
 

@@ -59,7 +59,7 @@ pub async fn load(registry: &Registry, spec: &RunSpec, sink: &mut EventSink) -> 
         Work::Pipeline { range, .. } => {
             (range.start.map(|s| s.pred_opt().unwrap_or(s)), range.end)
         }
-        Work::Incremental { .. } => (None, None),
+        Work::Incremental { .. } | Work::Backtest(_) => (None, None),
     };
     let bars = match &spec.inline_bars {
         Some(b) => b
@@ -80,6 +80,7 @@ pub async fn load(registry: &Registry, spec: &RunSpec, sink: &mut EventSink) -> 
     let months = match &spec.work {
         Work::Pipeline { .. } => 12 * spec.years,
         Work::Incremental { months, .. } => *months,
+        Work::Backtest(job) => 12 * job.config.recipe.years,
     };
     let start_excl = range_start_excl
         .unwrap_or_else(|| end.checked_sub_months(Months::new(months)).unwrap_or(end));

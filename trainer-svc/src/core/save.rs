@@ -136,7 +136,12 @@ fn train_result(
         })
         .to_string(),
         validation: outcome.validation.as_ref().map(|(cand, cur)| {
-            convert::validation_to_pb(cand, cur.as_ref(), current_id, outcome.deploy, &outcome.reason)
+            let gate = convert::BaselineView {
+                quality: md.calibration.as_ref().and_then(|c| c.quality.as_ref()),
+                baselines: &outcome.baselines,
+                require_beats_baseline: md.hyperparameters["require_beats_baseline"].as_bool().unwrap_or(false),
+            };
+            convert::validation_to_pb(cand, cur.as_ref(), current_id, outcome.deploy, &outcome.reason, &gate)
         }),
         feature_importance: md
             .feature_importance

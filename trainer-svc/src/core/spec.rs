@@ -26,6 +26,8 @@ pub enum Work {
         /// Months of recent data.
         months: u32,
     },
+    /// A walk-forward backtest (saves no version).
+    Backtest(Box<crate::backtest::BacktestJob>),
 }
 
 /// One training run to execute.
@@ -89,6 +91,7 @@ impl RunSpec {
                 "incremental": config,
                 "months": months,
             }),
+            Work::Backtest(job) => job.config_json(),
         };
         serde_json::json!({
             "symbol": self.symbol,
@@ -106,6 +109,7 @@ impl RunSpec {
         let choice = match &self.work {
             Work::Pipeline { config, .. } => config.device,
             Work::Incremental { config, .. } => config.device,
+            Work::Backtest(job) => job.config.recipe.device,
         };
         match choice.resolve() {
             Ok(tch::Device::Cpu) => "cpu".into(),
@@ -120,6 +124,7 @@ impl RunSpec {
         match &self.work {
             Work::Pipeline { keep_rejected, .. } => *keep_rejected,
             Work::Incremental { .. } => true,
+            Work::Backtest(_) => false,
         }
     }
 }

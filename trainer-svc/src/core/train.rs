@@ -45,6 +45,7 @@ pub fn engine_work(
     spec: &RunSpec,
     current: Option<&Current>,
     cpu_threads: Option<i32>,
+    require_beats_baseline: bool,
 ) -> Result<EngineWork> {
     Ok(match &spec.work {
         Work::Pipeline { config, .. } => {
@@ -52,6 +53,8 @@ pub fn engine_work(
             config.symbol = spec.symbol.clone();
             config.years = spec.years;
             config.cpu_threads = config.cpu_threads.or(cpu_threads);
+            // The request's choice, else the server's default.
+            config.require_beats_baseline = config.require_beats_baseline.or(Some(require_beats_baseline));
             EngineWork::Pipeline(config)
         }
         Work::Incremental { config, .. } => {
@@ -66,6 +69,7 @@ pub fn engine_work(
                 cpu_threads,
             }
         }
+        Work::Backtest(_) => return Err(Error::internal("a backtest run reached the training path")),
     })
 }
 
@@ -99,6 +103,10 @@ pub async fn on_thread(
         match &ev {
             TrainEvent::Epoch { seconds, .. } => metrics.epoch_seconds.observe(*seconds),
             TrainEvent::Stage { stage, detail } => info!(stage = %stage, detail = %detail, "stage"),
+            TrainEvent::Validation { quality: Some(q), .. } => {
+                let result = if q.beats_baseline { "beats" } else { "loses" };
+                metrics.validation_baseline.with_label_values(&[result]).inc();
+            }
             _ => {}
         }
         sink.emit(convert::engine_event_to_pb(ev, current_id.as_deref()))

@@ -74,6 +74,12 @@ pub(super) struct RecipeFields {
     pub(super) seed: Option<u64>,
     pub(super) device: String,
     pub(super) max_epochs: Option<u32>,
+    /// `temperature` | `platt` | `none`; empty = the default.
+    pub(super) calibration: String,
+    /// Baseline gate; `None` = the trainer's default.
+    pub(super) require_beats_baseline: Option<bool>,
+    /// Precision of the signal threshold; `None` = 0.60.
+    pub(super) target_precision: Option<f64>,
 }
 
 /// The one conversion of request recipe fields into a validated [`PipelineConfig`]; unset
@@ -98,6 +104,9 @@ pub(super) fn pipeline_config(symbol: &str, years: u32, f: RecipeFields) -> Resu
         device: device(&f.device)?,
         max_epochs: max_epochs(f.max_epochs),
         cpu_threads: None,
+        calibration: f.calibration.parse()?,
+        require_beats_baseline: f.require_beats_baseline,
+        target_precision: f.target_precision.unwrap_or(d.target_precision),
     };
     pipeline.validate()?;
     Ok(pipeline)

@@ -67,6 +67,9 @@ impl TryFrom<pb::TrainAllRequest> for TrainAllJob {
                 seed,
                 device: dev,
                 max_epochs: max_ep,
+                calibration: String::new(),
+                require_beats_baseline: None,
+                target_precision: None,
             },
         )?;
         let concurrency = concurrency.unwrap_or(1);

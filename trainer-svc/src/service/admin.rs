@@ -67,7 +67,7 @@ impl TrainerService {
         self.auth.check("IngestBars", req.metadata())?;
         let job = IngestJob::try_from(req.into_inner())?;
         let stats = self.core.registry.upsert_bars(&job.symbol, &job.bars).await?;
-        tracing::info!(symbol = %job.symbol, inserted = stats.inserted, updated = stats.updated, "bars ingested");
+        tracing::info!(symbol = %job.symbol, inserted = stats.inserted, updated = stats.updated, dropped_repeats = job.dropped_repeats.len(), "bars ingested");
         Ok(pb::IngestBarsResponse {
             symbol: job.symbol,
             received: job.bars.len() as u32,
@@ -76,6 +76,8 @@ impl TrainerService {
             first_date: job.bars.first().map(|b| b.date.to_string()).unwrap_or_default(),
             last_date: job.bars.last().map(|b| b.date.to_string()).unwrap_or_default(),
             total_bars: stats.total,
+            dropped_repeats: job.dropped_repeats.len() as u32,
+            dropped_repeat_dates: job.dropped_repeats.iter().map(|d| d.to_string()).collect(),
         })
     }
 
@@ -158,8 +160,9 @@ impl TrainerService {
         let id = required("run_id", &run_id)?;
         let name = required("name", &name)?;
         let png = self.core.registry.plot(&id, &name).await?;
+        let json = name.ends_with(".json"); // a backtest's report.json
         Ok(pb::GetRunPlotResponse {
-            content_type: "image/png".into(),
+            content_type: if json { "application/json" } else { "image/png" }.into(),
             png,
         })
     }

@@ -1,0 +1,73 @@
+"""Renders QUALITY.md's tables from backtest reports written by `trainer-svc backtest --out`.
+
+Usage: python bench/quality_md.py OUT_DIR > tables.md
+OUT_DIR holds one folder per run, `<SYMBOL>-<recipe>/report.json` (recipe `default` or `base`).
+Prints, per symbol, one row per model: pooled metrics with their 90 % block-bootstrap intervals,
+and the model-minus-best-baseline differences. Numbers only; the reading is written by a person.
+"""
+import json
+import pathlib
+import sys
+
+METRICS = ["hit_rate", "balanced_accuracy", "auc", "brier", "log_loss", "ece", "ic", "rank_ic", "mae_cum", "rmse_cum", "vol_match"]
+
+
+def fmt(v, digits=3):
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def ci(report, name, metric):
+    iv = report["ci"].get(name, {}).get(metric)
+    return "" if not iv else f" [{fmt(iv[0])}, {fmt(iv[1])}]"
+
+
+def main(out_dir):
+    runs = sorted(p for p in pathlib.Path(out_dir).iterdir() if (p / "report.json").is_file())
+    by_symbol = {}
+    for run in runs:
+        symbol, recipe = run.name.rsplit("-", 1)
+        by_symbol.setdefault(symbol, {})[recipe] = json.loads((run / "report.json").read_text())
+    for symbol, reports in by_symbol.items():
+        any_report = next(iter(reports.values()))
+        folds = any_report["folds"]
+        print(f"### {symbol}: {len(folds)} folds, test days {folds[0]['test_start']} … {folds[-1]['test_end']}, "
+              f"{any_report['years']}-year keys\n")
+        print("| model | n | hit rate [90 % CI] | bal. acc. | AUC | Brier [90 % CI] | log loss | ECE | IC [90 % CI] | rank IC | MAE cum | RMSE cum | vol match |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        rows = []
+        for recipe, label in [("default", "lstm (default recipe)"), ("base", "lstm (base model)")]:
+            if recipe in reports:
+                rows.append((label, reports[recipe], "lstm"))
+        baseline_source = reports.get("default") or any_report
+        for name in ["base_rate", "momentum_5d", "reversion_20d", "linear", "zero_return"]:
+            rows.append((name, baseline_source, name))
+        for label, rep, name in rows:
+            m = rep["models"][name]
+            print(f"| {label} | {m['n']} | {fmt(m['hit_rate'])}{ci(rep, name, 'hit_rate')} | {fmt(m['balanced_accuracy'])} | "
+                  f"{fmt(m['auc'])} | {fmt(m['brier'])}{ci(rep, name, 'brier')} | {fmt(m['log_loss'])} | {fmt(m['ece'])} | "
+                  f"{fmt(m['ic'])}{ci(rep, name, 'ic')} | {fmt(m['rank_ic'])} | {fmt(m['mae_cum'], 4)} | {fmt(m['rmse_cum'], 4)} | "
+                  f"{fmt(m['vol_match'])} |")
+        print()
+        print("| recipe | metric | best baseline | lstm − best | 90 % CI |")
+        print("|---|---|---|---|---|")
+        for recipe, rep in reports.items():
+            for metric in ["hit_rate", "brier", "ic"]:
+                best = rep["best_baseline"]["lstm"].get(metric)
+                diff = rep["difference"]["lstm"].get(metric)
+                iv = rep["ci"].get("lstm_minus_best_baseline", {}).get(metric)
+                print(f"| {recipe} | {metric} | {best} | {fmt(diff)} | "
+                      f"{'—' if not iv else f'[{fmt(iv[0])}, {fmt(iv[1])}]'} |")
+        print()
+        print("Per fold (lstm hit rate, default / base; base_rate hit rate):\n")
+        print("| fold | test days | default | base | base_rate |")
+        print("|---|---|---|---|---|")
+        for i, f in enumerate(folds):
+            d = reports.get("default", {}).get("models", {}).get("lstm", {}).get("per_fold", [{}] * len(folds))[i].get("hit_rate")
+            b = reports.get("base", {}).get("models", {}).get("lstm", {}).get("per_fold", [{}] * len(folds))[i].get("hit_rate")
+            r = baseline_source["models"]["base_rate"]["per_fold"][i]["hit_rate"]
+            print(f"| {i + 1} | {f['test_start']} … {f['test_end']} | {fmt(d)} | {fmt(b)} | {fmt(r)} |")
+        print()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

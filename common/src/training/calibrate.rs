@@ -1,0 +1,165 @@
+//! The pipeline's side of [`crate::calibration`]: which samples calibrate a version, fitting on
+//! them, the served probabilities used in validation, holdout quality and the baselines.
+//!
+//! Calibration samples are never trained on and never in the holdout:
+//! - improved training: its inner validation split (the last 20 %, ≥ 20 samples, of the part
+//!   before the holdout's purge gap);
+//! - plain / CV training: a tail of the same size, with a [`PURGE_GAP`]-sample gap between the
+//!   fit's samples and it (CV searches on the fit's samples only). When the training part is
+//!   too short for that ([`MIN_PLAIN_FIT`] fit samples left) the fit keeps every sample and
+//!   the version has no calibration data, which it says.
+use super::config::PipelineConfig;
+use super::pipeline::MIN_INNER_VAL;
+use crate::baselines::{score_baselines, BaseRate, BaselineScore};
+use crate::calibration::{
+    coverage, realised_cumulative, sample_vols, scores, Calibration, CalibrationData, ConformalScore,
+    ForecastQuality, ProbabilityScores,
+};
+use crate::evaluation::{compare_with_baselines, BaselineComparison, PURGE_GAP};
+use crate::features::Samples;
+use crate::model::{Forecast, LoadedModel, ModelMetadata};
+use crate::Result;
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// Fewest samples the plain fit keeps when a calibration tail is carved off.
+pub const MIN_PLAIN_FIT: usize = 20;
+
+/// The fit's samples and the calibration samples, as index ranges into the training part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalibrationSplit {
+    /// Samples the fit trains on.
+    pub fit: Range<usize>,
+    /// Samples that calibrate (the improved strategy also early-stops on them).
+    pub cal: Option<Range<usize>>,
+    /// `inner_validation` | `purged_training_tail`.
+    pub source: &'static str,
+}
+
+/// Splits `n_train` chronological training samples (see the module doc).
+pub fn calibration_split(n_train: usize, improved: bool) -> CalibrationSplit {
+    let n_cal = MIN_INNER_VAL.max(n_train / 5);
+    if improved {
+        let s = n_train.saturating_sub(n_cal);
+        return CalibrationSplit { fit: 0..s, cal: Some(s..n_train), source: "inner_validation" };
+    }
+    if n_train >= n_cal + PURGE_GAP + MIN_PLAIN_FIT {
+        let fit_end = n_train - n_cal - PURGE_GAP;
+        return CalibrationSplit { fit: 0..fit_end, cal: Some(n_train - n_cal..n_train), source: "purged_training_tail" };
+    }
+    CalibrationSplit { fit: 0..n_train, cal: None, source: "none" }
+}
+
+/// Fits the version's [`Calibration`] on the calibration samples of `train` (indices of `split`
+/// are also the run's sample indices: the training part starts at sample 0).
+pub fn calibrate(model: &LoadedModel, train: &Samples, split: &CalibrationSplit, cfg: &PipelineConfig) -> Result<Calibration> {
+    let Some(r) = split.cal.clone() else {
+        return Ok(Calibration::unavailable(
+            cfg.calibration,
+            format!(
+                "insufficient calibration data: {} training samples leave none after {MIN_PLAIN_FIT} fit samples, a \
+                 {PURGE_GAP}-sample gap and {MIN_INNER_VAL} calibration samples; prob_up is uncalibrated and no \
+                 interval is served",
+                train.len()
+            ),
+        ));
+    };
+    let _span = tracing::info_span!("calibration", method = %cfg.calibration, n = r.len(), source = split.source).entered();
+    let cal = train.subset(r.clone());
+    let raw = model.forecast(&cal.x, cal.len())?;
+    let data = CalibrationData {
+        source: split.source.to_string(),
+        start: r.start,
+        end: r.end,
+        first_date: cal.end_dates.first().copied(),
+        last_date: cal.end_dates.last().copied(),
+    };
+    let c = Calibration::fit(cfg.calibration, cfg.target_precision, &cal, &raw, data);
+    if let Some(d) = &c.direction {
+        tracing::info!(a = d.a, b = d.b, temperature = ?d.temperature, log_loss_before = d.before.log_loss,
+            log_loss_after = d.after.log_loss, "direction head calibrated");
+    }
+    if !c.note.is_empty() {
+        tracing::info!(note = %c.note, "calibration incomplete");
+    }
+    Ok(c)
+}
+
+/// `fc` with `prob_up` replaced by what the version `md` serves (calibrated when it has a
+/// calibration): validation judges the probabilities users get.
+pub fn served(md: &ModelMetadata, fc: &[Forecast]) -> Vec<Forecast> {
+    fc.iter()
+        .map(|f| Forecast { prob_up: md.calibration.as_ref().map_or(f.prob_up, |c| c.prob_up(f.prob_up)), ..*f })
+        .collect()
+}
+
+/// Holdout quality, the baselines and the comparison, with their flat metrics.
+#[derive(Debug, Clone)]
+pub struct HoldoutReport {
+    /// What every answer of the version carries.
+    pub quality: ForecastQuality,
+    /// `base_rate` and `linear` on the holdout.
+    pub baselines: Vec<BaselineScore>,
+    /// Candidate vs the best baseline.
+    pub comparison: BaselineComparison,
+    /// `holdout_brier`, `baseline_linear_brier`, `holdout_coverage_80`, ... for the version.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// Scores the candidate (raw forecasts `raw` of `holdout`, served through `calibration`) and the
+/// baselines fitted on `train` (the same training part) on the holdout.
+pub fn holdout_report(calibration: &Calibration, raw: &[Forecast], holdout: &Samples, train: &Samples) -> Result<HoldoutReport> {
+    let y = &holdout.y_dir;
+    let raw_p: Vec<f64> = raw.iter().map(|f| f.prob_up).collect();
+    let served_p: Vec<f64> = raw_p.iter().map(|p| calibration.prob_up(*p)).collect();
+    let base_rate = BaseRate::fit(&train.y_dir).prob_up;
+    let quality = ForecastQuality::from_holdout(&served_p, y, base_rate, calibration.applied_method());
+    let baselines = score_baselines(train, holdout)?;
+    let after = ProbabilityScores::of(&served_p, y);
+    let before = ProbabilityScores::of(&raw_p, y);
+    let comparison = compare_with_baselines(after.brier, &baselines);
+    let mut m = BTreeMap::new();
+    let mut put = |k: String, v: f64| {
+        if v.is_finite() {
+            m.insert(k, v);
+        }
+    };
+    put("holdout_brier".into(), after.brier);
+    put("holdout_log_loss".into(), after.log_loss);
+    put("holdout_ece".into(), after.ece);
+    put("holdout_brier_raw".into(), before.brier);
+    put("holdout_log_loss_raw".into(), before.log_loss);
+    put("holdout_ece_raw".into(), before.ece);
+    put("holdout_hit_rate".into(), scores::hit_rate(&served_p, y));
+    put("holdout_auc".into(), quality.holdout_auc.unwrap_or(f64::NAN));
+    for b in &baselines {
+        put(format!("baseline_{}_brier", b.name), b.scores.brier);
+        put(format!("baseline_{}_log_loss", b.name), b.scores.log_loss);
+        put(format!("baseline_{}_hit_rate", b.name), b.hit_rate);
+        put(format!("baseline_{}_auc", b.name), b.auc.unwrap_or(f64::NAN));
+    }
+    put("beats_baseline".into(), f64::from(u8::from(comparison.beats_baseline)));
+    if let Some(ci) = &calibration.intervals {
+        let pred: Vec<f64> = raw.iter().map(|f| crate::features::cumulative_return(&f.magnitudes)).collect();
+        let (truth, vol) = (realised_cumulative(holdout), sample_vols(holdout));
+        for (score, suffix) in [(ConformalScore::Normalized, ""), (ConformalScore::Absolute, "_absolute")] {
+            for (level, name) in [(0.8, "80"), (0.95, "95")] {
+                put(format!("holdout_coverage_{name}{suffix}"), coverage(ci, score, level, &pred, &truth, &vol));
+            }
+        }
+    }
+    if let Some(d) = &calibration.direction {
+        for (k, s) in [("before", d.before), ("after", d.after)] {
+            put(format!("calibration_brier_{k}"), s.brier);
+            put(format!("calibration_log_loss_{k}"), s.log_loss);
+            put(format!("calibration_ece_{k}"), s.ece);
+        }
+        put("calibration_temperature".into(), d.temperature.unwrap_or(f64::NAN));
+        put("calibration_a".into(), d.a);
+        put("calibration_b".into(), d.b);
+    }
+    if let Some(t) = calibration.signal.and_then(|s| s.threshold) {
+        put("signal_threshold".into(), t);
+    }
+    Ok(HoldoutReport { quality, baselines, comparison, metrics: m })
+}

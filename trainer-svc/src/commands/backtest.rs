@@ -1,0 +1,268 @@
+//! `trainer-svc backtest --symbol S --years N [--csv F] [--folds K] [--horizon H] [--end DATE]
+//! [--max-epochs N] [--seed N] [--json]`: a walk-forward backtest without a server, through the
+//! same run as the Backtest RPC (recorded in the registry with mode `backtest`), with a progress
+//! bar on stderr. Prints a summary table, or the report JSON with `--json`; `--out DIR` also
+//! writes `report.json` and the plots there.
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use common::calendar::TradingCalendar;
+use common::pb::{self, backtest_event::Event as B, backtest_fold_progress::Progress};
+use common::{Error, Result};
+use futures::StreamExt;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use crate::backtest::{stream, BacktestJob};
+use crate::config::RegistryArgs;
+use crate::core::{Core, CoreSettings};
+use crate::requests::bar_to_pb;
+
+/// Flags of `trainer-svc backtest`.
+#[derive(Debug, Clone, Args)]
+pub struct BacktestArgs {
+    /// Ticker (bars from the registry unless --csv).
+    #[arg(long)]
+    pub symbol: String,
+    /// Years of history each fold trains on (1..=10).
+    #[arg(long, default_value_t = 1)]
+    pub years: u32,
+    /// CSV file of bars (any dialect) instead of the registry's bars.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Rolling origins.
+    #[arg(long, default_value_t = common::backtest::DEFAULT_FOLDS as u32)]
+    pub folds: u32,
+    /// Trading days tested per fold.
+    #[arg(long, default_value_t = common::backtest::DEFAULT_HORIZON_DAYS as u32)]
+    pub horizon: u32,
+    /// Last test day (YYYY-MM-DD); default the latest bar with a realised 5-day outcome.
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Cap on the epochs of every training stage.
+    #[arg(long)]
+    pub max_epochs: Option<u32>,
+    /// Seed: repeatable folds and intervals.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Folds trained at once (0 = automatic: cores / libtorch threads per fit).
+    #[arg(long, default_value_t = 0)]
+    pub parallelism: u32,
+    /// `auto` | `cpu` | `cuda:N`.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Use the base LSTMDualHead instead of LSTMDualHeadEnhanced.
+    #[arg(long)]
+    pub base_model: bool,
+    /// Plain Adam training (with the cross-validated grid search unless --no-cv).
+    #[arg(long)]
+    pub plain: bool,
+    /// Skip the grid search.
+    #[arg(long)]
+    pub no_cv: bool,
+    /// 3 CV folds and the fast grid.
+    #[arg(long)]
+    pub fast: bool,
+    /// `mse` | `huber` | `volatility` | `full`.
+    #[arg(long, default_value = "full")]
+    pub reg_loss_type: String,
+    /// Keep CSV rows repeating the previous bar on weekends / holidays (dropped by default).
+    #[arg(long)]
+    pub keep_repeated_bars: bool,
+    /// libtorch intra-op CPU threads per fit.
+    #[arg(long, env = "TRAINER_CPU_THREADS")]
+    pub cpu_threads: Option<i32>,
+    /// Print the report JSON on stdout instead of the summary table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write report.json and the PNG plots into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Registry settings (the run is recorded there).
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+fn request(args: &BacktestArgs) -> Result<pb::BacktestRequest> {
+    let bars = match &args.csv {
+        None => Vec::new(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+            let mut bars = common::data::parse_csv(&text)?;
+            if !args.keep_repeated_bars {
+                let dropped = common::data::drop_repeated_bars(&mut bars);
+                if !dropped.is_empty() {
+                    eprintln!(
+                        "dropped {} rows repeating the previous bar on a weekend or holiday ({}); keep them with --keep-repeated-bars",
+                        dropped.len(),
+                        common::data::repeats::describe_dates(&dropped, 8)
+                    );
+                }
+            }
+            bars.iter().map(bar_to_pb).collect()
+        }
+    };
+    Ok(pb::BacktestRequest {
+        symbol: args.symbol.clone(),
+        years: Some(args.years),
+        end: args.end.clone().unwrap_or_default(),
+        do_cv_tune: Some(!args.no_cv),
+        fast_training: Some(args.fast),
+        use_improved_training: Some(!args.plain),
+        use_enhanced_model: Some(!args.base_model),
+        reg_loss_type: args.reg_loss_type.clone(),
+        param_grid: None,
+        do_post_training_validation: None,
+        seed: args.seed,
+        device: args.device.clone(),
+        bars,
+        max_epochs: args.max_epochs,
+        folds: Some(args.folds),
+        horizon_days: Some(args.horizon),
+        parallelism: Some(args.parallelism),
+        // Fills were already dropped above (or are kept on purpose).
+        keep_repeated_bars: Some(true),
+    })
+}
+
+struct ProgressBars {
+    _multi: MultiProgress,
+    folds: ProgressBar,
+    epochs: ProgressBar,
+}
+
+fn progress(quiet: bool, folds: u32) -> ProgressBars {
+    let multi = MultiProgress::new();
+    if quiet {
+        multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let style = |t: &str| ProgressStyle::with_template(t).expect("valid template").progress_chars("=> ");
+    let f = multi.add(ProgressBar::new(u64::from(folds)));
+    f.set_style(style("{spinner} folds  [{bar:30}] {pos}/{len} {elapsed} {msg}"));
+    let e = multi.add(ProgressBar::new(0));
+    e.set_style(style("  epochs [{bar:30}] {pos}/{len} {msg}"));
+    ProgressBars { _multi: multi, folds: f, epochs: e }
+}
+
+fn show(p: &ProgressBars, ev: &pb::BacktestEvent) {
+    match &ev.event {
+        Some(B::Started(s)) => p.folds.println(format!("run {} started ({}, device {})", ev.run_id, s.mode, s.device)),
+        Some(B::Stage(s)) => p.folds.set_message(format!("{}: {}", s.stage, s.detail)),
+        Some(B::FoldStarted(f)) => p.folds.set_message(format!(
+            "fold {}/{}: training to {} on {} samples, testing {}..{}",
+            f.fold, f.folds, f.origin, f.train_samples, f.test_start, f.test_end
+        )),
+        Some(B::FoldProgress(f)) => {
+            if let Some(Progress::Epoch(e)) = &f.progress {
+                p.epochs.set_length(u64::from(e.max_epochs));
+                p.epochs.set_position(u64::from(e.epoch));
+                p.epochs.set_message(format!("fold {} loss {:.4}", f.fold, e.train_loss));
+            }
+        }
+        Some(B::FoldResult(r)) => {
+            p.folds.inc(1);
+            let m: serde_json::Value = serde_json::from_str(&r.metrics_json).unwrap_or_default();
+            p.folds.println(format!(
+                "fold {}/{} ({} .. {}, {} days, {:.0} s): lstm hit rate {} vs base rate {}",
+                r.fold, r.folds, r.test_start, r.test_end, r.n, r.seconds, m["lstm"]["hit_rate"], m["base_rate"]["hit_rate"]
+            ));
+        }
+        Some(B::Completed(_)) => {
+            p.epochs.finish_and_clear();
+            p.folds.finish_with_message("completed");
+        }
+        Some(B::Failed(f)) => p.folds.abandon_with_message(format!("{}: {}", f.code, f.message)),
+        Some(B::Queued(q)) => p.folds.set_message(format!("queued at position {}", q.position)),
+        None => {}
+    }
+}
+
+/// The report as a table: one row per model, the main metrics with their intervals.
+pub fn summary_table(report: &serde_json::Value) -> String {
+    let f = |v: &serde_json::Value| v.as_f64().map_or("—".to_string(), |x| format!("{x:.3}"));
+    let ci = |name: &str, metric: &str| match report["ci"][name][metric].as_array() {
+        Some(a) if a.len() == 2 => format!(" [{}, {}]", f(&a[0]), f(&a[1])),
+        _ => String::new(),
+    };
+    let mut out = format!(
+        "{:<14} {:>5}  {:<24} {:>6} {:<24} {:<24} {:>7}\n",
+        "model", "n", "hit_rate [90% CI]", "auc", "brier [90% CI]", "ic [90% CI]", "rank_ic"
+    );
+    if let Some(models) = report["models"].as_object() {
+        for (name, m) in models {
+            out.push_str(&format!(
+                "{:<14} {:>5}  {:<24} {:>6} {:<24} {:<24} {:>7}\n",
+                name,
+                m["n"],
+                format!("{}{}", f(&m["hit_rate"]), ci(name, "hit_rate")),
+                f(&m["auc"]),
+                format!("{}{}", f(&m["brier"]), ci(name, "brier")),
+                format!("{}{}", f(&m["ic"]), ci(name, "ic")),
+                f(&m["rank_ic"]),
+            ));
+        }
+    }
+    out
+}
+
+/// Runs the command.
+pub async fn run(args: BacktestArgs) -> Result<()> {
+    let job = BacktestJob::try_from(request(&args)?)?;
+    let registry = crate::open_registry(&args.registry).await?;
+    let shutdown = CancellationToken::new();
+    let core = Arc::new(Core::new(
+        registry.clone(),
+        TradingCalendar::default(),
+        crate::metrics::Metrics::new(),
+        CoreSettings { cpu_threads: args.cpu_threads, ..CoreSettings::default() },
+        shutdown.clone(),
+    ));
+    if job.inline_bars.is_none() {
+        core.ensure_symbol(&job.symbol).await?;
+    }
+    let ctrl_c = shutdown.clone();
+    tokio::spawn(async move {
+        common::telemetry::shutdown_signal().await;
+        ctrl_c.cancel();
+    });
+    let p = progress(args.quiet, args.folds);
+    let by = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+    let mut events = Box::pin(stream(core, job, &by));
+    let mut completed = None;
+    while let Some(item) = events.next().await {
+        let ev = item.map_err(|s| match s.code() {
+            tonic::Code::InvalidArgument => Error::invalid(s.message().to_string()),
+            tonic::Code::FailedPrecondition => Error::FailedPrecondition(s.message().to_string()),
+            tonic::Code::NotFound => Error::not_found(s.message().to_string()),
+            tonic::Code::Cancelled => Error::Cancelled(s.message().to_string()),
+            _ => Error::internal(s.message()),
+        })?;
+        show(&p, &ev);
+        if let Some(B::Completed(c)) = ev.event {
+            completed = Some((ev.run_id, c));
+        }
+    }
+    let (run_id, c) = completed.ok_or_else(|| Error::Cancelled("the backtest ended without a report".into()))?;
+    let report: serde_json::Value = serde_json::from_str(&c.report_json)?;
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).map_err(|e| Error::invalid(format!("cannot create {}: {e}", dir.display())))?;
+        for plot in &c.plots {
+            let bytes = registry.plot(&run_id, &plot.name).await?;
+            std::fs::write(dir.join(&plot.name), bytes)
+                .map_err(|e| Error::internal(format!("cannot write {}: {e}", dir.join(&plot.name).display())))?;
+        }
+    }
+    registry.close().await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", summary_table(&report));
+        println!("run {run_id}: {:.0} s, {} folds at once", c.seconds, c.parallelism);
+    }
+    Ok(())
+}
