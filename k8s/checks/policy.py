@@ -13,7 +13,10 @@ Rules:
   with the RuntimeDefault seccomp profile, no service-account token, and every container
   (init/sidecar included) has readOnlyRootFilesystem, allowPrivilegeEscalation false, drops
   ALL capabilities and sets cpu+memory requests and limits; our own images run as uid 10001;
-* images carry an explicit tag (no `latest`);
+* images carry an explicit tag (no `latest`); our own images are exactly the ones
+  scripts/images.sh builds (lstm-forecast-trainer, -trainer-cuda, -predictor), tagged with the
+  workspace version (env WORKSPACE_VERSION, set by validate-k8s.sh from Cargo.toml), all under
+  one registry prefix per render (k8s/components/images is the one place that sets it);
 * gRPC probes and Service targetPorts point at ports the selected containers declare;
 * every Service, PodDisruptionBudget and NetworkPolicy pod selector selects some pod template,
   and the HPA targets an existing Deployment whose replica count it owns;
@@ -23,6 +26,7 @@ Rules:
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Iterator
 
@@ -30,6 +34,8 @@ import yaml
 
 APP_UID = 10001
 OWN_IMAGE_PREFIX = "lstm-forecast-"  # lstm-forecast-trainer[-cuda], lstm-forecast-predictor
+OWN_IMAGES = ("lstm-forecast-trainer", "lstm-forecast-trainer-cuda", "lstm-forecast-predictor")
+WORKSPACE_VERSION = os.environ.get("WORKSPACE_VERSION", "")
 PART_OF = ("app.kubernetes.io/part-of", "lstm-forecast")
 
 
@@ -71,6 +77,7 @@ class Checker:
         self.name = name
         self.objects = objects
         self.errors: list[str] = []
+        self.own_prefixes: set[str] = set()
         self.by_kind: dict[str, dict[str, dict[str, Any]]] = {}
         for obj in objects:
             self.by_kind.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
@@ -104,6 +111,9 @@ class Checker:
                 self.check_selects_pods(obj, obj["spec"].get("podSelector"))
             elif kind == "HorizontalPodAutoscaler":
                 self.check_hpa(obj)
+        if len(self.own_prefixes) > 1:
+            prefixes = ", ".join(sorted(p or "(none)" for p in self.own_prefixes))
+            self.errors.append(f"{self.name}: our images use several registry prefixes: {prefixes}")
         return self.errors
 
     # ---- pods -------------------------------------------------------------------------------
@@ -137,6 +147,14 @@ class Checker:
         last = image.rsplit("/", 1)[-1]
         if "@" not in image and (":" not in last or last.endswith(":latest")):
             self.error(obj, f"{where}: image {image!r} needs an explicit, non-latest tag")
+        if last.startswith(OWN_IMAGE_PREFIX):
+            name, _, tag = last.partition(":")
+            if name not in OWN_IMAGES:
+                self.error(obj, f"{where}: image {image!r} is none of {', '.join(OWN_IMAGES)}")
+            if WORKSPACE_VERSION and tag != WORKSPACE_VERSION:
+                self.error(obj, f"{where}: image {image!r} is not tagged with the workspace version "
+                                f"{WORKSPACE_VERSION} (set newTag in k8s/components/images)")
+            self.own_prefixes.add(image.rsplit("/", 1)[0] if "/" in image else "")
         sc = c.get("securityContext") or {}
         if sc.get("readOnlyRootFilesystem") is not True:
             self.error(obj, f"{where}: readOnlyRootFilesystem must be true")

@@ -39,6 +39,8 @@ pub enum Command {
     Train(TrainArgs),
     /// Print the machine-readable training specification (JSON).
     Spec,
+    /// Print a synthetic daily-bar CSV (Yahoo dialect) for demos and benchmarks.
+    GenerateBars(crate::commands::generate_bars::GenerateBarsArgs),
     /// Walk-forward backtest of a recipe against baselines, without a server; prints the report.
     Backtest(crate::commands::backtest::BacktestArgs),
 }

@@ -19,6 +19,7 @@ async fn run(command: Command) -> common::Result<()> {
         Command::Features(args) => commands::features_cmd::run(args),
         Command::Train(args) => commands::train::run(args).await,
         Command::Spec => commands::spec::run(),
+        Command::GenerateBars(args) => commands::generate_bars::run(args),
         Command::Backtest(args) => commands::backtest::run(args).await,
     }
 }

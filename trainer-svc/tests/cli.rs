@@ -201,3 +201,27 @@ fn train_runs_once_without_a_server_and_prints_the_result() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown symbol NOPE"));
 }
+
+#[test]
+fn generate_bars_prints_the_synthetic_series_ending_on_the_given_day() {
+    let out = ok(&bin()
+        .args(["generate-bars", "--days", "30", "--seed", "3", "--end", "2026-11-29"])
+        .output()
+        .unwrap());
+    let bars = common::data::parse_csv(&out).expect("generate-bars prints a CSV the importer reads");
+    assert_eq!(bars.len(), 30);
+    // 2026-11-29 is a Sunday: the series ends on the Friday before.
+    assert_eq!(bars.last().unwrap().date.to_string(), "2026-11-27");
+    // Same seed, same bars: the library generator with the same settings.
+    let expected = generate(&SyntheticConfig {
+        seed: 3,
+        days: 30,
+        start: bars[0].date,
+        ..SyntheticConfig::default()
+    });
+    assert_eq!(out, write_csv(&expected, Dialect::Yahoo));
+
+    let bad = bin().args(["generate-bars", "--days", "0"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--days"));
+}
