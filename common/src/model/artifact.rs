@@ -292,6 +292,7 @@ mod tests {
             data_start: None,
             data_end: None,
             trained_at: Utc::now(),
+            calibration: None,
         };
         let model = LoadedModel::from_artifact(&md, &bytes, Device::Cpu).unwrap();
         let replica = model.replica().unwrap();
