@@ -64,7 +64,7 @@ fn duplicate_date_names_both_rows() {
 fn unparseable_date() {
     assert_eq!(
         reject("invalid_date.csv"),
-        "row 2 (2024-13-03), field date: unparseable date, expected YYYY-MM-DD; fix or drop the row"
+        "row 2 (2024-13-03), field date: unparseable date, expected YYYY-MM-DD, optionally followed by HH:MM[:SS]; fix or drop the row"
     );
 }
 
