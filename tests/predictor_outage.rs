@@ -138,8 +138,16 @@ async fn loaded_models_answer_through_a_postgres_outage_and_new_keys_fail_fast()
     };
     served_ok += 1;
     assert_eq!(p.version_id, "newa-v1");
-    let p = c.predict(predict_request("OUT", 1)).await?.into_inner();
-    served_ok += 1;
+    // The held bars are confirmed current again by the next change poll after the recovery.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let p = loop {
+        let p = c.predict(predict_request("OUT", 1)).await?.into_inner();
+        served_ok += 1;
+        if p.bars_source != "memory:stale" || Instant::now() >= deadline {
+            break p;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(p.bars_source == "memory" || p.bars_source == "registry", "{}", p.bars_source);
     assert!(p.bars_age_seconds < 1.5, "{}", p.bars_age_seconds);
 
