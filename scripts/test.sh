@@ -35,7 +35,7 @@ echo "registry backends under test: sqlite${TEST_POSTGRES_URL:+ postgres}${TEST_
 python3 scripts/check-links.py
 bash scripts/validate-k8s.sh
 
-cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-2}"
+cargo test --workspace --locked --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"
 
 if [ "${CONTAINER_TEST:-1}" = 0 ]; then
   echo "NOTICE: CONTAINER_TEST=0 — skipping the container images and their system test"

@@ -147,7 +147,10 @@ async fn postgres_db() -> Option<String> {
             return None;
         }
     };
-    let name = format!("trainer_faults_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    // Tests of this file run concurrently in one process: a counter keeps their databases apart.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("trainer_faults_{}_{}_{n}", std::process::id(), chrono::Utc::now().timestamp_micros());
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create db");
     let base = server.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(server);
     Some(format!("{base}/{name}"))
