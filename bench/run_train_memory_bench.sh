@@ -9,7 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export LIBTORCH="${LIBTORCH:-$PWD/.libtorch}" LIBTORCH_CXX11_ABI=1
 cargo build -q -p trainer-svc --bin trainer-svc
-cargo build -q -p common --example generate_bars
 bin="$PWD/target/debug"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(2520 7500 15000 20000)
@@ -18,7 +17,7 @@ trap 'rm -rf "$work"' EXIT
 printf '%-8s %-10s %-12s %-8s %s\n' days max_rss_mb wall_s exit result
 for days in "${sizes[@]}"; do
   csv="$work/bars-$days.csv"
-  "$bin/examples/generate_bars" --days "$days" --seed 3 --end 2024-12-31 > "$csv"
+  "$bin/trainer-svc" generate-bars --days "$days" --seed 3 --end 2024-12-31 > "$csv"
   db="sqlite://$work/reg-$days.db"
   "$bin/trainer-svc" import --symbol MEM --csv "$csv" --database-url "$db" > /dev/null
   set +e
