@@ -1,7 +1,8 @@
 """Renders QUALITY.md's tables from backtest reports written by `trainer-svc backtest --out`.
 
 Usage: python bench/quality_md.py OUT_DIR > tables.md
-OUT_DIR holds one folder per run, `<SYMBOL>-<recipe>/report.json` (recipe `default` or `base`).
+OUT_DIR holds one folder per run, `<SYMBOL>-<recipe>/report.json` (recipe `default`, `base`, or
+`temperature` / `platt` / `none`: the default recipe with that calibration).
 Prints, per symbol, one row per model: pooled metrics with their 90 % block-bootstrap intervals,
 and the model-minus-best-baseline differences. Numbers only; the reading is written by a person.
 """
@@ -35,7 +36,9 @@ def main(out_dir):
         print("| model | n | hit rate [90 % CI] | bal. acc. | AUC | Brier [90 % CI] | log loss | ECE | IC [90 % CI] | rank IC | MAE cum | RMSE cum | vol match |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         rows = []
-        for recipe, label in [("default", "lstm (default recipe)"), ("base", "lstm (base model)")]:
+        for recipe, label in [("default", "lstm (default recipe)"), ("base", "lstm (base model)"),
+                              ("platt", "lstm (default, platt)"), ("temperature", "lstm (default, temperature)"),
+                              ("none", "lstm (default, no calibration)")]:
             if recipe in reports:
                 rows.append((label, reports[recipe], "lstm"))
         baseline_source = reports.get("default") or any_report
@@ -58,6 +61,18 @@ def main(out_dir):
                 print(f"| {recipe} | {metric} | {best} | {fmt(diff)} | "
                       f"{'—' if not iv else f'[{fmt(iv[0])}, {fmt(iv[1])}]'} |")
         print()
+        methods = [r for r in ["default", "platt", "temperature", "none"] if r in reports]
+        if len(methods) > 1:
+            print("Calibration of the default recipe's fold models (same seeded fits; `raw` = softmax):\n")
+            print("| recipe | calibration | Brier raw → calibrated | log loss raw → calibrated | ECE raw → calibrated | coverage 80 % | coverage 95 % |")
+            print("|---|---|---|---|---|---|---|")
+            for r in methods:
+                rep = reports[r]
+                m, raw = rep["models"]["lstm"], rep["models"]["lstm_raw"]
+                print(f"| {r} | {rep['recipe'].get('calibration')} | {fmt(raw['brier'])} → {fmt(m['brier'])} | "
+                      f"{fmt(raw['log_loss'])} → {fmt(m['log_loss'])} | {fmt(raw['ece'])} → {fmt(m['ece'])} | "
+                      f"{fmt(m.get('coverage_80'))} | {fmt(m.get('coverage_95'))} |")
+            print()
         print("Per fold (lstm hit rate, default / base; base_rate hit rate):\n")
         print("| fold | test days | default | base | base_rate |")
         print("|---|---|---|---|---|")

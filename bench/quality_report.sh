@@ -6,7 +6,8 @@
 # reading in QUALITY.md is written by a person from those tables (numbers are never tuned to).
 #
 # Usage: bash bench/quality_report.sh
-# Env:   YEARS (key length, default 1), FOLDS (6), HORIZON (60), SEED (1), RECIPES ("default base"),
+# Env:   YEARS (key length, default 1), FOLDS (6), HORIZON (60), SEED (1), RECIPES ("default base";
+#        also platt / temperature / none = the default recipe with that calibration method),
 #        SYMBOLS ("AMZN NVDA SPX"), MAX_EPOCHS (unset = the recipe's own), PARALLELISM (0 = auto).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,12 @@ echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) 
 for sym in $SYMBOLS; do
   for recipe in $RECIPES; do
     flags=()
-    [[ $recipe == base ]] && flags+=(--base-model)
+    case $recipe in
+      default) ;;
+      base) flags+=(--base-model) ;;
+      platt | temperature | none) flags+=(--calibration "$recipe") ;;
+      *) echo "unknown recipe $recipe (default, base, platt, temperature, none)" >&2; exit 2 ;;
+    esac
     [[ -n ${MAX_EPOCHS:-} ]] && flags+=(--max-epochs "$MAX_EPOCHS")
     start=$(date +%s)
     "$BIN" backtest --symbol "$sym" --years "$YEARS" --csv "$DATA/$(file_of "$sym")" --folds "$FOLDS" \

@@ -14,7 +14,8 @@
 #      the pipeline itself has its own tests), waits until the predictor hot-loads that version
 #      and Predict answers with it;
 #   4. `podman stop` (SIGTERM) each container: a Health/Watch stream opened before must report
-#      NOT_SERVING, and the process must exit 0 within the grace period.
+#      NOT_SERVING and then be ended by the service, and the process must exit 0 within the
+#      grace period.
 # Prints a NOTICE and exits 0 where podman cannot work (not root, neither podman nor apt, the
 # tools cannot be installed, `podman info` fails) — anything failing after that is a test failure.
 # Containers share the host network (127.0.0.1 on free ports): no CNI plugins are needed.
@@ -104,9 +105,9 @@ wait_serving() {
 
 # stop_checked CONTAINER ADDR SERVICE GRACE: SIGTERM via podman stop; a Health/Watch stream
 # opened before must report NOT_SERVING (which also shows that the signal reached the service,
-# PID 1 in the container), then — the watcher hangs up, as a client that saw NOT_SERVING does —
-# the process must exit 0 within GRACE seconds. (A Watch client that never hangs up keeps
-# tonic's graceful shutdown waiting for its stream until podman's SIGKILL.)
+# PID 1 in the container), then the service ends that stream itself (the watcher never hangs
+# up), and the process must exit 0 within GRACE seconds — an open Watch must not hold the
+# graceful shutdown until podman's SIGKILL.
 stop_checked() {
   local container=$1 addr=$2 service=$3 grace=$4 watch=$work/watch-$1.json t0 t1 code took
   "$grpcurl" -plaintext -d "{\"service\":\"$service\"}" "$addr" grpc.health.v1.Health/Watch >"$watch" 2>&1 &
@@ -117,7 +118,11 @@ stop_checked() {
   podman stop -t "$grace" "$container" >/dev/null 2>"$work/stop-$container.err" &
   local stopper=$!
   for _ in $(seq 1 $((grace * 20))); do grep -q '"NOT_SERVING"' "$watch" && break; sleep 0.05; done
-  kill "$watcher" 2>/dev/null || true
+  for _ in $(seq 1 $((grace * 20))); do kill -0 "$watcher" 2>/dev/null || break; sleep 0.05; done
+  if kill -0 "$watcher" 2>/dev/null; then
+    kill "$watcher" 2>/dev/null || true
+    fail "$container: the Health/Watch stream was still open ${grace}s after SIGTERM"
+  fi
   wait "$watcher" 2>/dev/null || true
   wait "$stopper" || fail "podman stop $container failed: $(cat "$work/stop-$container.err")"
   t1=$(date +%s.%N)

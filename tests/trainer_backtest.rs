@@ -44,7 +44,9 @@ async fn collect(
 async fn backtest_streams_folds_and_stores_its_report_with_the_run() -> anyhow::Result<()> {
     let h = TrainerHarness::start().await?;
     let mut c = h.client().await?;
-    let (events, status) = collect(c.backtest(request(400, 2, 20, 1)).await).await;
+    // A recipe field of SPEC 13.2 travels to every fold's fit, as in Train.
+    let req = pb::BacktestRequest { calibration: "temperature".into(), ..request(400, 2, 20, 1) };
+    let (events, status) = collect(c.backtest(req).await).await;
     assert!(status.is_none(), "{status:?}");
     let run_id = events[0].run_id.clone();
     let started = events.iter().find_map(|e| match &e.event { Some(B::Started(s)) => Some(s.clone()), _ => None });
@@ -59,6 +61,7 @@ async fn backtest_streams_folds_and_stores_its_report_with_the_run() -> anyhow::
     assert_eq!(report["models"]["lstm"]["per_fold"].as_array().unwrap().len(), 2);
     assert!(report["ci"]["lstm"]["hit_rate"].is_array());
     assert!(report["models"]["base_rate"]["hit_rate"].is_number());
+    assert_eq!(report["recipe"]["calibration"], "temperature", "{}", report["recipe"]);
 
     let runs = c.get_training_runs(pb::GetTrainingRunsRequest { run_id: run_id.clone(), ..Default::default() }).await?.into_inner().runs;
     assert_eq!((runs[0].mode.as_str(), runs[0].status.as_str()), ("backtest", "succeeded"));
@@ -90,6 +93,12 @@ async fn cancel_mid_fold_leaves_no_report_and_bad_input_is_refused() -> anyhow::
     let e = c.backtest(pb::BacktestRequest { folds: Some(0), ..request(400, 1, 20, 1) }).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
     assert!(e.message().contains("folds"), "{}", e.message());
+    // The recipe fields are validated exactly as Train validates them.
+    let e = c.backtest(pb::BacktestRequest { calibration: "isotonic".into(), ..request(400, 1, 20, 1) }).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(e.message().contains("calibration"), "{}", e.message());
+    let e = c.backtest(pb::BacktestRequest { n_trials: Some(5), ..request(400, 1, 20, 1) }).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "n_trials without search = tpe: {e:?}");
     let (_, status) = collect(c.backtest(request(300, 6, 60, 1)).await).await;
     let status = status.expect("horizon too long fails");
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");

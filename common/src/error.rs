@@ -36,6 +36,11 @@ pub enum Error {
     /// The registry database cannot be reached.
     #[error("registry unavailable: {0}")]
     Unavailable(String),
+    /// The registry's storage is out of space (SQLite "database or disk is full", PostgreSQL
+    /// `53100 disk_full`, MySQL "table is full" / "disk full", `ENOSPC`). Nothing was half
+    /// written (the write's transaction rolled back); free space, then retry.
+    #[error("registry storage is full: {0}; free space on the database's disk (or raise its quota), then retry")]
+    StorageFull(String),
     /// Stored data failed verification (sha256 mismatch, unreadable weights).
     #[error("corrupt data: {0}")]
     Corrupt(String),
@@ -71,6 +76,7 @@ impl Error {
             Error::LeaseTimeout(_) => tonic::Code::Aborted,
             Error::Aborted(_) => tonic::Code::Aborted,
             Error::Unavailable(_) => tonic::Code::Unavailable,
+            Error::StorageFull(_) => tonic::Code::ResourceExhausted,
             Error::Corrupt(_) => tonic::Code::DataLoss,
             Error::Cancelled(_) => tonic::Code::Cancelled,
             Error::Internal(_) => tonic::Code::Internal,
@@ -98,6 +104,9 @@ impl From<serde_json::Error> for Error {
 
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
+        if err.kind() == std::io::ErrorKind::StorageFull {
+            return Error::StorageFull(err.to_string());
+        }
         Error::Internal(format!("io: {err}"))
     }
 }
@@ -106,6 +115,11 @@ impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         match err {
             sqlx::Error::RowNotFound => Error::NotFound("no such row in the registry".into()),
+            sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => Error::StorageFull(io.to_string()),
+            // SQLITE_FULL (13), PostgreSQL disk_full, MySQL ER_RECORD_FILE_FULL / ER_DISK_FULL.
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("13" | "53100" | "1114" | "1021")) => {
+                Error::StorageFull(db.message().to_string())
+            }
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
@@ -158,6 +172,8 @@ mod tests {
             (Error::InsufficientData { need: 65, got: 40 }, tonic::Code::FailedPrecondition),
             (Error::LeaseTimeout("AAPL".into()), tonic::Code::Aborted),
             (Error::Unavailable("db".into()), tonic::Code::Unavailable),
+            (Error::StorageFull("database or disk is full".into()), tonic::Code::ResourceExhausted),
+            (Error::from(std::io::Error::from(std::io::ErrorKind::StorageFull)), tonic::Code::ResourceExhausted),
         ];
         for (err, code) in cases {
             assert_eq!(tonic::Status::from(err).code(), code);

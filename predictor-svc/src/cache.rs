@@ -552,6 +552,7 @@ fn with_suffix(e: &Error, suffix: &str) -> Error {
         Error::FailedPrecondition(m) => Error::FailedPrecondition(m + suffix),
         Error::LeaseTimeout(m) => Error::LeaseTimeout(m + suffix),
         Error::Unavailable(m) => Error::Unavailable(m + suffix),
+        Error::StorageFull(m) => Error::StorageFull(m + suffix),
         Error::Corrupt(m) => Error::Corrupt(m + suffix),
         Error::Cancelled(m) => Error::Cancelled(m + suffix),
         Error::Aborted(m) => Error::Aborted(m + suffix),

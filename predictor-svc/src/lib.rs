@@ -137,17 +137,22 @@ pub async fn serve_with_metrics(
 
     let grace = Duration::from_millis(config.shutdown_grace_ms);
     let signal = {
-        let health = health.clone();
+        let mut health = health.clone();
         let stop = stop.clone();
         async move {
             shutdown.await;
             tracing::info!("shutting down: health NOT_SERVING, draining in-flight requests");
             stop.cancel();
-            health.set_service_status("", ServingStatus::NotServing).await;
-            health.set_service_status(SERVICE_NAME, ServingStatus::NotServing).await;
-            health.set_service_status(REGISTRY_HEALTH_NAME, ServingStatus::NotServing).await;
+            for name in ["", SERVICE_NAME, REGISTRY_HEALTH_NAME] {
+                health.set_service_status(name, ServingStatus::NotServing).await;
+            }
             if !grace.is_zero() {
                 tokio::time::sleep(grace).await;
+            }
+            // End every Health/Watch stream (its watcher has seen NOT_SERVING): an open Watch
+            // would otherwise hold the graceful shutdown until the orchestrator's SIGKILL.
+            for name in ["", SERVICE_NAME, REGISTRY_HEALTH_NAME] {
+                health.clear_service_status(name).await;
             }
         }
     };

@@ -419,6 +419,7 @@ pub(crate) fn clone_error(e: &Error) -> Error {
         Error::LeaseTimeout(m) => Error::LeaseTimeout(m.clone()),
         Error::Aborted(m) => Error::Aborted(m.clone()),
         Error::Unavailable(m) => Error::Unavailable(m.clone()),
+        Error::StorageFull(m) => Error::StorageFull(m.clone()),
         Error::Corrupt(m) => Error::Corrupt(m.clone()),
         Error::Cancelled(m) => Error::Cancelled(m.clone()),
         Error::Internal(m) => Error::Internal(m.clone()),

@@ -131,12 +131,35 @@ async fn serve_answers_and_stops_on_sigterm() {
         .unwrap()
         .into_inner();
     assert_eq!(p.version_id, "cli-v1");
+    // A Health/Watch client that never hangs up (as a sidecar or a mesh proxy may hold one).
+    let mut health = tonic_health::pb::health_client::HealthClient::connect(format!("http://{grpc}")).await.unwrap();
+    let mut watch = health
+        .watch(tonic_health::pb::HealthCheckRequest { service: "lstm.v1.Predictor".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().expect("first watch answer");
+    assert_eq!(first.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
     let pid = child.id().unwrap().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
+    // The watcher is told NOT_SERVING, then its stream ends: it does not hold the shutdown.
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        let mut seen = Vec::new();
+        while let Ok(Some(m)) = watch.message().await {
+            seen.push(m.status);
+        }
+        seen
+    })
+    .await
+    .expect("the Health/Watch stream did not end within 15 s of SIGTERM");
+    assert!(
+        seen.contains(&(tonic_health::pb::health_check_response::ServingStatus::NotServing as i32)),
+        "watcher saw {seen:?}"
+    );
     let status = tokio::time::timeout(std::time::Duration::from_secs(15), child.wait())
         .await
-        .expect("server did not stop within 15 s of SIGTERM")
+        .expect("server did not stop within 15 s of SIGTERM while a Health/Watch stream was open")
         .unwrap();
     assert!(status.success(), "exit status {status}");
 }

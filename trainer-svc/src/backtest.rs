@@ -62,6 +62,14 @@ impl TryFrom<pb::BacktestRequest> for BacktestJob {
             horizon_days,
             parallelism,
             keep_repeated_bars,
+            calibration,
+            require_beats_baseline,
+            search,
+            n_trials,
+            cv_metric,
+            search_space,
+            target_precision,
+            search_time_budget_seconds,
         } = r;
         // The recipe is parsed exactly as Train parses it.
         let train = TrainJob::try_from(pb::TrainRequest {
@@ -78,6 +86,14 @@ impl TryFrom<pb::BacktestRequest> for BacktestJob {
             seed,
             device,
             max_epochs,
+            calibration,
+            require_beats_baseline,
+            search,
+            n_trials,
+            cv_metric,
+            search_space,
+            target_precision,
+            search_time_budget_seconds,
             ..Default::default()
         })?;
         let mut recipe = train.pipeline;

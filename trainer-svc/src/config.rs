@@ -180,6 +180,67 @@ pub struct FeaturesArgs {
     pub end: Option<NaiveDate>,
 }
 
+/// The SPEC §13.2 / §13.3 recipe options, shared by `train` and `backtest` (TrainRequest /
+/// BacktestRequest fields 21–28).
+#[derive(Debug, Clone, Args)]
+pub struct RecipeFlags {
+    /// Direction-head calibration: `temperature` | `platt` | `none` (empty = the default named by
+    /// `trainer-svc spec`).
+    #[arg(long, default_value = "")]
+    pub calibration: String,
+    /// Keep the candidate non-current unless its holdout Brier beats the best baseline's.
+    #[arg(long)]
+    pub require_beats_baseline: bool,
+    /// Precision the UP signal's threshold must reach on the calibration data.
+    #[arg(long)]
+    pub target_precision: Option<f64>,
+    /// CV search: `grid` (default) or `tpe` (over the default search space).
+    #[arg(long, default_value = "grid")]
+    pub search: String,
+    /// TPE trials (default 20); only with `--search tpe`.
+    #[arg(long)]
+    pub n_trials: Option<u32>,
+    /// What the CV search maximises: `score` or `auc` (default: score for the grid, auc for TPE).
+    #[arg(long, default_value = "")]
+    pub cv_metric: String,
+    /// TPE: start no new trial after this many seconds; only with `--search tpe`.
+    #[arg(long)]
+    pub search_time_budget_seconds: Option<u32>,
+}
+
+impl RecipeFlags {
+    /// These options as TrainRequest fields (the rest left at their defaults); BacktestRequest
+    /// takes the same fields through [`RecipeFlags::backtest_fields`].
+    pub fn request_fields(&self) -> common::pb::TrainRequest {
+        common::pb::TrainRequest {
+            calibration: self.calibration.clone(),
+            require_beats_baseline: Some(self.require_beats_baseline),
+            target_precision: self.target_precision,
+            search: self.search.clone(),
+            n_trials: self.n_trials,
+            cv_metric: self.cv_metric.clone(),
+            search_space: None,
+            search_time_budget_seconds: self.search_time_budget_seconds,
+            ..Default::default()
+        }
+    }
+
+    /// These options as BacktestRequest fields (the rest left at their defaults).
+    pub fn backtest_fields(&self) -> common::pb::BacktestRequest {
+        common::pb::BacktestRequest {
+            calibration: self.calibration.clone(),
+            require_beats_baseline: Some(self.require_beats_baseline),
+            target_precision: self.target_precision,
+            search: self.search.clone(),
+            n_trials: self.n_trials,
+            cv_metric: self.cv_metric.clone(),
+            search_space: None,
+            search_time_budget_seconds: self.search_time_budget_seconds,
+            ..Default::default()
+        }
+    }
+}
+
 /// `trainer-svc train --symbol S --years N [...]`: the same options as the Train RPC.
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
@@ -231,33 +292,15 @@ pub struct TrainArgs {
     /// Drop (instead of keeping) a candidate that loses the validation.
     #[arg(long)]
     pub drop_rejected: bool,
-    /// Direction-head calibration: `temperature` | `platt` | `none` (empty = default, platt).
-    #[arg(long, default_value = "")]
-    pub calibration: String,
-    /// Keep the candidate non-current unless its holdout Brier beats the best baseline's.
-    #[arg(long)]
-    pub require_beats_baseline: bool,
-    /// Precision the UP signal's threshold must reach on the calibration data.
-    #[arg(long)]
-    pub target_precision: Option<f64>,
     /// `mse` | `huber` | `volatility` | `full`.
     #[arg(long, default_value = "full")]
     pub reg_loss_type: String,
     /// How long to wait for the symbol's lease.
     #[arg(long, default_value_t = 600)]
     pub lease_timeout_seconds: u32,
-    /// CV search: `grid` (default) or `tpe` (over the default search space).
-    #[arg(long, default_value = "grid")]
-    pub search: String,
-    /// TPE trials (default 20); only with `--search tpe`.
-    #[arg(long)]
-    pub n_trials: Option<u32>,
-    /// What the CV search maximises: `score` or `auc` (default: score for the grid, auc for TPE).
-    #[arg(long, default_value = "")]
-    pub cv_metric: String,
-    /// TPE: start no new trial after this many seconds; only with `--search tpe`.
-    #[arg(long)]
-    pub search_time_budget_seconds: Option<u32>,
+    /// Calibration, gate and search of the recipe.
+    #[command(flatten)]
+    pub recipe: RecipeFlags,
     /// libtorch intra-op CPU threads.
     #[arg(long, env = "TRAINER_CPU_THREADS")]
     pub cpu_threads: Option<i32>,

@@ -210,7 +210,7 @@ pub async fn serve_with_metrics(
     );
 
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let (h2, core2, t2) = (health.clone(), core.clone(), token.clone());
+    let (mut h2, core2, t2) = (health.clone(), core.clone(), token.clone());
     let signal = async move {
         shutdown.await;
         // Health first, so probes and load balancers stop sending work; then cancel runs.
@@ -219,6 +219,10 @@ pub async fn serve_with_metrics(
         info!(active_runs = core2.live.len(), "shutting down: cancelling runs");
         core2.live.cancel_all();
         t2.cancel();
+        // End the Health/Watch streams (each has been sent NOT_SERVING first), so they do not
+        // hold the graceful shutdown until the forced stop below.
+        h2.clear_service_status(SERVICE_NAME).await;
+        h2.clear_service_status("").await;
     };
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = tls {

@@ -2,7 +2,8 @@
 //! trainer running a run (the other replica closes it as abandoned, AttachRun ends, the lease
 //! is free for a new Train), SIGTERM mid-run (UNAVAILABLE), a registry that stops answering
 //! (health NOT_SERVING), undecodable requests (INVALID_ARGUMENT), an AUTH_TOKEN from a Secret
-//! file with its trailing newline.
+//! file with its trailing newline, and a registry disk that fills mid-run (RESOURCE_EXHAUSTED, no
+//! version, the lease free once space is back).
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -328,4 +329,129 @@ async fn health_is_not_serving_while_the_registry_cannot_be_written() -> anyhow:
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
+}
+
+/// A tmpfs of `size` mounted on a fresh directory, unmounted when dropped; `None` (with a
+/// NOTICE) where this process may not mount (not root, no mount namespace).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("NOTICE: cannot mount a tmpfs here (needs root); skipping the full-disk test");
+            return None;
+        }
+        Some(SmallDisk { dir })
+    }
+
+    /// Writes a filler file until the disk refuses more (ENOSPC).
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.dir.path().join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        for chunk in [1 << 20, 4096, 512] {
+            let block = vec![7u8; chunk];
+            while f.write_all(&block).and_then(|()| f.flush()).is_ok() {}
+        }
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+/// The disk under a SQLite registry fills while a run trains: the run fails with
+/// RESOURCE_EXHAUSTED saying the storage is full (not INTERNAL), no version of it exists, the
+/// database passes `PRAGMA integrity_check`; once space is freed the run is recorded as ended
+/// (its end retried, or closed as abandoned), health is SERVING, and the symbol's lease is free
+/// for a new Train without queueing behind the failed run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_mid_run_fails_cleanly_and_frees_the_lease() -> anyhow::Result<()> {
+    let Some(disk) = SmallDisk::mount("24m") else { return Ok(()) };
+    let db_path = disk.dir.path().join("registry.db");
+    let db = format!("sqlite://{}", db_path.display());
+    let t = Trainer::start(&db, &[]).await;
+    let mut c = t.client().await?;
+    c.ingest_bars(pb::IngestBarsRequest { symbol: "FULL".into(), bars: bars(5, 300), csv: String::new(), ..Default::default() })
+        .await?;
+    let mut stream = c.train(train("FULL", 40)).await?.into_inner();
+    let run_id = until_first_epoch(&mut stream).await;
+    let filler = disk.fill();
+
+    let (mut failed, mut status) = (None, None);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(120), stream.message()).await? {
+            Ok(Some(ev)) => {
+                assert!(!matches!(ev.event, Some(Event::Completed(_))), "a run completed on a full disk: {ev:?}");
+                if let Some(Event::Failed(f)) = ev.event {
+                    failed = Some(f);
+                }
+            }
+            Ok(None) => break,
+            Err(s) => {
+                status = Some(s);
+                break;
+            }
+        }
+    }
+    let (code, message) = match (failed, status) {
+        (Some(f), _) => (f.code, f.message),
+        (None, Some(s)) => (metrics_code(s.code()), s.message().to_string()),
+        (None, None) => panic!("the stream ended without a terminal event or status"),
+    };
+    assert_eq!(code, "RESOURCE_EXHAUSTED", "{message}");
+    assert!(message.contains("storage is full") && message.contains("free space"), "{message}");
+
+    std::fs::remove_file(filler)?;
+    // The end of the run is on record within about one lease ttl of the space coming back.
+    let reg = common::registry::Registry::connect(&db).await?;
+    let deadline = Instant::now() + Duration::from_secs(TTL_SECONDS + 15);
+    let ended = loop {
+        let run = reg.runs(None, Some(&run_id), 1).await?.remove(0);
+        if run.status != "running" && run.status != "queued" {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "run still {} after the disk was freed", run.status);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(matches!(ended.status.as_str(), "failed" | "abandoned"), "{ended:?}");
+    let versions = c.list_versions(pb::ListVersionsRequest { symbol: "FULL".into(), years: None }).await?.into_inner();
+    assert!(versions.versions.is_empty(), "a version of a run that failed on a full disk: {versions:?}");
+    let integrity: (String,) = {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&db).await?;
+        sqlx::query_as("PRAGMA integrity_check").fetch_one(&mut conn).await?
+    };
+    assert_eq!(integrity.0, "ok");
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while t.serving().await? != ServingStatus::Serving {
+        assert!(Instant::now() < deadline, "health not SERVING after the disk was freed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut again = c.train(train("FULL", 2)).await?.into_inner();
+    let mut completed = false;
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), again.message()).await?? {
+        assert!(!matches!(ev.event, Some(Event::Queued(_))), "queued behind the failed run: {ev:?}");
+        completed |= matches!(ev.event, Some(Event::Completed(_)));
+    }
+    assert!(completed);
+    drop(t);
+    Ok(())
+}
+
+fn metrics_code(code: Code) -> String {
+    trainer_svc::metrics::code_name(code).to_string()
 }

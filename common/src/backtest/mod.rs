@@ -3,7 +3,7 @@
 //! [`run_backtest`] plans `folds` rolling origins `horizon_days` apart ([`folds`]); each fold
 //! trains the recipe with the pipeline the Train RPC runs ([`crate::training::run_pipeline`]) on
 //! the `(symbol, years)` data ending at its origin, then forecasts every test day from bars up to
-//! that day only, through the predictor's forecast path ([`forecast`]). The [`baselines`] are
+//! that day only, through the predictor's forecast path ([`forecast`]). The [`crate::baselines`] are
 //! fitted on the same fold training samples and answer the same days. [`metrics`] are computed
 //! pooled and per fold, with 90 % moving-block [`bootstrap`] intervals; [`report`] assembles the
 //! JSON of SPEC §13.1 and [`plots`] its charts.
@@ -16,7 +16,6 @@
 //! libtorch has one global CPU generator: a *seeded* backtest trains its folds one at a time
 //! (the pipeline holds the process-wide RNG lock while it trains) so the report is repeatable;
 //! feature building, baselines and forecasts still overlap.
-pub mod baselines;
 pub mod bootstrap;
 pub mod folds;
 pub mod forecast;

@@ -21,7 +21,7 @@
 //! report is reproducible byte for byte.
 use serde_json::{json, Map, Value};
 
-use super::baselines::BASELINES;
+use crate::baselines::BASELINES;
 use super::bootstrap::{intervals, Statistic};
 use super::metrics::{brier, compute, hit_rate, pearson, up, Answers};
 use super::run::FoldOutput;

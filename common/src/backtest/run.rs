@@ -7,7 +7,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use tokio_util::sync::CancellationToken;
 
-use super::baselines::{fit_all, DayFeatures};
+use crate::baselines::{fit_all, DayFeatures};
 use super::folds::{training_samples, Fold};
 use super::forecast::{forecasts, model_answers, test_windows};
 use super::metrics::{compute, Answers};

@@ -1,23 +1,24 @@
-//! Baselines a model must beat (issue 11 item 4; shared with the walk-forward backtest):
+//! Baselines a model must beat — one implementation for the deploy gate (issue 11 item 4) and
+//! the walk-forward backtest (SPEC §13.1):
 //!
 //! - [`BaseRate`]: always answers the training part's share of up samples;
 //! - [`LinearBaseline`]: L2-regularised logistic regression (`linfa-logistic`) of the direction
 //!   on the 21 raw features of each window's **last day**, standardised with the training
-//!   part's mean / std.
+//!   part's mean / std — the `linear` baseline of [`regression`], on windows;
+//! - [`regression`]: the backtest's full set (base rate, momentum, reversion, linear with ridge
+//!   magnitudes, zero return) on bars.
 //!
-//! Both are fitted on the same training samples as the model and scored on its holdout.
+//! All are fitted on the same training samples as the model and scored on the same days.
 use crate::calibration::ProbabilityScores;
 use crate::evaluation::auc;
 use crate::features::{Samples, N_FEATURES, SEQ_LEN};
-use crate::{Error, Result};
-use linfa::traits::Fit;
-use linfa::Dataset;
-use linfa_logistic::{FittedLogisticRegression, LogisticRegression};
-use ndarray::{Array1, Array2};
+use crate::Result;
 use serde::{Deserialize, Serialize};
 
-/// L2 penalty of [`LinearBaseline`] on the summed log loss (ridge-like shrinkage).
-pub const LINEAR_ALPHA: f64 = 1.0;
+pub mod regression;
+
+pub use regression::{fit_all, Baseline, DayFeatures, BASELINES, L2_PENALTY};
+use regression::{DirectionFit, Inputs};
 
 /// The training part's up share, answered for every sample.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
@@ -40,74 +41,35 @@ impl BaseRate {
     }
 }
 
-/// Logistic regression on the last day's features.
+/// Logistic regression of the direction on the last window day's features (the backtest's
+/// `linear` direction fit, [`regression`]).
 #[derive(Debug, Clone)]
 pub struct LinearBaseline {
-    mean: [f64; N_FEATURES],
-    std: [f64; N_FEATURES],
-    model: Option<FittedLogisticRegression<f64, i64>>,
-    constant: f64,
+    fit: DirectionFit,
 }
 
 /// The last day's 21 raw features of every window of `s`.
-fn last_day(s: &Samples) -> Vec<[f64; N_FEATURES]> {
+fn last_day(s: &Samples) -> Vec<DayFeatures> {
     let w = SEQ_LEN * N_FEATURES;
     (0..s.len())
-        .map(|i| {
-            let row = &s.x[i * w + (SEQ_LEN - 1) * N_FEATURES..(i + 1) * w];
-            std::array::from_fn(|k| f64::from(row[k]))
-        })
+        .map(|i| DayFeatures::from_last_row(&s.x[i * w + (SEQ_LEN - 1) * N_FEATURES..(i + 1) * w]))
         .collect()
 }
 
 impl LinearBaseline {
-    /// Fits on `train`. A training part with one class only gives a constant answer (its class).
+    /// Fits on `train`. A training part with one class only (or a failed solve, logged) gives a
+    /// constant answer: its up share.
     pub fn fit(train: &Samples) -> Result<LinearBaseline> {
-        let n = train.len();
-        if n == 0 {
-            return Err(Error::invalid("linear baseline: no training samples"));
+        if train.is_empty() {
+            return Err(crate::Error::invalid("linear baseline: no training samples"));
         }
-        let rows = last_day(train);
-        let mut mean = [0.0; N_FEATURES];
-        let mut std = [0.0; N_FEATURES];
-        for k in 0..N_FEATURES {
-            mean[k] = rows.iter().map(|r| r[k]).sum::<f64>() / n as f64;
-            let var = rows.iter().map(|r| (r[k] - mean[k]).powi(2)).sum::<f64>() / n as f64;
-            std[k] = if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 };
-        }
-        let base = BaseRate::fit(&train.y_dir).prob_up;
-        let mut me = LinearBaseline { mean, std, model: None, constant: base };
-        if base == 0.0 || base == 1.0 {
-            return Ok(me);
-        }
-        let x = me.design(&rows)?;
-        let y = Array1::from_vec(train.y_dir.iter().map(|l| i64::from(*l != 0)).collect());
-        let fitted = LogisticRegression::default()
-            .alpha(LINEAR_ALPHA)
-            .max_iterations(200)
-            .fit(&Dataset::new(x, y))
-            .map_err(|e| Error::internal(format!("linear baseline did not converge: {e}")))?;
-        me.model = Some(fitted);
-        Ok(me)
-    }
-
-    fn design(&self, rows: &[[f64; N_FEATURES]]) -> Result<Array2<f64>> {
-        let flat: Vec<f64> = rows
-            .iter()
-            .flat_map(|r| (0..N_FEATURES).map(move |k| (r[k] - self.mean[k]) / self.std[k]))
-            .collect();
-        Array2::from_shape_vec((rows.len(), N_FEATURES), flat).map_err(|e| Error::internal(format!("baseline matrix: {e}")))
+        let y: Vec<bool> = train.y_dir.iter().map(|l| *l != 0).collect();
+        Ok(LinearBaseline { fit: DirectionFit::fit(Inputs::All, &last_day(train), &y) })
     }
 
     /// `P(up)` for every window of `s`.
     pub fn predict(&self, s: &Samples) -> Result<Vec<f64>> {
-        let Some(m) = &self.model else { return Ok(vec![self.constant; s.len()]) };
-        if s.is_empty() {
-            return Ok(Vec::new());
-        }
-        let p = m.predict_probabilities(&self.design(&last_day(s))?);
-        // linfa's "positive" class is the more frequent label, not 1.
-        Ok(if m.labels().pos.class == 1 { p.to_vec() } else { p.iter().map(|q| 1.0 - q).collect() })
+        Ok(self.fit.prob_up(&last_day(s)))
     }
 }
 

@@ -5,7 +5,7 @@ use super::conformal::{LEVELS, VOL_FLOOR_MIN, VOL_FLOOR_SHARE};
 use super::direction::{CALIBRATION_ALPHA, DEFAULT_CALIBRATION, MAX_TEMPERATURE, MIN_CALIBRATION_SAMPLES};
 use super::scores::{ECE_BINS, EPS};
 use super::signal::{DEFAULT_TARGET_PRECISION, MIN_POSITIVES, TAU_MAX, TAU_MIN, TAU_STEP};
-use crate::baselines::LINEAR_ALPHA;
+use crate::baselines::L2_PENALTY;
 use crate::evaluation::PURGE_GAP;
 use crate::training::calibrate::MIN_PLAIN_FIT;
 use crate::training::pipeline::MIN_INNER_VAL;
@@ -64,7 +64,7 @@ pub fn forecast_quality_spec() -> Value {
         },
         "baselines": {
             "base_rate": "P(up) = share of up samples in the training part",
-            "linear": format!("L2-regularised logistic regression (linfa-logistic, alpha {LINEAR_ALPHA}) on the 21 raw features of each window's last day, standardised with the training part's mean/std"),
+            "linear": format!("L2-regularised logistic regression (linfa-logistic, alpha {L2_PENALTY}) on the 21 raw features of each window's last day, standardised with the training part's mean/std"),
             "fitted_on": "the same training part as the candidate (everything before the holdout's purge gap)",
             "metrics": ["baseline_base_rate_brier", "baseline_linear_brier", "baseline_*_hit_rate", "baseline_*_auc", "baseline_*_log_loss"],
         },

@@ -15,7 +15,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use crate::backtest::{stream, BacktestJob};
-use crate::config::RegistryArgs;
+use crate::config::{RecipeFlags, RegistryArgs};
 use crate::core::{Core, CoreSettings};
 use crate::requests::bar_to_pb;
 
@@ -67,6 +67,9 @@ pub struct BacktestArgs {
     /// `mse` | `huber` | `volatility` | `full`.
     #[arg(long, default_value = "full")]
     pub reg_loss_type: String,
+    /// Calibration, gate and search of the recipe (as `trainer-svc train`).
+    #[command(flatten)]
+    pub recipe: RecipeFlags,
     /// Keep CSV rows repeating the previous bar on weekends / holidays (dropped by default).
     #[arg(long)]
     pub keep_repeated_bars: bool,
@@ -127,6 +130,7 @@ fn request(args: &BacktestArgs) -> Result<pb::BacktestRequest> {
         parallelism: Some(args.parallelism),
         // Fills were already dropped above (or are kept on purpose).
         keep_repeated_bars: Some(true),
+        ..args.recipe.backtest_fields()
     })
 }
 

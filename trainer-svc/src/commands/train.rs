@@ -35,14 +35,7 @@ pub fn specs(args: &TrainArgs) -> Result<Vec<RunSpec>> {
         max_epochs: args.max_epochs,
         lease_timeout_seconds: Some(args.lease_timeout_seconds),
         keep_rejected: Some(!args.drop_rejected),
-        calibration: args.calibration.clone(),
-        require_beats_baseline: Some(args.require_beats_baseline),
-        target_precision: args.target_precision,
-        search: args.search.clone(),
-        n_trials: args.n_trials,
-        cv_metric: args.cv_metric.clone(),
-        search_space: None,
-        search_time_budget_seconds: args.search_time_budget_seconds,
+        ..args.recipe.request_fields()
     };
     let job = crate::requests::TrainJob::try_from(req)?;
     let by = format!(

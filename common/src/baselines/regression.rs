@@ -1,5 +1,6 @@
-//! Baselines of SPEC §13.1, each fitted on the fold's training samples and answering the same
-//! test days as the model:
+//! The fitted baselines of SPEC §13.1 — the backtest's full set, and the `linear` direction fit
+//! the deploy gate scores ([`super::LinearBaseline`]) — each fitted on training samples and
+//! answering the same days as the model:
 //!
 //! - `base_rate`: the training share of up-moves as prob_up (so "always up" when above one half)
 //!   and the training mean of each forecast day's return as magnitudes;
@@ -40,6 +41,16 @@ pub struct DayFeatures {
 }
 
 impl DayFeatures {
+    /// Only the last window day's features (the returns left 0): what the `linear` direction fit
+    /// reads, for callers holding windows but not bars (the deploy gate).
+    pub fn from_last_row(row: &[f32]) -> DayFeatures {
+        let mut last = [0.0; N_FEATURES];
+        for (dst, v) in last.iter_mut().zip(row) {
+            *dst = f64::from(*v);
+        }
+        DayFeatures { last, momentum_5d: 0.0, reversion_20d: 0.0 }
+    }
+
     /// Features of bar `t` of `bars` with the model's raw window ending there.
     pub fn new(bars: &[Bar], t: usize, window: &[f32]) -> DayFeatures {
         let ret = |k: usize| if t >= k { bars[t].close / bars[t - k].close - 1.0 } else { 0.0 };
@@ -51,10 +62,14 @@ impl DayFeatures {
     }
 }
 
+/// Which inputs a regression sees.
 #[derive(Debug, Clone, Copy)]
-enum Inputs {
+pub(super) enum Inputs {
+    /// The 5-day return.
     Momentum,
+    /// The 20-day return.
     Reversion,
+    /// The last window day's 21 features.
     All,
 }
 
@@ -68,11 +83,50 @@ impl Inputs {
     }
 }
 
-#[derive(Debug)]
-struct LinearFit {
+/// Logistic regression of the direction on standardised inputs; `None` = the fit failed (one
+/// class only, solver error) and the training up share is answered instead.
+#[derive(Debug, Clone)]
+pub(super) struct DirectionFit {
     inputs: Inputs,
     scale: Vec<(f64, f64)>,
     logit: Option<FittedLogisticRegression<f64, bool>>,
+    up_share: f64,
+}
+
+impl DirectionFit {
+    /// Fits on training days and their realised direction.
+    pub(super) fn fit(inputs: Inputs, days: &[DayFeatures], y_dir: &[bool]) -> DirectionFit {
+        let scale = standardiser(inputs, days);
+        let up_share = y_dir.iter().filter(|y| **y).count() as f64 / days.len().max(1) as f64;
+        let one_class = up_share == 0.0 || up_share == 1.0;
+        let logit = (!one_class)
+            .then(|| {
+                LogisticRegression::default()
+                    .alpha(L2_PENALTY)
+                    .max_iterations(200)
+                    .fit(&Dataset::new(design(inputs, days, &scale), Array1::from_iter(y_dir.iter().copied())))
+                    .map_err(|e| tracing::warn!(error = %e, "baseline logistic fit failed; using the base rate"))
+                    .ok()
+            })
+            .flatten();
+        DirectionFit { inputs, scale, logit, up_share }
+    }
+
+    /// `P(up)` for every day.
+    pub(super) fn prob_up(&self, days: &[DayFeatures]) -> Vec<f64> {
+        match &self.logit {
+            Some(_) if days.is_empty() => Vec::new(),
+            // linfa's "positive" class is the more frequent one, not `true`.
+            Some(l) if l.labels().pos.class => l.predict_probabilities(&design(self.inputs, days, &self.scale)).to_vec(),
+            Some(l) => l.predict_probabilities(&design(self.inputs, days, &self.scale)).iter().map(|q| 1.0 - q).collect(),
+            None => vec![self.up_share; days.len()],
+        }
+    }
+}
+
+#[derive(Debug)]
+struct LinearFit {
+    direction: DirectionFit,
     ridge: Vec<Option<TweedieRegressor<f64>>>,
 }
 
@@ -120,16 +174,8 @@ fn standardiser(inputs: Inputs, days: &[DayFeatures]) -> Vec<(f64, f64)> {
 }
 
 fn fit_linear(inputs: Inputs, days: &[DayFeatures], y_dir: &[bool], y_mag: &[[f64; FORECAST_DAYS]]) -> LinearFit {
-    let scale = standardiser(inputs, days);
-    let x = design(inputs, days, &scale);
-    let y = Array1::from_iter(y_dir.iter().copied());
-    // A failed fit (one class only, solver error) falls back to the base rate; logged.
-    let logit = LogisticRegression::default()
-        .alpha(L2_PENALTY)
-        .max_iterations(200)
-        .fit(&Dataset::new(x.clone(), y))
-        .map_err(|e| tracing::warn!(error = %e, "baseline logistic fit failed; using the base rate"))
-        .ok();
+    let direction = DirectionFit::fit(inputs, days, y_dir);
+    let x = design(inputs, days, &direction.scale);
     let ridge = (0..FORECAST_DAYS)
         .map(|k| {
             let yk = Array1::from_iter(y_mag.iter().map(|m| m[k] * PCT));
@@ -144,7 +190,7 @@ fn fit_linear(inputs: Inputs, days: &[DayFeatures], y_dir: &[bool], y_mag: &[[f6
                 .ok()
         })
         .collect();
-    LinearFit { inputs, scale, logit, ridge }
+    LinearFit { direction, ridge }
 }
 
 /// Fits every baseline of [`BASELINES`] on training days with their realised direction
@@ -180,13 +226,8 @@ impl Baseline {
             Kind::BaseRate => (Some(vec![self.up_share; n]), vec![cumulative(&self.mean_mag); n]),
             Kind::Zero => (None, vec![0.0; n]),
             Kind::Linear(fit) => {
-                let x = design(fit.inputs, days, &fit.scale);
-                let p = match &fit.logit {
-                    // linfa's "positive" class is the more frequent one, not `true`.
-                    Some(l) if l.labels().pos.class => l.predict_probabilities(&x).to_vec(),
-                    Some(l) => l.predict_probabilities(&x).iter().map(|q| 1.0 - q).collect(),
-                    None => vec![self.up_share; n],
-                };
+                let x = design(fit.direction.inputs, days, &fit.direction.scale);
+                let p = fit.direction.prob_up(days);
                 let per_day: Vec<Vec<f64>> = fit
                     .ridge
                     .iter()
