@@ -261,7 +261,7 @@ async fn a_pipeline_trained_version_serves_the_same_numbers_as_the_model_in_proc
     let calibration = outcome.metadata.calibration.as_ref().expect("a trained version is calibrated");
     assert!((p.prob_up_raw - f.prob_up).abs() < 1e-6, "{} vs {}", p.prob_up_raw, f.prob_up);
     assert!((p.prob_up - calibration.prob_up(f.prob_up)).abs() < 1e-6, "{} vs {}", p.prob_up, calibration.prob_up(f.prob_up));
-    assert_ne!(p.prob_up, p.prob_up_raw, "platt calibration moves the probability");
+    assert_ne!(p.prob_up, p.prob_up_raw, "the (default, temperature) calibration moves the probability");
     let up = if p.prob_up >= 0.5 { pb::Direction::Up } else { pb::Direction::Down };
     assert_eq!(p.direction, up as i32, "the direction follows the served probability");
     // Intervals for both levels around the predicted cumulative return, closes on day 5.

@@ -37,7 +37,7 @@ fn improved_training_calibrates_on_its_inner_validation_split_and_never_on_the_h
     let out = run_pipeline(&s, &quick(5), None, &mut |_| {}, &CancellationToken::new()).unwrap();
     let md = &out.metadata;
     let cal = md.calibration.as_ref().expect("stored with the version");
-    assert_eq!(cal.method, CalibrationMethod::Platt, "the default");
+    assert_eq!(cal.method, CalibrationMethod::Temperature, "the default");
     let data = cal.data.as_ref().unwrap();
     // inner validation = last max(20, 165/5) = 33 training samples
     assert_eq!((data.source.as_str(), data.start, data.end), ("inner_validation", TRAIN_END - 33, TRAIN_END));
@@ -60,7 +60,7 @@ fn improved_training_calibrates_on_its_inner_validation_split_and_never_on_the_h
     assert!(ci.levels.iter().all(|l| l.normalized.is_some() && l.absolute.is_some()));
     assert_eq!(cal.signal.unwrap().n, 33);
     let q = cal.quality.as_ref().unwrap();
-    assert_eq!((q.n_holdout, q.calibrated, q.calibration.as_str()), (66, true, "platt"));
+    assert_eq!((q.n_holdout, q.calibrated, q.calibration.as_str()), (66, true, "temperature"));
     assert_eq!(q.beats_baseline, q.holdout_brier.unwrap() < q.baseline_brier.unwrap());
     for k in [
         "holdout_brier", "holdout_brier_raw", "holdout_ece", "holdout_hit_rate", "baseline_base_rate_brier",
@@ -72,7 +72,7 @@ fn improved_training_calibrates_on_its_inner_validation_split_and_never_on_the_h
     assert_eq!(out.baselines.len(), 2);
     // PyTorch users find it in the metadata JSON.
     let json: serde_json::Value = serde_json::to_value(md).unwrap();
-    assert_eq!(json["calibration"]["direction"]["method"], "platt");
+    assert_eq!(json["calibration"]["direction"]["method"], "temperature");
     assert!(json["calibration"]["intervals"]["levels"][1]["normalized"].is_number());
 }
 

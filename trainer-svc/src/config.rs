@@ -184,8 +184,8 @@ pub struct FeaturesArgs {
 /// BacktestRequest fields 21–28).
 #[derive(Debug, Clone, Args)]
 pub struct RecipeFlags {
-    /// Direction-head calibration: `temperature` | `platt` | `none` (empty = the default named by
-    /// `trainer-svc spec`).
+    /// Direction-head calibration: `temperature` | `platt` | `none` (empty = the default,
+    /// temperature; see `trainer-svc spec`).
     #[arg(long, default_value = "")]
     pub calibration: String,
     /// Keep the candidate non-current unless its holdout Brier beats the best baseline's.
