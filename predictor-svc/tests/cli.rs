@@ -132,7 +132,8 @@ async fn serve_answers_and_stops_on_sigterm() {
         .into_inner();
     assert_eq!(p.version_id, "cli-v1");
     // A Health/Watch client that never hangs up (as a sidecar or a mesh proxy may hold one).
-    let mut health = tonic_health::pb::health_client::HealthClient::connect(format!("http://{grpc}")).await.unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}")).unwrap().connect().await.unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
     let mut watch = health
         .watch(tonic_health::pb::HealthCheckRequest { service: "lstm.v1.Predictor".into() })
         .await

@@ -420,7 +420,7 @@ async fn full_disk_mid_run_fails_cleanly_and_frees_the_lease() -> anyhow::Result
     let deadline = Instant::now() + Duration::from_secs(TTL_SECONDS + 15);
     let ended = loop {
         let run = reg.runs(None, Some(&run_id), 1).await?.remove(0);
-        if run.status != "running" && run.status != "queued" {
+        if !matches!(run.status.as_str(), "running" | "queued") {
             break run;
         }
         assert!(Instant::now() < deadline, "run still {} after the disk was freed", run.status);

@@ -138,6 +138,26 @@ impl LockName {
     }
 }
 
+/// Keeps a SQLite connection only if it comes back to the pool outside any transaction. A
+/// write that failed mid-transaction — SQLITE_FULL on a full disk, an I/O error — can leave the
+/// connection inside its transaction when the automatic rollback fails too (found by the
+/// full-disk fault test: every later write then waited out `busy_timeout` and failed "database
+/// is locked", even after space was freed). `ROLLBACK` ends such a transaction; a connection
+/// that cannot even roll back is closed, which releases its locks.
+async fn release_sqlite_connection(conn: &mut sqlx::AnyConnection) -> std::result::Result<bool, sqlx::Error> {
+    match conn.execute("ROLLBACK").await {
+        Ok(_) => {
+            tracing::warn!("a registry connection came back inside a transaction (after a failed write); rolled back");
+            Ok(true)
+        }
+        Err(e) if e.to_string().contains("no transaction is active") => Ok(true),
+        Err(e) => {
+            tracing::warn!(error = %e, "closing a registry connection stuck in a transaction");
+            Ok(false)
+        }
+    }
+}
+
 impl Registry {
     /// Opens the registry at `url` with default options and brings its schema up to date.
     ///
@@ -177,6 +197,7 @@ impl Registry {
                     Ok(())
                 })
             });
+            pool_opts = pool_opts.after_release(|conn, _meta| Box::pin(release_sqlite_connection(conn)));
         }
         let pool = pool_opts
             .connect(&url)
