@@ -11,7 +11,9 @@
 # the S&P 500; its TSLA file holds one year); the sixth model is NVDA15 = NVDA's real bars up to
 # 2015-12-31, a different 3-year key of real data.
 # Env:   COMBOS ("1x2 2x1 1x1" = concurrency x threads), SYMBOLS (AMZN NVDA NFLX MSFT SPX NVDA15),
-#        YEARS (3), MAX_EPOCHS (unset = the pipeline's own), SKIP_TRAINALL=1, SKIP_TRAIN=1.
+#        YEARS (3), MAX_EPOCHS (unset = the pipeline's own), SEED (1; `none` = unseeded: seeded runs
+#        of one process train one at a time, as libtorch has one global CPU generator),
+#        SKIP_TRAINALL=1, SKIP_TRAIN=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -65,11 +67,12 @@ cap=; [[ -n ${MAX_EPOCHS:-} ]] && cap=",\"max_epochs\":$MAX_EPOCHS"
 syms=$("$PY" -c 'import json,sys; print(json.dumps(sys.argv[1:]))' $SYMBOLS)
 if [[ -z ${SKIP_TRAINALL:-} ]]; then
   for combo in $COMBOS; do
-    c=${combo%x*} t=${combo#*x} dir=$OUT/trainall-$combo
+    c=${combo%x*} t=${combo#*x} dir=$OUT/trainall-$combo${SEED:+-seed-$SEED}
     registry "$dir"
     serve "$dir" "$c" "$t"
     l0=$(load); t0=$(date +%s.%N)
-    "$GRPCURL" -plaintext -max-time 36000 -d "{\"symbols\":$syms,\"years\":$YEARS,\"concurrency\":$c,\"seed\":1$cap}" \
+    seed=",\"seed\":${SEED:-1}"; [[ ${SEED:-1} == none ]] && seed=
+    "$GRPCURL" -plaintext -max-time 36000 -d "{\"symbols\":$syms,\"years\":$YEARS,\"concurrency\":$c$seed$cap}" \
       "$addr" lstm.v1.Trainer/TrainAll >"$dir/trainall.jsonl"
     t1=$(date +%s.%N)
     stop
