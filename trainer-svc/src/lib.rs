@@ -209,7 +209,8 @@ pub async fn serve_with_metrics(
         "trainer-svc serving"
     );
 
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // TCP_NODELAY on every accepted connection (tonic sets it only for listeners it binds).
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let (mut h2, core2, t2) = (health.clone(), core.clone(), token.clone());
     let signal = async move {
         shutdown.await;
