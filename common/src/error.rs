@@ -150,9 +150,28 @@ impl From<sqlx::Error> for Error {
                     db.message()
                 ))
             }
+            // SQLite READONLY (8), IOERR (10) and CANTOPEN (14), with their extended codes: the
+            // database's disk or mount refuses the write (read-only remount after a filesystem
+            // error, a failing volume). Not the caller's fault, and over once the disk is fixed.
+            sqlx::Error::Database(db)
+                if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                    && db.code().as_deref().is_some_and(sqlite_disk_refused) =>
+            {
+                Error::Unavailable(format!(
+                    "the registry's disk refused the write: {}; check the database's volume \
+                     (read-only, failing), then retry",
+                    db.message()
+                ))
+            }
             other => Error::Internal(format!("registry: {other}")),
         }
     }
+}
+
+/// SQLite result codes (primary or extended) of a disk that refuses writes (other backends'
+/// numeric codes would collide: MySQL 1032 & 0xff = 8).
+fn sqlite_disk_refused(code: &str) -> bool {
+    code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 8 | 10 | 14))
 }
 
 /// SQLSTATEs that mean "the server is not taking sessions now" rather than a bad statement.
@@ -189,6 +208,18 @@ mod tests {
             assert!(!unavailable_sqlstate(code), "{code}");
         }
         assert_eq!(Error::from(sqlx::Error::WorkerCrashed).code(), tonic::Code::Unavailable);
+    }
+
+    #[test]
+    fn sqlite_disk_refusals_are_recognised_by_primary_code() {
+        // SQLITE_READONLY, SQLITE_IOERR_WRITE (778), SQLITE_CANTOPEN, SQLITE_READONLY_DBMOVED.
+        for code in ["8", "778", "14", "1032"] {
+            assert!(sqlite_disk_refused(code), "{code}");
+        }
+        // SQLITE_FULL, SQLITE_BUSY, SQLITE_CONSTRAINT_UNIQUE (2067), a SQLSTATE.
+        for code in ["13", "5", "2067", "23505"] {
+            assert!(!sqlite_disk_refused(code), "{code}");
+        }
     }
 
     #[test]

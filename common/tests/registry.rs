@@ -1057,6 +1057,37 @@ async fn lease_race_has_one_winner(db: &TestDb) {
     );
 }
 
+async fn run_cancel_requests_are_idempotent(db: &TestDb) {
+    assert!(!db.reg.run_cancel_requested("run-x").await.unwrap());
+    db.reg.request_run_cancel("run-x").await.unwrap();
+    // A second request (another replica, a retried CancelRun) keeps the first.
+    db.reg.request_run_cancel("run-x").await.unwrap();
+    assert!(db.reg.run_cancel_requested("run-x").await.unwrap());
+    assert!(!db.reg.run_cancel_requested("run-y").await.unwrap());
+    let concurrent: Vec<_> = (0..4)
+        .map(|_| {
+            let reg = db.reg.clone();
+            tokio::spawn(async move { reg.request_run_cancel("run-z").await })
+        })
+        .collect();
+    for t in concurrent {
+        t.await.unwrap().unwrap();
+    }
+    assert!(db.reg.run_cancel_requested("run-z").await.unwrap());
+    assert!(db.reg.request_run_cancel("").await.is_err());
+}
+
+async fn health_probe_is_a_real_write(db: &TestDb) {
+    use sqlx::{Connection, Row};
+    db.reg.check_writable(0).await.unwrap();
+    db.reg.check_writable(0).await.unwrap();
+    // Each probe changes the row (an UPDATE that leaves it as it was is skipped by SQLite and
+    // InnoDB, so it would pass on a read-only disk).
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let row = sqlx::query("SELECT probes FROM health_probe WHERE id = 1").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(row.try_get::<i64, _>(0).unwrap(), 2);
+}
+
 async fn reopen_keeps_data(db: &TestDb) {
     db.reg
         .upsert_bars("KEEP", &bars_from("2026-01-05", 3))
@@ -1123,6 +1154,8 @@ conformance!(
     change_counter_poller_sees_every_promotion,
     lease_contention_queue_and_expiry,
     lease_race_has_one_winner,
+    run_cancel_requests_are_idempotent,
+    health_probe_is_a_real_write,
     reopen_keeps_data,
 );
 

@@ -114,6 +114,11 @@ pub struct ServeConfig {
     /// `lstm.v1.Trainer` is NOT_SERVING while the registry cannot be written.
     #[arg(long, env = "TRAINER_HEALTH_CHECK_MS", default_value_t = 1000)]
     pub health_check_ms: u64,
+    /// SQLite registry only: `lstm.v1.Trainer` is NOT_SERVING while the database's filesystem
+    /// has less than this many MiB free (a small probe write can still fit in reused WAL pages
+    /// when a version, its plots and its run events no longer do).
+    #[arg(long, env = "REGISTRY_MIN_FREE_MB", default_value_t = 32)]
+    pub registry_min_free_mb: u64,
     /// PEM certificate chain for TLS on the gRPC port (with --tls-key); unset = plaintext.
     #[arg(long, env = "TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -146,6 +151,7 @@ impl ServeConfig {
             max_train_samples: crate::core::DEFAULT_MAX_TRAIN_SAMPLES,
             require_beats_baseline: false,
             health_check_ms: 1000,
+            registry_min_free_mb: 32,
             tls_cert: None,
             tls_key: None,
         }

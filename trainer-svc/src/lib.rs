@@ -63,12 +63,14 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 }
 
 /// Readiness: `lstm.v1.Trainer` is SERVING while the registry takes a (harmless) write within
-/// one second, NOT_SERVING while it does not (database down, read-only or full disk). Stops
-/// at shutdown, which owns the status from then on.
+/// one second — and, for SQLite, its filesystem is writable with `min_free_bytes` free —
+/// NOT_SERVING while it does not (database down, read-only or full disk). Stops at shutdown,
+/// which owns the status from then on.
 async fn health_loop(
     registry: Registry,
     health: tonic_health::server::HealthReporter,
     every: Duration,
+    min_free_bytes: u64,
     stop: CancellationToken,
 ) {
     let mut last = true;
@@ -77,7 +79,7 @@ async fn health_loop(
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        let probe = tokio::time::timeout(Duration::from_secs(1), registry.check_writable()).await;
+        let probe = tokio::time::timeout(Duration::from_secs(1), registry.check_writable(min_free_bytes)).await;
         let error = match probe {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.to_string()),
@@ -199,6 +201,7 @@ pub async fn serve_with_metrics(
         core.registry.clone(),
         health.clone(),
         Duration::from_millis(config.health_check_ms.max(50)),
+        config.registry_min_free_mb.saturating_mul(1 << 20),
         token.clone(),
     ));
     info!(

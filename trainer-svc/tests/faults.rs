@@ -1,9 +1,10 @@
 //! Faults as an operator causes them, against real `trainer-svc` processes: kill -9 of the
 //! trainer running a run (the other replica closes it as abandoned, AttachRun ends, the lease
-//! is free for a new Train), SIGTERM mid-run (UNAVAILABLE), a registry that stops answering
+//! is free for a new Train), CancelRun sent to the replica that does not run the run, SIGTERM mid-run (UNAVAILABLE), a registry that stops answering
 //! (health NOT_SERVING), undecodable requests (INVALID_ARGUMENT), an AUTH_TOKEN from a Secret
-//! file with its trailing newline, and a registry disk that fills mid-run (RESOURCE_EXHAUSTED, no
-//! version, the lease free once space is back).
+//! file with its trailing newline, a registry disk that fills mid-run (health NOT_SERVING,
+//! RESOURCE_EXHAUSTED, no version, the lease free once space is back) and a registry filesystem
+//! that turns read-only after an error (health NOT_SERVING, UNAVAILABLE, the data intact).
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -85,6 +86,19 @@ impl Trainer {
             .check(HealthCheckRequest { service: "lstm.v1.Trainer".into() })
             .await?;
         Ok(r.into_inner().status())
+    }
+
+    /// Waits up to 15 s for health of `lstm.v1.Trainer` to read `want`.
+    async fn until_status(&self, want: ServingStatus, when: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let now = self.serving().await?;
+            if now == want {
+                return Ok(());
+            }
+            assert!(Instant::now() < deadline, "health stayed {now:?} {when}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     fn signal(&self, sig: &str) {
@@ -224,6 +238,83 @@ async fn kill_9_of_a_trainer_abandons_its_run_sqlite() -> anyhow::Result<()> {
 async fn kill_9_of_a_trainer_abandons_its_run_postgres() -> anyhow::Result<()> {
     let Some(url) = postgres_db().await else { return Ok(()) };
     kill_9_scenario(&url).await
+}
+
+/// Reads `stream` to its end; the last event and the closing status (`None` = clean end).
+async fn drain(stream: &mut tonic::Streaming<pb::TrainEvent>) -> (Option<Event>, Option<tonic::Status>) {
+    let mut last = None;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(60), stream.message()).await.expect("stream ended") {
+            Ok(Some(ev)) => last = ev.event.or(last),
+            Ok(None) => return (last, None),
+            Err(s) => return (last, Some(s)),
+        }
+    }
+}
+
+/// CancelRun on the other replica (a load balancer sends it anywhere) of a run that one replica
+/// is training, and of one queued behind it there: both answer `cancelling`, the owner picks the
+/// requests up at its next lease renewal / queue poll and stops the runs, both are recorded
+/// `cancelled`, and the symbol's lease is free for a new Train on the other replica.
+async fn cancel_on_another_replica_scenario(db_url: &str) -> anyhow::Result<()> {
+    let a = Trainer::start(db_url, &[]).await;
+    let b = Trainer::start(db_url, &[]).await;
+    let mut ca = a.client().await?;
+    let mut cb = b.client().await?;
+    ca.ingest_bars(pb::IngestBarsRequest { symbol: "XCAN".into(), bars: bars(4, 300), csv: String::new(), ..Default::default() })
+        .await?;
+    let mut running = ca.train(train("XCAN", 1000)).await?.into_inner();
+    let running_id = until_first_epoch(&mut running).await;
+    let mut queued = ca.train(train("XCAN", 2)).await?.into_inner();
+    let queued_id = loop {
+        let ev = queued.message().await?.expect("event");
+        if matches!(ev.event, Some(Event::Queued(_))) {
+            break ev.run_id;
+        }
+    };
+
+    for id in [&queued_id, &running_id] {
+        let c = cb.cancel_run(pb::CancelRunRequest { run_id: id.clone() }).await?.into_inner();
+        assert_eq!(c.status, "cancelling", "{c:?}");
+    }
+    let asked = Instant::now();
+    for (what, stream) in [("queued", &mut queued), ("running", &mut running)] {
+        let (last, status) = drain(stream).await;
+        assert!(!matches!(last, Some(Event::Completed(_))), "the {what} run completed after CancelRun");
+        let cancelled = matches!(&last, Some(Event::Failed(f)) if f.code == "CANCELLED")
+            || status.as_ref().is_some_and(|s| s.code() == Code::Cancelled);
+        assert!(cancelled, "the {what} run did not end cancelled: {last:?} {status:?}");
+    }
+    // Within one renewal period (1 s here) plus a batch, with slack for a loaded machine.
+    assert!(asked.elapsed() < Duration::from_secs(10), "cancelled after {:?}", asked.elapsed());
+    for id in [&queued_id, &running_id] {
+        let runs = cb
+            .get_training_runs(pb::GetTrainingRunsRequest { run_id: id.clone(), ..Default::default() })
+            .await?
+            .into_inner()
+            .runs;
+        assert_eq!(runs[0].status, "cancelled", "{runs:?}");
+    }
+    let mut again = cb.train(train("XCAN", 2)).await?.into_inner();
+    let mut completed = false;
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), again.message()).await?? {
+        assert!(!matches!(ev.event, Some(Event::Queued(_))), "queued behind a cancelled run: {ev:?}");
+        completed |= matches!(ev.event, Some(Event::Completed(_)));
+    }
+    assert!(completed);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_run_reaches_the_replica_that_runs_it_sqlite() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    cancel_on_another_replica_scenario(&format!("sqlite://{}/registry.db", dir.path().display())).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_run_reaches_the_replica_that_runs_it_postgres() -> anyhow::Result<()> {
+    let Some(url) = postgres_db().await else { return Ok(()) };
+    cancel_on_another_replica_scenario(&url).await
 }
 
 /// SIGTERM mid-run: the Train stream ends UNAVAILABLE (retryable), the run is recorded
@@ -382,13 +473,15 @@ async fn full_disk_mid_run_fails_cleanly_and_frees_the_lease() -> anyhow::Result
     let Some(disk) = SmallDisk::mount("24m") else { return Ok(()) };
     let db_path = disk.dir.path().join("registry.db");
     let db = format!("sqlite://{}", db_path.display());
-    let t = Trainer::start(&db, &[]).await;
+    let t = Trainer::start(&db, &[("REGISTRY_MIN_FREE_MB", "1")]).await;
     let mut c = t.client().await?;
     c.ingest_bars(pb::IngestBarsRequest { symbol: "FULL".into(), bars: bars(5, 300), csv: String::new(), ..Default::default() })
         .await?;
+    assert_eq!(t.serving().await?, ServingStatus::Serving);
     let mut stream = c.train(train("FULL", 40)).await?.into_inner();
     let run_id = until_first_epoch(&mut stream).await;
     let filler = disk.fill();
+    t.until_status(ServingStatus::NotServing, "with the registry's disk full").await?;
 
     let (mut failed, mut status) = (None, None);
     loop {
@@ -436,11 +529,7 @@ async fn full_disk_mid_run_fails_cleanly_and_frees_the_lease() -> anyhow::Result
     };
     assert_eq!(integrity.0, "ok");
 
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while t.serving().await? != ServingStatus::Serving {
-        assert!(Instant::now() < deadline, "health not SERVING after the disk was freed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    t.until_status(ServingStatus::Serving, "after the disk was freed").await?;
     let mut again = c.train(train("FULL", 2)).await?.into_inner();
     let mut completed = false;
     while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), again.message()).await?? {
@@ -448,6 +537,120 @@ async fn full_disk_mid_run_fails_cleanly_and_frees_the_lease() -> anyhow::Result
         completed |= matches!(ev.event, Some(Event::Completed(_)));
     }
     assert!(completed);
+    drop(t);
+    Ok(())
+}
+
+/// An ext4 filesystem in an image file on a loop device, mounted `errors=remount-ro` on a fresh
+/// directory — the default reaction of a real volume to a filesystem error; unmounted and
+/// detached when dropped. `None` (with a NOTICE) where loop devices or mounts are not allowed.
+struct LoopExt4 {
+    image: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    dev: String,
+}
+
+impl LoopExt4 {
+    fn mount(size_bytes: u64) -> Option<LoopExt4> {
+        let image = tempfile::tempdir().ok()?;
+        let file = image.path().join("fs.img");
+        std::fs::File::create(&file).and_then(|f| f.set_len(size_bytes)).ok()?;
+        let quiet = |cmd: &mut Command| cmd.stderr(Stdio::null()).output().ok().filter(|o| o.status.success());
+        let notice = |what: &str| {
+            eprintln!("NOTICE: {what} (needs root, loop devices and e2fsprogs); skipping the read-only filesystem test");
+            None
+        };
+        if quiet(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&file)).is_none() {
+            return notice("cannot make an ext4 image");
+        }
+        let Some(out) = quiet(Command::new("losetup").args(["-f", "--show"]).arg(&file)) else {
+            return notice("cannot attach a loop device");
+        };
+        let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let dir = tempfile::tempdir().ok()?;
+        let mounted = quiet(Command::new("mount").args(["-o", "errors=remount-ro", &dev]).arg(dir.path()));
+        let disk = LoopExt4 { image, dir, dev };
+        if mounted.is_none() {
+            return notice("cannot mount the loop device");
+        }
+        Some(disk)
+    }
+
+    /// Reports a filesystem error to ext4 (`/sys/fs/ext4/DEV/trigger_fs_error`, the kernel's
+    /// own fault-injection hook); with `errors=remount-ro` every later write gets EROFS while
+    /// open files stay open. `false` where the hook is missing.
+    fn fail(&self) -> bool {
+        let name = self.dev.trim_start_matches("/dev/");
+        std::fs::write(format!("/sys/fs/ext4/{name}/trigger_fs_error"), "fault test").is_ok()
+    }
+}
+
+impl Drop for LoopExt4 {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+        let _ = Command::new("losetup").args(["-d", &self.dev]).status();
+        let _ = &self.image;
+    }
+}
+
+/// The filesystem under a SQLite registry turns read-only after an error, with the trainer's
+/// database files open: health turns NOT_SERVING, writes (IngestBars, Train) fail UNAVAILABLE
+/// saying the disk refused them instead of INTERNAL or a hang, the process keeps answering, and
+/// what was written before is intact (`PRAGMA integrity_check` on a copy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_filesystem_turns_health_not_serving() -> anyhow::Result<()> {
+    let Some(disk) = LoopExt4::mount(64 << 20) else { return Ok(()) };
+    let db_path = disk.dir.path().join("registry.db");
+    let t = Trainer::start(&format!("sqlite://{}", db_path.display()), &[("REGISTRY_MIN_FREE_MB", "1")]).await;
+    let mut c = t.client().await?;
+    let rows = bars(6, 300);
+    let ingest = |symbol: &str| pb::IngestBarsRequest { symbol: symbol.into(), bars: rows.clone(), csv: String::new(), ..Default::default() };
+    c.ingest_bars(ingest("RO")).await?;
+    t.until_status(ServingStatus::Serving, "on a writable disk").await?;
+    if !disk.fail() {
+        eprintln!("NOTICE: no ext4 trigger_fs_error hook here; skipping the read-only filesystem test");
+        return Ok(());
+    }
+    t.until_status(ServingStatus::NotServing, "with the registry's filesystem read-only").await?;
+
+    let refused = c.ingest_bars(ingest("RO2")).await.expect_err("an ingest succeeded on a read-only disk");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    assert!(refused.message().contains("refused the write"), "{}", refused.message());
+    let started = Instant::now();
+    let train_refused = match c.train(train("RO", 2)).await {
+        Err(s) => s,
+        Ok(stream) => {
+            let mut stream = stream.into_inner();
+            loop {
+                match stream.message().await {
+                    Ok(Some(ev)) => {
+                        assert!(!matches!(ev.event, Some(Event::Completed(_))), "a run completed on a read-only disk");
+                    }
+                    Ok(None) => panic!("the Train stream ended without a status"),
+                    Err(s) => break s,
+                }
+            }
+        }
+    };
+    assert_eq!(train_refused.code(), Code::Unavailable, "{train_refused:?}");
+    assert!(started.elapsed() < Duration::from_secs(15), "Train took {:?} to refuse", started.elapsed());
+    assert_eq!(t.serving().await?, ServingStatus::NotServing);
+
+    // What was written before the fault is intact: a copy of the files checks clean and holds
+    // the bars ingested while the disk was writable.
+    let copy = tempfile::tempdir()?;
+    for suffix in ["", "-wal"] {
+        let from = disk.dir.path().join(format!("registry.db{suffix}"));
+        if from.exists() {
+            std::fs::copy(&from, copy.path().join(format!("registry.db{suffix}")))?;
+        }
+    }
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}/registry.db", copy.path().display())).await?;
+    let integrity: (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&mut conn).await?;
+    assert_eq!(integrity.0, "ok");
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM bars WHERE symbol = 'RO'").fetch_one(&mut conn).await?;
+    assert_eq!(n as usize, rows.len());
     drop(t);
     Ok(())
 }

@@ -17,6 +17,7 @@
 //! No SQL exists outside this module.
 mod abandoned;
 mod bars;
+mod cancel_requests;
 mod health;
 mod leases;
 mod predictions;
@@ -25,7 +26,7 @@ mod runs;
 mod types;
 mod versions;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,6 +98,8 @@ pub struct Registry {
     backend: Backend,
     max_versions: usize,
     query_timeout: Option<Duration>,
+    /// The database file of a file-backed SQLite registry (health checks its filesystem).
+    sqlite_file: Option<Arc<PathBuf>>,
     fail_next_promotion: Arc<AtomicBool>,
 }
 
@@ -174,13 +177,15 @@ impl Registry {
         let shown = types::redact_url(url);
         let mut url = url.to_string();
         let mut max_connections = opts.max_connections.max(1);
+        let mut sqlite_file = None;
         if backend == Backend::Sqlite {
-            let (u, in_memory) = prepare_sqlite_url(&url)?;
+            let (u, file) = prepare_sqlite_url(&url)?;
             url = u;
-            if in_memory {
+            if file.is_none() {
                 // Every connection to `:memory:` is its own database: keep exactly one.
                 max_connections = 1;
             }
+            sqlite_file = file;
         }
         let busy_ms = opts.sqlite_busy_timeout.as_millis();
         let mut pool_opts = AnyPoolOptions::new()
@@ -221,6 +226,7 @@ impl Registry {
             backend,
             max_versions: opts.max_versions,
             query_timeout: opts.query_timeout,
+            sqlite_file: sqlite_file.map(Arc::new),
             fail_next_promotion: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -342,9 +348,10 @@ impl Registry {
     }
 }
 
-/// Turns `sqlite://path` into a URL that creates the file, creating the parent directory too.
+/// Turns `sqlite://path` into a URL that creates the file, creating the parent directory too;
+/// also returns the file's path (`None` for an in-memory database).
 /// Returns the URL and whether it is an in-memory database.
-fn prepare_sqlite_url(url: &str) -> Result<(String, bool)> {
+fn prepare_sqlite_url(url: &str) -> Result<(String, Option<PathBuf>)> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -362,7 +369,7 @@ fn prepare_sqlite_url(url: &str) -> Result<(String, bool)> {
         ));
     }
     if in_memory {
-        return Ok((url.to_string(), true));
+        return Ok((url.to_string(), None));
     }
     if let Some(parent) = Path::new(path).parent() {
         if !parent.as_os_str().is_empty() {
@@ -380,7 +387,7 @@ fn prepare_sqlite_url(url: &str) -> Result<(String, bool)> {
         (Some(_), false) => format!("{url}&mode=rwc"),
         (None, false) => format!("{url}?mode=rwc"),
     };
-    Ok((url, false))
+    Ok((url, Some(PathBuf::from(path))))
 }
 
 fn connect_error(shown_url: &str, e: sqlx::Error) -> Error {
@@ -500,10 +507,10 @@ mod tests {
     fn sqlite_url_gets_create_mode() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/a/b/reg.db", dir.path().display());
-        let (u, mem) = prepare_sqlite_url(&url).unwrap();
-        assert!(!mem);
+        let (u, file) = prepare_sqlite_url(&url).unwrap();
+        assert_eq!(file.unwrap(), dir.path().join("a/b/reg.db"));
         assert!(u.ends_with("?mode=rwc"));
         assert!(dir.path().join("a/b").is_dir());
-        assert!(prepare_sqlite_url("sqlite::memory:").unwrap().1);
+        assert!(prepare_sqlite_url("sqlite::memory:").unwrap().1.is_none());
     }
 }

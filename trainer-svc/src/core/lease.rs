@@ -1,7 +1,8 @@
 //! The per-symbol training lease of a run: acquired through the registry's FIFO queue (each
 //! change of queue position is announced as a `Queued` event), renewed in the background, and
 //! released by [`LeaseGuard::release`] — or by the guard's `Drop` when a run future is dropped
-//! or panics, so a lease never outlives its run by more than one renewal period.
+//! or panics, so a lease never outlives its run by more than one renewal period. Each renewal
+//! (and each queue poll) also picks up a CancelRun that reached another replica.
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -75,6 +76,7 @@ impl LeaseGuard {
                         .await;
                         last = Some((position, ahead.clone()));
                     }
+                    cancel_if_requested(registry, &holder, cancel).await;
                     if started.elapsed() >= timeout {
                         let _ = registry.leave_lease_queue(&symbol, &holder).await;
                         return Err(Error::LeaseTimeout(format!(
@@ -158,7 +160,24 @@ async fn release(registry: &Registry, symbol: &str, holder: &str) {
     }
 }
 
-/// Renews the lease every `timing.renew` until `stop`; fires `run_cancel` when it is lost.
+/// Fires `run_cancel` when CancelRun on another replica asked for it (a failed check is only
+/// logged: the next renewal or poll asks again).
+async fn cancel_if_requested(registry: &Registry, run_id: &str, run_cancel: &CancellationToken) {
+    if run_cancel.is_cancelled() {
+        return;
+    }
+    match registry.run_cancel_requested(run_id).await {
+        Ok(true) => {
+            info!(%run_id, "run cancellation requested through another trainer replica");
+            run_cancel.cancel();
+        }
+        Ok(false) => {}
+        Err(e) => warn!(%run_id, error = %e, "could not check for a cancellation request; asking again later"),
+    }
+}
+
+/// Renews the lease every `timing.renew` until `stop`; fires `run_cancel` when it is lost, or
+/// when cancellation was requested from another replica.
 async fn renew(
     registry: Registry,
     timing: LeaseTiming,
@@ -179,7 +198,10 @@ async fn renew(
             _ = tokio::time::sleep(timing.renew) => {}
         }
         match registry.renew_lease(&symbol, &holder, timing.ttl).await {
-            Ok(true) => last_renewed = Instant::now(),
+            Ok(true) => {
+                last_renewed = Instant::now();
+                cancel_if_requested(&registry, &holder, &run_cancel).await;
+            }
             Ok(false) => {
                 error!(%symbol, %holder, "training lease was lost (expired or taken over); stopping the run");
                 lose(format!("the training lease of {symbol} was lost (expired or taken over by another run)"));

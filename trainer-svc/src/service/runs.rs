@@ -183,12 +183,12 @@ impl TrainerService {
         }
         match abandoned::cancel_elsewhere(&self.core, run).await? {
             Some(status) => Ok(pb::CancelRunResponse { run_id: id, status: status.as_str().into() }),
-            None => Err(Error::FailedPrecondition(format!(
-                "run {id} is {} on another trainer replica (it holds the training lease); cancel \
-                 it on the replica that runs it",
-                run.status
-            ))
-            .into()),
+            None => {
+                // Another replica runs it: it picks the request up at its next lease renewal.
+                self.core.registry.request_run_cancel(&id).await?;
+                tracing::info!(run_id = %id, "run cancellation requested for another replica");
+                Ok(pb::CancelRunResponse { run_id: id, status: "cancelling".into() })
+            }
         }
     }
 
