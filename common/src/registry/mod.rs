@@ -20,6 +20,7 @@ mod bars;
 mod cancel_requests;
 mod health;
 mod leases;
+mod migrations;
 mod predictions;
 mod rows;
 mod runs;
@@ -44,10 +45,6 @@ pub use types::{
 
 /// Default number of non-current versions kept per `(symbol, years)` (SPEC §7 `MAX_VERSIONS`).
 pub const DEFAULT_MAX_VERSIONS: usize = 1;
-
-static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static MIGRATOR_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-static MIGRATOR_MYSQL: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
 
 /// How to open a [`Registry`].
 #[derive(Debug, Clone)]
@@ -208,11 +205,7 @@ impl Registry {
             .connect(&url)
             .await
             .map_err(|e| connect_error(&shown, e))?;
-        let migrator = match backend {
-            Backend::Sqlite => &MIGRATOR_SQLITE,
-            Backend::Postgres => &MIGRATOR_POSTGRES,
-            Backend::MySql => &MIGRATOR_MYSQL,
-        };
+        let migrator = migrations::migrator(backend).await?;
         migrator.run(&pool).await.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(inner) => connect_error(&shown, inner),
             other => Error::Internal(format!(

@@ -123,16 +123,25 @@ impl Drop for TestDb {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
+            // Bounded: MySQL's DROP DATABASE waits for the metadata locks of every open
+            // transaction on it (lock_wait_timeout defaults to a year), and one test run once
+            // hung here; a database left behind only costs a warning.
+            let shown = name.clone();
             rt.block_on(async move {
-                let mut admin = sqlx::AnyConnection::connect(&server).await?;
-                let sql = if postgres {
-                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-                } else {
-                    format!("DROP DATABASE IF EXISTS {name}")
-                };
-                sqlx::query(&sql).execute(&mut admin).await?;
-                admin.close().await?;
-                Ok::<_, anyhow::Error>(())
+                tokio::time::timeout(std::time::Duration::from_secs(30), async move {
+                    let mut admin = sqlx::AnyConnection::connect(&server).await?;
+                    let sql = if postgres {
+                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                    } else {
+                        sqlx::query("SET SESSION lock_wait_timeout = 20").execute(&mut admin).await?;
+                        format!("DROP DATABASE IF EXISTS {name}")
+                    };
+                    sqlx::query(&sql).execute(&mut admin).await?;
+                    admin.close().await?;
+                    Ok::<_, anyhow::Error>(())
+                })
+                .await
+                .map_err(|_| anyhow::anyhow!("DROP DATABASE {shown} took over 30 s"))?
             })
         })
         .join();
