@@ -116,8 +116,14 @@ impl From<sqlx::Error> for Error {
         match err {
             sqlx::Error::RowNotFound => Error::NotFound("no such row in the registry".into()),
             sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => Error::StorageFull(io.to_string()),
-            // SQLITE_FULL (13), PostgreSQL disk_full, MySQL ER_RECORD_FILE_FULL / ER_DISK_FULL.
-            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("13" | "53100" | "1114" | "1021")) => {
+            // SQLITE_FULL (13), PostgreSQL disk_full; MySQL ER_RECORD_FILE_FULL / ER_DISK_FULL by
+            // error number (its `code()` is the SQLSTATE, HY000 for both).
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("13" | "53100"))
+                    || db
+                        .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                        .is_some_and(|m| matches!(m.number(), 1114 | 1021)) =>
+            {
                 Error::StorageFull(db.message().to_string())
             }
             sqlx::Error::PoolTimedOut

@@ -273,20 +273,29 @@ async fn cancel_on_another_replica_scenario(db_url: &str) -> anyhow::Result<()> 
         }
     };
 
-    for id in [&queued_id, &running_id] {
+    // The queued run first: it must stop while the running run still holds the lease, so its
+    // own queue poll (not a later lease acquisition) is what picks the request up.
+    for (what, id, stream) in [("queued", &queued_id, &mut queued), ("running", &running_id, &mut running)] {
         let c = cb.cancel_run(pb::CancelRunRequest { run_id: id.clone() }).await?.into_inner();
         assert_eq!(c.status, "cancelling", "{c:?}");
-    }
-    let asked = Instant::now();
-    for (what, stream) in [("queued", &mut queued), ("running", &mut running)] {
+        let asked = Instant::now();
         let (last, status) = drain(stream).await;
         assert!(!matches!(last, Some(Event::Completed(_))), "the {what} run completed after CancelRun");
         let cancelled = matches!(&last, Some(Event::Failed(f)) if f.code == "CANCELLED")
             || status.as_ref().is_some_and(|s| s.code() == Code::Cancelled);
         assert!(cancelled, "the {what} run did not end cancelled: {last:?} {status:?}");
+        // Within one renewal period or queue poll (1 s / 0.5 s here) plus a batch, with slack
+        // for a loaded machine.
+        assert!(asked.elapsed() < Duration::from_secs(10), "the {what} run ended {:?} after CancelRun", asked.elapsed());
+        if what == "queued" {
+            let still = cb
+                .get_training_runs(pb::GetTrainingRunsRequest { run_id: running_id.clone(), ..Default::default() })
+                .await?
+                .into_inner()
+                .runs;
+            assert_eq!(still[0].status, "running", "the running run ended with the queued one: {still:?}");
+        }
     }
-    // Within one renewal period (1 s here) plus a batch, with slack for a loaded machine.
-    assert!(asked.elapsed() < Duration::from_secs(10), "cancelled after {:?}", asked.elapsed());
     for id in [&queued_id, &running_id] {
         let runs = cb
             .get_training_runs(pb::GetTrainingRunsRequest { run_id: id.clone(), ..Default::default() })
@@ -552,7 +561,7 @@ struct LoopExt4 {
 
 impl LoopExt4 {
     fn mount(size_bytes: u64) -> Option<LoopExt4> {
-        let image = tempfile::tempdir().ok()?;
+        let (image, dir) = (tempfile::tempdir().ok()?, tempfile::tempdir().ok()?);
         let file = image.path().join("fs.img");
         std::fs::File::create(&file).and_then(|f| f.set_len(size_bytes)).ok()?;
         let quiet = |cmd: &mut Command| cmd.stderr(Stdio::null()).output().ok().filter(|o| o.status.success());
@@ -567,7 +576,6 @@ impl LoopExt4 {
             return notice("cannot attach a loop device");
         };
         let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let dir = tempfile::tempdir().ok()?;
         let mounted = quiet(Command::new("mount").args(["-o", "errors=remount-ro", &dev]).arg(dir.path()));
         let disk = LoopExt4 { image, dir, dev };
         if mounted.is_none() {

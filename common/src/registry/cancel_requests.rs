@@ -8,8 +8,12 @@ use crate::error::Result;
 
 impl Registry {
     /// Asks the owner of `run_id` to cancel it. Idempotent: a second request keeps the first.
+    /// Requests older than a day are deleted on the way (their runs have long ended: an owner
+    /// reads its request within one lease renewal period).
     pub async fn request_run_cancel(&self, run_id: &str) -> Result<()> {
         check_id("run id", run_id, 255)?;
+        let q = self.sql("DELETE FROM run_cancel_requests WHERE requested_at_ms < ?");
+        sqlx::query(&q).bind(now_ms() - 24 * 3600 * 1000).execute(&self.pool).await?;
         if self.run_cancel_requested(run_id).await? {
             return Ok(());
         }

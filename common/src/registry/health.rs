@@ -14,16 +14,26 @@ impl Registry {
     /// watches. `Unavailable` or `StorageFull` naming the cause otherwise.
     pub async fn check_writable(&self, min_free_bytes: u64) -> Result<()> {
         if let Some(file) = &self.sqlite_file {
-            check_disk(file, min_free_bytes)?;
+            // statvfs blocks on a hung volume: off the async workers (the caller's timeout
+            // then reports it).
+            let file = file.clone();
+            tokio::task::spawn_blocking(move || check_disk(&file, min_free_bytes))
+                .await
+                .map_err(|e| Error::Internal(format!("disk check panicked: {e}")))??;
         }
-        sqlx::query("UPDATE health_probe SET probes = probes + 1 WHERE id = 1")
+        let done = sqlx::query("UPDATE health_probe SET probes = probes + 1 WHERE id = 1")
             .execute(&self.pool)
             .await
-            .map(|_| ())
             .map_err(|e| match Error::from(e) {
                 known @ (Error::StorageFull(_) | Error::Unavailable(_)) => known,
                 other => Error::Unavailable(format!("registry is not writable: {other}")),
-            })
+            })?;
+        if done.rows_affected() != 1 {
+            return Err(Error::Internal(
+                "registry health_probe row is missing; the schema was changed outside this program".into(),
+            ));
+        }
+        Ok(())
     }
 }
 

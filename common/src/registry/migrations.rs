@@ -71,36 +71,34 @@ pub(super) async fn migrator(backend: Backend) -> Result<Migrator> {
         Backend::Postgres => POSTGRES,
         Backend::MySql => MYSQL,
     };
-    Migrator::new(Embedded(files))
+    let mut migrator = Migrator::new(Embedded(files))
         .await
-        .map_err(|e| Error::Internal(format!("embedded registry migrations: {e}")))
+        .map_err(|e| Error::Internal(format!("embedded registry migrations: {e}")))?;
+    // Schema changes are additive: a build that finds migrations newer than its own (a rolling
+    // upgrade, a rollback) runs on the schema it knows instead of refusing to start.
+    migrator.set_ignore_missing(true);
+    Ok(migrator)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Every file of each migrations directory is embedded, under the version and description
-    /// sqlx derives from its name, with its exact content — so adding a file without listing it
-    /// here fails, and checksums match what `migrate!` stored in existing databases.
+    /// Every file of each migrations directory is embedded, exactly as sqlx's own directory
+    /// resolver (what `migrate!` runs at compile time) reads it: same versions, descriptions,
+    /// types, checksums and `no_tx` — so adding a file without listing it here fails, and
+    /// databases migrated by `migrate!` builds are recognised.
     #[test]
-    fn the_embedded_lists_are_the_directories() {
+    fn the_embedded_lists_are_what_sqlx_resolves_from_the_directories() {
         for (dir, files) in [("sqlite", SQLITE), ("postgres", POSTGRES), ("mysql", MYSQL)] {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dir);
-            let mut on_disk: Vec<(i64, String, String)> = std::fs::read_dir(&path)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-                .map(|p| {
-                    let name = p.file_stem().unwrap().to_str().unwrap().to_string();
-                    let (version, description) = name.split_once('_').unwrap();
-                    (version.parse().unwrap(), description.replace('_', " "), std::fs::read_to_string(&p).unwrap())
-                })
-                .collect();
-            on_disk.sort();
-            let embedded: Vec<(i64, String, String)> =
-                files.iter().map(|&(v, d, sql)| (v, d.to_string(), sql.to_string())).collect();
-            assert_eq!(embedded, on_disk, "migrations/{dir} and the embedded list differ");
+            let key = |m: &Migration| {
+                (m.version, m.description.to_string(), format!("{:?}", m.migration_type), m.checksum.to_vec(), m.no_tx)
+            };
+            let resolved: Vec<_> =
+                sqlx::migrate::resolve_blocking(&path).unwrap().iter().map(|(m, _)| key(m)).collect();
+            let embedded: Vec<_> = Embedded(files).migrations().iter().map(key).collect();
+            assert_eq!(embedded, resolved, "migrations/{dir} and the embedded list differ");
         }
     }
 }

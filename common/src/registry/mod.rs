@@ -343,7 +343,6 @@ impl Registry {
 
 /// Turns `sqlite://path` into a URL that creates the file, creating the parent directory too;
 /// also returns the file's path (`None` for an in-memory database).
-/// Returns the URL and whether it is an in-memory database.
 fn prepare_sqlite_url(url: &str) -> Result<(String, Option<PathBuf>)> {
     let rest = url
         .strip_prefix("sqlite://")

@@ -62,7 +62,17 @@ impl LeaseGuard {
                 ));
             }
             match registry.try_acquire_lease(&symbol, &holder, timing.ttl).await? {
-                LeaseAttempt::Acquired => break,
+                LeaseAttempt::Acquired => {
+                    // A CancelRun that reached another replica since the last poll.
+                    cancel_if_requested(registry, &holder, cancel).await;
+                    if cancel.is_cancelled() {
+                        release(registry, &symbol, &holder).await;
+                        return Err(Error::Cancelled(
+                            "run cancelled while waiting for the symbol's training lease".into(),
+                        ));
+                    }
+                    break;
+                }
                 LeaseAttempt::Waiting {
                     position,
                     holder: ahead,

@@ -187,7 +187,13 @@ impl TrainerService {
                 // Another replica runs it: it picks the request up at its next lease renewal.
                 self.core.registry.request_run_cancel(&id).await?;
                 tracing::info!(run_id = %id, "run cancellation requested for another replica");
-                Ok(pb::CancelRunResponse { run_id: id, status: "cancelling".into() })
+                // It may have ended meanwhile: then its end is the answer.
+                let now = self.core.registry.runs(None, Some(&id), 1).await?;
+                let status = match now.first() {
+                    Some(run) if run.status.is_terminal() => run.status.as_str().to_string(),
+                    _ => "cancelling".to_string(),
+                };
+                Ok(pb::CancelRunResponse { run_id: id, status })
             }
         }
     }
