@@ -137,6 +137,16 @@ fn train(symbol: &str, epochs: u32) -> pb::TrainRequest {
     }
 }
 
+/// The registry's record of run `id`, through GetTrainingRuns.
+async fn run_record(c: &mut TrainerClient<Channel>, id: &str) -> anyhow::Result<pb::TrainingRun> {
+    let runs = c
+        .get_training_runs(pb::GetTrainingRunsRequest { run_id: id.to_string(), ..Default::default() })
+        .await?
+        .into_inner()
+        .runs;
+    Ok(runs.into_iter().next().expect("the run is listed"))
+}
+
 /// Reads `stream` until the first epoch; returns the run id.
 async fn until_first_epoch(stream: &mut tonic::Streaming<pb::TrainEvent>) -> String {
     loop {
@@ -205,13 +215,9 @@ async fn kill_9_scenario(db_url: &str) -> anyhow::Result<()> {
 
     // GetTrainingRuns: abandoned, with the reason; detected within ~one ttl (+ sweep, + the
     // last renewal's age, + slack for a loaded machine).
-    let runs = cb
-        .get_training_runs(pb::GetTrainingRunsRequest { run_id: run_id.clone(), ..Default::default() })
-        .await?
-        .into_inner()
-        .runs;
-    assert_eq!(runs[0].status, "abandoned", "{runs:?}");
-    assert!(runs[0].error.contains("stopped renewing the training lease"), "{runs:?}");
+    let run = run_record(&mut cb, &run_id).await?;
+    assert_eq!(run.status, "abandoned", "{run:?}");
+    assert!(run.error.contains("stopped renewing the training lease"), "{run:?}");
     assert!(detected < Duration::from_secs(TTL_SECONDS + 4), "detected after {detected:?}");
     // CancelRun answers with the run's end instead of "not on this replica".
     let c = cb.cancel_run(pb::CancelRunRequest { run_id: run_id.clone() }).await?.into_inner();
@@ -288,21 +294,13 @@ async fn cancel_on_another_replica_scenario(db_url: &str) -> anyhow::Result<()> 
         // for a loaded machine.
         assert!(asked.elapsed() < Duration::from_secs(10), "the {what} run ended {:?} after CancelRun", asked.elapsed());
         if what == "queued" {
-            let still = cb
-                .get_training_runs(pb::GetTrainingRunsRequest { run_id: running_id.clone(), ..Default::default() })
-                .await?
-                .into_inner()
-                .runs;
-            assert_eq!(still[0].status, "running", "the running run ended with the queued one: {still:?}");
+            let still = run_record(&mut cb, &running_id).await?;
+            assert_eq!(still.status, "running", "the running run ended with the queued one: {still:?}");
         }
     }
     for id in [&queued_id, &running_id] {
-        let runs = cb
-            .get_training_runs(pb::GetTrainingRunsRequest { run_id: id.clone(), ..Default::default() })
-            .await?
-            .into_inner()
-            .runs;
-        assert_eq!(runs[0].status, "cancelled", "{runs:?}");
+        let run = run_record(&mut cb, id).await?;
+        assert_eq!(run.status, "cancelled", "{run:?}");
     }
     let mut again = cb.train(train("XCAN", 2)).await?.into_inner();
     let mut completed = false;
