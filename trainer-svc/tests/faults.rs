@@ -147,6 +147,19 @@ async fn run_record(c: &mut TrainerClient<Channel>, id: &str) -> anyhow::Result<
     Ok(runs.into_iter().next().expect("the run is listed"))
 }
 
+/// A new Train of `symbol` runs to completion without queueing (`behind` names what it must not
+/// wait for): the symbol's lease is free.
+async fn trains_without_queueing(c: &mut TrainerClient<Channel>, symbol: &str, behind: &str) -> anyhow::Result<()> {
+    let mut again = c.train(train(symbol, 2)).await?.into_inner();
+    let mut completed = false;
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), again.message()).await?? {
+        assert!(!matches!(ev.event, Some(Event::Queued(_))), "queued behind {behind}: {ev:?}");
+        completed |= matches!(ev.event, Some(Event::Completed(_)));
+    }
+    assert!(completed, "the new Train of {symbol} did not complete");
+    Ok(())
+}
+
 /// Reads `stream` until the first epoch; returns the run id.
 async fn until_first_epoch(stream: &mut tonic::Streaming<pb::TrainEvent>) -> String {
     loop {
@@ -224,13 +237,7 @@ async fn kill_9_scenario(db_url: &str) -> anyhow::Result<()> {
     assert_eq!(c.status, "abandoned");
 
     // The lease is free: a new Train of the symbol runs to completion on the other replica.
-    let mut again = cb.train(train("KILL", 2)).await?.into_inner();
-    let mut completed = false;
-    while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), again.message()).await?? {
-        assert!(!matches!(ev.event, Some(Event::Queued(_))), "still queued behind the dead run: {ev:?}");
-        completed |= matches!(ev.event, Some(Event::Completed(_)));
-    }
-    assert!(completed);
+    trains_without_queueing(&mut cb, "KILL", "the dead run").await?;
     Ok(())
 }
 
@@ -302,13 +309,7 @@ async fn cancel_on_another_replica_scenario(db_url: &str) -> anyhow::Result<()> 
         let run = run_record(&mut cb, id).await?;
         assert_eq!(run.status, "cancelled", "{run:?}");
     }
-    let mut again = cb.train(train("XCAN", 2)).await?.into_inner();
-    let mut completed = false;
-    while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), again.message()).await?? {
-        assert!(!matches!(ev.event, Some(Event::Queued(_))), "queued behind a cancelled run: {ev:?}");
-        completed |= matches!(ev.event, Some(Event::Completed(_)));
-    }
-    assert!(completed);
+    trains_without_queueing(&mut cb, "XCAN", "a cancelled run").await?;
     Ok(())
 }
 
@@ -537,13 +538,7 @@ async fn full_disk_mid_run_fails_cleanly_and_frees_the_lease() -> anyhow::Result
     assert_eq!(integrity.0, "ok");
 
     t.until_status(ServingStatus::Serving, "after the disk was freed").await?;
-    let mut again = c.train(train("FULL", 2)).await?.into_inner();
-    let mut completed = false;
-    while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), again.message()).await?? {
-        assert!(!matches!(ev.event, Some(Event::Queued(_))), "queued behind the failed run: {ev:?}");
-        completed |= matches!(ev.event, Some(Event::Completed(_)));
-    }
-    assert!(completed);
+    trains_without_queueing(&mut c, "FULL", "the failed run").await?;
     drop(t);
     Ok(())
 }
@@ -626,16 +621,9 @@ async fn read_only_filesystem_turns_health_not_serving() -> anyhow::Result<()> {
     let train_refused = match c.train(train("RO", 2)).await {
         Err(s) => s,
         Ok(stream) => {
-            let mut stream = stream.into_inner();
-            loop {
-                match stream.message().await {
-                    Ok(Some(ev)) => {
-                        assert!(!matches!(ev.event, Some(Event::Completed(_))), "a run completed on a read-only disk");
-                    }
-                    Ok(None) => panic!("the Train stream ended without a status"),
-                    Err(s) => break s,
-                }
-            }
+            let (last, status) = drain(&mut stream.into_inner()).await;
+            assert!(!matches!(last, Some(Event::Completed(_))), "a run completed on a read-only disk");
+            status.expect("the Train stream ended without a status")
         }
     };
     assert_eq!(train_refused.code(), Code::Unavailable, "{train_refused:?}");

@@ -14,13 +14,10 @@ impl Registry {
         check_id("run id", run_id, 255)?;
         let q = self.sql("DELETE FROM run_cancel_requests WHERE requested_at_ms < ?");
         sqlx::query(&q).bind(now_ms() - 24 * 3600 * 1000).execute(&self.pool).await?;
-        if self.run_cancel_requested(run_id).await? {
-            return Ok(());
-        }
         let q = self.sql("INSERT INTO run_cancel_requests (run_id, requested_at_ms) VALUES (?, ?)");
         match sqlx::query(&q).bind(run_id).bind(now_ms()).execute(&self.pool).await {
             Ok(_) => Ok(()),
-            // Another replica stored the same request in between.
+            // Already requested (a retried CancelRun, another replica).
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(()),
             Err(e) => Err(e.into()),
         }
