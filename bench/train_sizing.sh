@@ -28,7 +28,7 @@ BIN=$(cargo metadata --format-version 1 --no-deps | "$PY" -c 'import json,sys; p
 
 file_of() { case $1 in AMZN) echo Amazon.csv ;; NVDA) echo NVDA.csv ;; SPX) echo yahoo_stock.csv ;; MSFT) echo Microsoft_Stock.csv ;; NFLX) echo NFLX.csv ;; TSLA) echo TSLA_Stock.csv ;; NVDA15) echo NVDA15 ;; *) echo "unknown symbol $1" >&2; exit 2 ;; esac; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { "$PY" scripts/free-ports.py 1; }
 
 csv_of() { # SYMBOL -> path of its real bars
   if [[ $1 == NVDA15 ]]; then

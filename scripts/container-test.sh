@@ -73,7 +73,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Ports below the ephemeral range, distinct (an ephemeral one can be taken by any outgoing
+# connection between the check and the container's bind: CI once saw EADDRINUSE).
+free_ports() { "$py" "$repo/scripts/free-ports.py" "$1"; }
 
 # run_container NAME IMAGE ENV... : starts one service container the way the manifests run it.
 run_container() {
@@ -138,7 +140,9 @@ stop_checked() {
 round() {
   local backend=$1 url=$2
   local tport pport tmport pmport trainer predictor tname pname
-  tport=$(free_port) pport=$(free_port) tmport=$(free_port) pmport=$(free_port)
+  local ports
+  ports=$(free_ports 4) || fail "[$backend] could not find four free ports"
+  read -r tport pport tmport pmport <<<"$ports"
   trainer=127.0.0.1:$tport predictor=127.0.0.1:$pport
   tname=lstm-$id-$backend-trainer pname=lstm-$id-$backend-predictor
   log "[$backend] start $trainer_image and $predictor_image (registry $url)"
