@@ -13,7 +13,7 @@ ARG BASE_IMAGE=debian:bookworm-slim
 
 # ---- builder: the wheel's libtorch, cargo build, docker/stage.sh ------------------------------
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
-# Cargo profile of the binary: dev (deps at opt-level 3, as the tests run it) like scripts/images.sh
+# Cargo profile of the binary: dev (opt-level 1, as the main job and the tests build it) like scripts/images.sh
 # (IMAGE_PROFILE), or release.
 ARG CARGO_PROFILE=dev
 # Unpinned on purpose: the release is pinned by the tag, packages follow its security updates.

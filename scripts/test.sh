@@ -6,6 +6,7 @@
 # checks the Markdown links and validates the Kubernetes manifests, runs every Rust test in the
 # workspace, then builds the container images from the binaries those tests ran and runs the
 # container system test (scripts/container-test.sh; a NOTICE where podman cannot work here).
+# Ends with the list of Rust tests that skipped themselves (a missing database, tool or privilege).
 # CONTAINER_TEST=0 skips the images and the container test.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +32,21 @@ if [ -z "${TEST_MYSQL_URL:-}" ]; then
   fi
 fi
 echo "registry backends under test: sqlite${TEST_POSTGRES_URL:+ postgres}${TEST_MYSQL_URL:+ mysql}"
+
+# Tests that skip themselves write why to this file (common::test_skip::notice); libtest hides
+# what passing tests print, so the list at the end is how a skip shows in CI's output.
+export LSTM_TEST_SKIPS
+LSTM_TEST_SKIPS=$(mktemp "${TMPDIR:-/tmp}/lstm-test-skips.XXXXXX")
+list_skips() {
+  if [ -s "$LSTM_TEST_SKIPS" ]; then
+    echo "NOTICE: $(sort -u "$LSTM_TEST_SKIPS" | wc -l) Rust test(s) skipped themselves (they passed without running their check):"
+    sort -u "$LSTM_TEST_SKIPS" | sed 's/^/  skipped: /'
+  else
+    echo "no Rust test skipped itself"
+  fi
+  rm -f "$LSTM_TEST_SKIPS"
+}
+trap list_skips EXIT
 
 python3 scripts/check-links.py
 bash scripts/validate-k8s.sh

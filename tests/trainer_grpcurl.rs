@@ -19,9 +19,7 @@ fn grpcurl_out(bin: &std::path::Path, args: &[&str]) -> anyhow::Result<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpcurl_lists_describes_and_calls_the_trainer() -> anyhow::Result<()> {
     let Some(bin) = grpcurl() else {
-        eprintln!(
-            "NOTICE: .venv/bin/grpcurl not found (run scripts/setup.sh); skipping the grpcurl test"
-        );
+        common::test_skip::notice(".venv/bin/grpcurl not found (run scripts/setup.sh)");
         return Ok(());
     };
     let h = TrainerHarness::start().await?;

@@ -23,10 +23,10 @@ fn python() -> Option<PathBuf> {
     if py.exists() {
         Some(py)
     } else {
-        eprintln!(
-            "NOTICE: {} missing; skipping the pandas parity check (run scripts/setup.sh)",
+        common::test_skip::notice(format_args!(
+            "{} missing; the pandas parity check needs it (run scripts/setup.sh)",
             py.display()
-        );
+        ));
         None
     }
 }

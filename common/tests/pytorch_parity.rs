@@ -16,7 +16,7 @@ fn python() -> Option<PathBuf> {
 #[test]
 fn rust_and_pytorch_networks_agree_for_both_kinds() {
     let Some(py) = python() else {
-        eprintln!("NOTICE: ../.venv/bin/python not found; skipping PyTorch parity (run scripts/setup.sh)");
+        common::test_skip::notice("../.venv/bin/python not found; PyTorch parity needs it (run scripts/setup.sh)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -18,7 +18,7 @@ impl PgDatabase {
     /// A new database, or `None` with a NOTICE when `TEST_POSTGRES_URL` is unset.
     pub async fn create(label: &str) -> anyhow::Result<Option<PgDatabase>> {
         let Ok(server_url) = std::env::var("TEST_POSTGRES_URL") else {
-            eprintln!("NOTICE: TEST_POSTGRES_URL not set — skipping {label} (needs PostgreSQL)");
+            common::test_skip::notice(format_args!("TEST_POSTGRES_URL not set — {label} needs PostgreSQL"));
             return Ok(None);
         };
         sqlx::any::install_default_drivers();

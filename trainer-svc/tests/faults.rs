@@ -185,14 +185,14 @@ async fn until_first_epoch(stream: &mut tonic::Streaming<pb::TrainEvent>) -> Str
 async fn postgres_db() -> Option<String> {
     use sqlx::Connection;
     let Ok(server) = std::env::var("TEST_POSTGRES_URL") else {
-        eprintln!("NOTICE: TEST_POSTGRES_URL not set — skipping the PostgreSQL variant");
+        common::test_skip::notice("TEST_POSTGRES_URL not set — no PostgreSQL variant");
         return None;
     };
     sqlx::any::install_default_drivers();
     let mut admin = match sqlx::AnyConnection::connect(&server).await {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("NOTICE: PostgreSQL at {server} does not answer ({e}) — skipping");
+            common::test_skip::notice(format_args!("PostgreSQL at {server} does not answer ({e})"));
             return None;
         }
     };
@@ -457,7 +457,7 @@ impl SmallDisk {
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
-            eprintln!("NOTICE: cannot mount a tmpfs here (needs root); skipping the full-disk test");
+            common::test_skip::notice("cannot mount a tmpfs here (needs root) for the full-disk test");
             return None;
         }
         Some(SmallDisk { dir })
@@ -570,7 +570,7 @@ impl LoopExt4 {
         std::fs::File::create(&file).and_then(|f| f.set_len(size_bytes)).ok()?;
         let quiet = |cmd: &mut Command| cmd.stderr(Stdio::null()).output().ok().filter(|o| o.status.success());
         let notice = |what: &str| {
-            eprintln!("NOTICE: {what} (needs root, loop devices and e2fsprogs); skipping the read-only filesystem test");
+            common::test_skip::notice(format_args!("{what} (needs root, loop devices and e2fsprogs) for the read-only filesystem test"));
             None
         };
         if quiet(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&file)).is_none() {
@@ -620,7 +620,7 @@ async fn read_only_filesystem_turns_health_not_serving() -> anyhow::Result<()> {
     c.ingest_bars(ingest("RO")).await?;
     t.until_status(ServingStatus::Serving, "on a writable disk").await?;
     if !disk.fail() {
-        eprintln!("NOTICE: no ext4 trigger_fs_error hook here; skipping the read-only filesystem test");
+        common::test_skip::notice("no ext4 trigger_fs_error hook here for the read-only filesystem test");
         return Ok(());
     }
     t.until_status(ServingStatus::NotServing, "with the registry's filesystem read-only").await?;

@@ -38,7 +38,7 @@ pub fn real_csv(name: &str) -> Option<PathBuf> {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("{why}; CI installs it, so this is a setup failure");
         }
-        eprintln!("NOTICE: skipping: {why}");
+        crate::test_skip::notice(why);
     }
     path
 }

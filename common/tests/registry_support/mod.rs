@@ -63,7 +63,7 @@ impl TestDb {
     /// A fresh database on the server in `env_var`, or `None` (with a NOTICE) when it is unset.
     pub async fn server(env_var: &str, label: &str) -> Option<TestDb> {
         let Ok(server_url) = std::env::var(env_var) else {
-            eprintln!("NOTICE: {env_var} not set — skipping {label} registry conformance");
+            common::test_skip::notice(format_args!("{env_var} not set — no {label} registry conformance"));
             return None;
         };
         sqlx::any::install_default_drivers();
