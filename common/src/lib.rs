@@ -13,7 +13,8 @@
 //! - [`calendar`] and [`triggers`]: trading days and retraining triggers;
 //! - [`spec`]: the machine-readable training specification of this build;
 //! - [`config`], [`telemetry`], [`tls`], [`error`]: process plumbing shared by both services;
-//! - [`test_skip`]: how a test reports that it skipped itself (listed at the end of the suite);
+//! - [`test_skip`], [`test_ports`]: test support: how a test reports that it skipped itself (listed
+//!   at the end of the suite), and ports for the service processes a test starts;
 //! - [`pb`]: the generated `lstm.v1` protocol.
 pub mod baselines;
 pub mod backtest;
@@ -29,6 +30,7 @@ pub mod pb;
 pub mod registry;
 pub mod spec;
 pub mod telemetry;
+pub mod test_ports;
 pub mod test_skip;
 pub mod text;
 pub mod tls;

@@ -8,6 +8,7 @@ use common::data::{generate, SyntheticConfig};
 use common::features::{build_samples, FeatureConfig, NormStats, FEATURES, N_FEATURES};
 use common::model::{safetensors_io, Architecture, ModelMetadata, Network, FORMAT_VERSION};
 use common::registry::{NewVersion, Promotion, Registry};
+use common::test_ports::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_predictor-svc");
 
@@ -162,19 +163,4 @@ async fn serve_answers_and_stops_on_sigterm() {
         .expect("server did not stop within 15 s of SIGTERM while a Health/Watch stream was open")
         .unwrap();
     assert!(status.success(), "exit status {status}");
-}
-
-/// A free port for a child process to bind: drawn below the kernel's ephemeral range (32768+),
-/// so no outgoing connection can take it between this check and the child's bind (an ephemeral
-/// port from `bind(0)` can be); distinct across the calls of this test binary.
-fn free_port() -> std::net::SocketAddr {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    loop {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = 10_000 + (std::process::id().wrapping_mul(7_919).wrapping_add(n.wrapping_mul(104_729))) % 22_000;
-        if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port as u16)) {
-            return l.local_addr().unwrap();
-        }
-    }
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::data::{generate, SyntheticConfig};
 use common::pb::{self, train_event::Event, trainer_client::TrainerClient};
+use common::test_ports::free_port;
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -33,20 +34,6 @@ impl Drop for Trainer {
     }
 }
 
-/// A free port for a child process to bind: drawn below the kernel's ephemeral range (32768+),
-/// so no outgoing connection can take it between this check and the child's bind (an ephemeral
-/// port from `bind(0)` can be); distinct across the calls of this test binary.
-fn free_port() -> SocketAddr {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    loop {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = 10_000 + (std::process::id().wrapping_mul(7_919).wrapping_add(n.wrapping_mul(104_729))) % 22_000;
-        if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port as u16)) {
-            return l.local_addr().unwrap();
-        }
-    }
-}
 
 impl Trainer {
     async fn start(db_url: &str, envs: &[(&str, &str)]) -> Trainer {
