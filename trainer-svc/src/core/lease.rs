@@ -55,6 +55,9 @@ impl LeaseGuard {
         let started = Instant::now();
         let mut last: Option<(u32, String)> = None;
         loop {
+            // A CancelRun that reached another replica counts as a local one. Checked right
+            // before each attempt, so a queued run cannot take the lease after one.
+            cancel_if_requested(registry, &holder, cancel).await;
             if cancel.is_cancelled() {
                 let _ = registry.leave_lease_queue(&symbol, &holder).await;
                 return Err(Error::Cancelled(
@@ -62,17 +65,7 @@ impl LeaseGuard {
                 ));
             }
             match registry.try_acquire_lease(&symbol, &holder, timing.ttl).await? {
-                LeaseAttempt::Acquired => {
-                    // A CancelRun that reached another replica since the last poll.
-                    cancel_if_requested(registry, &holder, cancel).await;
-                    if cancel.is_cancelled() {
-                        release(registry, &symbol, &holder).await;
-                        return Err(Error::Cancelled(
-                            "run cancelled while waiting for the symbol's training lease".into(),
-                        ));
-                    }
-                    break;
-                }
+                LeaseAttempt::Acquired => break,
                 LeaseAttempt::Waiting {
                     position,
                     holder: ahead,
@@ -86,7 +79,6 @@ impl LeaseGuard {
                         .await;
                         last = Some((position, ahead.clone()));
                     }
-                    cancel_if_requested(registry, &holder, cancel).await;
                     if started.elapsed() >= timeout {
                         let _ = registry.leave_lease_queue(&symbol, &holder).await;
                         return Err(Error::LeaseTimeout(format!(
