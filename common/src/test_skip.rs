@@ -20,7 +20,10 @@ pub fn notice(why: impl std::fmt::Display) {
     let binary = std::env::current_exe()
         .ok()
         .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .map(|s| s.rsplit_once('-').map_or(s.clone(), |(name, _hash)| name.to_string()))
+        .map(|s| match s.rsplit_once('-') {
+            Some((name, _hash)) => name.to_string(),
+            None => s,
+        })
         .unwrap_or_default();
     // One short write to an O_APPEND file: lines from parallel test processes do not interleave.
     if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
