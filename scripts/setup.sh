@@ -42,7 +42,9 @@ install_env() {
       "$venv/bin/python" -m pip install --quiet --upgrade pip
     fi
     log "installing $(grep -cv '^\s*#' "$req") python requirements (torch is ~4.6 GB the first time)"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+    # --no-compile: no .pyc for the ~7 500 modules up front (~25 CPU-s that a cold main job
+    # spends beside its compile); Python writes them on first import instead.
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile -r "$req"
     echo "$want" >"$stamp"
   fi
   flock -u 9
