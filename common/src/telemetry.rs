@@ -44,11 +44,19 @@ pub fn init_tracing(format: LogFormat) {
     };
 }
 
+/// A server's shutdown signal, boxed.
+///
+/// The servers' inner functions take their signal as this one concrete type, so that their
+/// tonic, hyper and axum stacks are compiled once, in the library that defines them. With a
+/// generic `impl Future` parameter each binary and each test that starts a server compiled the
+/// whole stack again for its own future type (BENCHMARKS.md, "Fresh clone").
+pub type Shutdown = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
 /// Serves `GET /metrics` (Prometheus text format) for `registry` on `listener` until `shutdown`.
 pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
     registry: prometheus::Registry,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let app = Router::new().route(
         "/metrics",

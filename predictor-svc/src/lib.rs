@@ -17,6 +17,7 @@ use std::time::Duration;
 use common::calendar::TradingCalendar;
 use common::pb;
 use common::registry::{Registry, RegistryOptions};
+use common::telemetry::Shutdown;
 use common::{Error, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -50,13 +51,17 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    serve_boxed(listener, config, Box::pin(shutdown)).await
+}
+
+async fn serve_boxed(listener: TcpListener, config: Config, shutdown: Shutdown) -> Result<()> {
     let metrics_listener = TcpListener::bind(config.metrics_listen).await.map_err(|e| {
         Error::Unavailable(format!(
             "cannot listen for metrics on {}: {e}; pick another --metrics-listen",
             config.metrics_listen
         ))
     })?;
-    serve_with_metrics(listener, Some(metrics_listener), config, shutdown).await
+    run_server(listener, Some(metrics_listener), config, shutdown).await
 }
 
 /// [`serve`] with an already bound (or no) metrics listener (tests bind port 0 for both).
@@ -65,6 +70,17 @@ pub async fn serve_with_metrics(
     metrics_listener: Option<TcpListener>,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    run_server(listener, metrics_listener, config, Box::pin(shutdown)).await
+}
+
+/// The server itself. Not generic (the signal is a [`Shutdown`]), so its tonic stack is
+/// compiled here once, not in every binary and test that starts a predictor.
+async fn run_server(
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    config: Config,
+    shutdown: Shutdown,
 ) -> Result<()> {
     let calendar = TradingCalendar::parse(&config.model.holidays)?;
     let device = config.model.tch_device()?;
@@ -112,9 +128,9 @@ pub async fn serve_with_metrics(
     let metrics_task = metrics_listener.map(|l| {
         let stop = stop.clone();
         tracing::info!(addr = ?l.local_addr().ok(), "metrics listening on /metrics");
-        tokio::spawn(common::telemetry::serve_metrics(l, metrics.registry().clone(), async move {
+        tokio::spawn(common::telemetry::serve_metrics(l, metrics.registry().clone(), Box::pin(async move {
             stop.cancelled().await
-        }))
+        })))
     });
 
     // Reflection v1 and v1alpha (grpcurl and older clients still ask for v1alpha).

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use common::calendar::TradingCalendar;
 use common::pb::trainer_server::TrainerServer;
 use common::registry::{Registry, RegistryOptions};
+use common::telemetry::Shutdown;
 use common::{Error, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -130,13 +131,17 @@ pub async fn serve(
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    serve_boxed(listener, config, Box::pin(shutdown)).await
+}
+
+async fn serve_boxed(listener: TcpListener, config: ServeConfig, shutdown: Shutdown) -> Result<()> {
     let metrics_listener = match config.metrics_listen.trim() {
         "" | "off" => None,
         addr => Some(TcpListener::bind(addr).await.map_err(|e| {
             Error::invalid(format!("cannot listen for /metrics on {addr}: {e}; set --metrics-listen"))
         })?),
     };
-    serve_with_metrics(listener, metrics_listener, config, shutdown).await
+    run_server(listener, metrics_listener, config, shutdown).await
 }
 
 /// [`serve`] with an already bound `/metrics` listener (tests bind port 0).
@@ -145,6 +150,17 @@ pub async fn serve_with_metrics(
     metrics_listener: Option<TcpListener>,
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    run_server(listener, metrics_listener, config, Box::pin(shutdown)).await
+}
+
+/// The server itself. Not generic (the signal is a [`Shutdown`]), so its tonic stack is
+/// compiled here once, not in every binary and test that starts a trainer.
+async fn run_server(
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    config: ServeConfig,
+    shutdown: Shutdown,
 ) -> Result<()> {
     let calendar = TradingCalendar::parse(&config.holidays)?;
     let scheduler_time = config.scheduler_time.as_deref().map(triggered::parse_time).transpose()?;
@@ -186,9 +202,9 @@ pub async fn serve_with_metrics(
         let addr = l.local_addr().ok();
         info!(?addr, "serving /metrics");
         let stop = token.clone();
-        tokio::spawn(common::telemetry::serve_metrics(l, core.metrics.registry.clone(), async move {
+        tokio::spawn(common::telemetry::serve_metrics(l, core.metrics.registry.clone(), Box::pin(async move {
             stop.cancelled().await
-        }))
+        })))
     });
     if let Some(at) = scheduler_time {
         tokio::spawn(triggered::run_scheduler(core.clone(), at, token.clone()));
