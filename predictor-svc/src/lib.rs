@@ -51,17 +51,13 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    serve_boxed(listener, config, Box::pin(shutdown)).await
-}
-
-async fn serve_boxed(listener: TcpListener, config: Config, shutdown: Shutdown) -> Result<()> {
     let metrics_listener = TcpListener::bind(config.metrics_listen).await.map_err(|e| {
         Error::Unavailable(format!(
             "cannot listen for metrics on {}: {e}; pick another --metrics-listen",
             config.metrics_listen
         ))
     })?;
-    run_server(listener, Some(metrics_listener), config, shutdown).await
+    run_server(listener, Some(metrics_listener), config, Box::pin(shutdown)).await
 }
 
 /// [`serve`] with an already bound (or no) metrics listener (tests bind port 0 for both).

@@ -131,17 +131,13 @@ pub async fn serve(
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    serve_boxed(listener, config, Box::pin(shutdown)).await
-}
-
-async fn serve_boxed(listener: TcpListener, config: ServeConfig, shutdown: Shutdown) -> Result<()> {
     let metrics_listener = match config.metrics_listen.trim() {
         "" | "off" => None,
         addr => Some(TcpListener::bind(addr).await.map_err(|e| {
             Error::invalid(format!("cannot listen for /metrics on {addr}: {e}; set --metrics-listen"))
         })?),
     };
-    run_server(listener, metrics_listener, config, shutdown).await
+    run_server(listener, metrics_listener, config, Box::pin(shutdown)).await
 }
 
 /// [`serve`] with an already bound `/metrics` listener (tests bind port 0).

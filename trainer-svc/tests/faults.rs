@@ -34,7 +34,6 @@ impl Drop for Trainer {
     }
 }
 
-
 impl Trainer {
     async fn start(db_url: &str, envs: &[(&str, &str)]) -> Trainer {
         let addr = free_port();
