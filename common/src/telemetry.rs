@@ -48,8 +48,8 @@ pub fn init_tracing(format: LogFormat) {
 ///
 /// The servers' inner functions take their signal as this one concrete type, so that their
 /// tonic, hyper and axum stacks are compiled once, in the library that defines them. With a
-/// generic `impl Future` parameter each binary and each test that starts a server compiled the
-/// whole stack again for its own future type (BENCHMARKS.md, "Fresh clone").
+/// generic `impl Future` parameter each crate that starts a server (a service's binary, the test
+/// harness) compiled the whole stack again for its own future type (BENCHMARKS.md, "Fresh clone").
 pub type Shutdown = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// Serves `GET /metrics` (Prometheus text format) for `registry` on `listener` until `shutdown`.

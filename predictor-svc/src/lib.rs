@@ -71,7 +71,7 @@ pub async fn serve_with_metrics(
 }
 
 /// The server itself. Not generic (the signal is a [`Shutdown`]), so its tonic stack is
-/// compiled here once, not in every binary and test that starts a predictor.
+/// compiled here once, not again in each crate that starts a predictor.
 async fn run_server(
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
