@@ -37,7 +37,7 @@ async fn served_version(server: &RunningPredictor, symbol: &str) -> anyhow::Resu
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn promotion_while_clients_hammer_predict_fails_nothing_and_serves_v2_within_2s() -> anyhow::Result<()> {
+async fn promotion_while_clients_hammer_predict_fails_nothing_and_serves_v2_soon() -> anyhow::Result<()> {
     let reg = TestRegistry::new().await?;
     let bars = market(11, 300);
     seed_key(&reg.registry, "HOT", 1, "hot-v1", &bars, 1).await?;
@@ -84,7 +84,9 @@ async fn promotion_while_clients_hammer_predict_fails_nothing_and_serves_v2_with
         .min()
         .expect("v2 was never served");
     let delay = first_v2.saturating_duration_since(promoted_at);
-    assert!(delay < Duration::from_secs(2), "v2 first served {delay:?} after the promotion");
+    // A liveness guard, not a speed target: the reload poll is 100 ms here, so v2 usually serves
+    // within ~0.1-0.3 s; 5 s is ~20x that and holds on a loaded machine (issue 30).
+    assert!(delay < Duration::from_secs(5), "v2 first served {delay:?} after the promotion");
     // Once v2 is in, requests sent afterwards never see v1 again.
     let stale = results
         .iter()

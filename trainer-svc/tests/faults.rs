@@ -228,7 +228,9 @@ async fn kill_9_scenario(db_url: &str) -> anyhow::Result<()> {
     let run = run_record(&mut cb, &run_id).await?;
     assert_eq!(run.status, "abandoned", "{run:?}");
     assert!(run.error.contains("stopped renewing the training lease"), "{run:?}");
-    assert!(detected < Duration::from_secs(TTL_SECONDS + 4), "detected after {detected:?}");
+    // A liveness guard (issue 30): typically one ttl + a sweep (~4 s); the bound is generous for
+    // a loaded machine and still far below "never" (the run would stay `running` forever).
+    assert!(detected < Duration::from_secs(4 * TTL_SECONDS + 10), "detected after {detected:?}");
     // CancelRun answers with the run's end instead of "not on this replica".
     let c = cb.cancel_run(pb::CancelRunRequest { run_id: run_id.clone() }).await?.into_inner();
     assert_eq!(c.status, "abandoned");
@@ -294,9 +296,9 @@ async fn cancel_on_another_replica_scenario(db_url: &str) -> anyhow::Result<()> 
         let cancelled = matches!(&last, Some(Event::Failed(f)) if f.code == "CANCELLED")
             || status.as_ref().is_some_and(|s| s.code() == Code::Cancelled);
         assert!(cancelled, "the {what} run did not end cancelled: {last:?} {status:?}");
-        // Within one renewal period or queue poll (1 s / 0.5 s here) plus a batch, with slack
-        // for a loaded machine.
-        assert!(asked.elapsed() < Duration::from_secs(10), "the {what} run ended {:?} after CancelRun", asked.elapsed());
+        // Within one renewal period or queue poll (1 s / 0.5 s here) plus a batch; the bound is a
+        // liveness guard, ~20x the usual ~1 s (issue 30).
+        assert!(asked.elapsed() < Duration::from_secs(20), "the {what} run ended {:?} after CancelRun", asked.elapsed());
         if what == "queued" {
             let still = run_record(&mut cb, &running_id).await?;
             assert_eq!(still.status, "running", "the running run ended with the queued one: {still:?}");
@@ -624,7 +626,8 @@ async fn read_only_filesystem_turns_health_not_serving() -> anyhow::Result<()> {
         }
     };
     assert_eq!(train_refused.code(), Code::Unavailable, "{train_refused:?}");
-    assert!(started.elapsed() < Duration::from_secs(15), "Train took {:?} to refuse", started.elapsed());
+    // A liveness guard: the refusal comes from the first write (~1 s), not from a retry loop.
+    assert!(started.elapsed() < Duration::from_secs(30), "Train took {:?} to refuse", started.elapsed());
     assert_eq!(t.serving().await?, ServingStatus::NotServing);
 
     // What was written before the fault is intact: a copy of the files checks clean and holds
