@@ -13,7 +13,7 @@ async fn batched_equals_unbatched(arch: Architecture) -> anyhow::Result<()> {
     let (md, weights) = build_artifact("BAT", 1, arch, 5, &bars)?;
     let served = LoadedModel::from_artifact(&md, &weights, tch::Device::Cpu)?;
     let reference = LoadedModel::from_artifact(&md, &weights, tch::Device::Cpu)?;
-    let cfg = BatchConfig { max_batch: 64, max_wait: Duration::from_millis(20), torch_threads: 1 };
+    let cfg = BatchConfig { max_batch: 64, max_wait: Duration::from_millis(20), torch_threads: 1, forward_threads: 1 };
     let worker = ModelWorker::spawn("batch-test", served, cfg, |_| {})?;
     let cf = FeatureConfig::default();
     let windows: Vec<Vec<f32>> =

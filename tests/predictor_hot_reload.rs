@@ -43,7 +43,9 @@ async fn promotion_while_clients_hammer_predict_fails_nothing_and_serves_v2_soon
     seed_key(&reg.registry, "HOT", 1, "hot-v1", &bars, 1).await?;
     let v2 = build_artifact("HOT", 1, tiny(8), 2, &bars)?;
     store_version(&reg.registry, "hot-v2", v2, false).await?;
-    let server = RunningPredictor::start(&reg.url, |_| {}).await?;
+    // Three threads on the model's interactive lane: the swap must fail nothing while several
+    // threads of the old worker are mid-pass (issue 26).
+    let server = RunningPredictor::start(&reg.url, |c| c.forward_threads = 3).await?;
     assert_eq!(served_version(&server, "HOT").await?, "hot-v1");
 
     // (sent, received, Ok(version) | Err(status))

@@ -91,6 +91,11 @@ pub struct Config {
     /// model never waits).
     #[arg(long = "batch-wait-ms", env = "PREDICTOR_BATCH_WAIT_MS", default_value_t = 2)]
     pub batch_wait_ms: u64,
+    /// Threads of each loaded model's interactive lane, each running forward passes on its own
+    /// replica (the weights are shared). 0 = the CPUs this process may use (the cgroup CPU quota
+    /// of a Kubernetes limit, or the cores), so one hot model is served by every core.
+    #[arg(long = "forward-threads", env = "PREDICTOR_FORWARD_THREADS", default_value_t = 0)]
+    pub forward_threads: usize,
     /// Memory budget for resident models (parameter bytes, MiB; fractions allowed); least recently
     /// used models are evicted beyond it.
     #[arg(long = "model-memory-budget-mb", env = "MODEL_MEMORY_BUDGET_MB", default_value_t = 512.0)]
@@ -129,6 +134,7 @@ impl Config {
             metrics_listen: "127.0.0.1:0".parse().expect("valid address"),
             max_batch: 64,
             batch_wait_ms: 2,
+            forward_threads: 0,
             model_memory_budget_mb: 512.0,
             reload_poll_ms: 250,
             prediction_log_capacity: 10_000,
@@ -146,6 +152,10 @@ impl Config {
             max_batch: self.max_batch.max(1),
             max_wait: Duration::from_millis(self.batch_wait_ms),
             torch_threads: self.model.torch_threads,
+            forward_threads: match self.forward_threads {
+                0 => crate::worker::default_forward_threads(),
+                n => n,
+            },
         }
     }
 

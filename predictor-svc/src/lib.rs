@@ -279,6 +279,8 @@ pub async fn predict_once(args: &PredictArgs) -> Result<engine::PredictionOut> {
     let batch = worker::BatchConfig {
         max_wait: Duration::ZERO,
         torch_threads: args.model.torch_threads,
+        // One answer: a single thread is all it can use.
+        forward_threads: 1,
         ..worker::BatchConfig::default()
     };
     let cache = Arc::new(cache::ModelCache::new(

@@ -20,6 +20,9 @@ pub struct Metrics {
     /// `predictor_queue_wait_seconds{lane}`: how long the oldest window of each forward pass
     /// waited in its lane's queue (`interactive` | `bulk`).
     pub queue_wait_seconds: HistogramVec,
+    /// `predictor_forward_passes_total{lane, thread}`: forward passes by lane and by the lane's
+    /// thread (`thread` = 0.. of `--forward-threads`; the bulk lane has one thread, 0).
+    pub forward_passes: IntCounterVec,
     /// `predictor_loaded_models`: models resident in memory.
     pub loaded_models: IntGauge,
     /// `predictor_model_memory_bytes`: parameter bytes of the resident models.
@@ -75,6 +78,11 @@ impl Metrics {
             )
             .buckets(exponential_buckets(0.0001, 2.0, 16).expect("valid buckets")),
             &["lane"],
+        )
+        .expect("valid metric");
+        let forward_passes = IntCounterVec::new(
+            Opts::new("predictor_forward_passes_total", "Forward passes by model lane and lane thread"),
+            &["lane", "thread"],
         )
         .expect("valid metric");
         let loaded_models =
@@ -137,6 +145,7 @@ impl Metrics {
             Box::new(request_seconds.clone()),
             Box::new(batch_size.clone()),
             Box::new(queue_wait_seconds.clone()),
+            Box::new(forward_passes.clone()),
             Box::new(loaded_models.clone()),
             Box::new(model_memory_bytes.clone()),
             Box::new(reloads.clone()),
@@ -158,6 +167,7 @@ impl Metrics {
             request_seconds,
             batch_size,
             queue_wait_seconds,
+            forward_passes,
             loaded_models,
             model_memory_bytes,
             reloads,
@@ -177,6 +187,7 @@ impl Metrics {
     pub fn observe_batch(&self, b: &BatchInfo) {
         self.batch_size.observe(b.size as f64);
         self.queue_wait_seconds.with_label_values(&[b.lane]).observe(b.oldest_wait.as_secs_f64());
+        self.forward_passes.with_label_values(&[b.lane, &b.thread.to_string()]).inc();
     }
 
     /// The Prometheus registry holding these metrics (served on `/metrics`).

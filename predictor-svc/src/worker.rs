@@ -8,12 +8,18 @@
 //! is idle. Under load (the previous batch held more than one job) the worker additionally waits
 //! up to `max_wait` for stragglers before running a partial batch.
 //!
-//! Each model has two lanes ([`Lane`]), each a thread with its own handle on the same weights
-//! ([`BatchForward::replica`]): the **interactive** lane serves single Predicts and small
-//! batches first come first served; the **bulk** lane serves the items of large PredictBatch
-//! calls, round-robin between calls ([`crate::fair::FairQueue`]). A forward pass cannot be
-//! interrupted, so a 1 000-item batch on the interactive lane would make every other caller wait
-//! for its ~16 full forward passes; on its own lane it only shares the CPU.
+//! Each model has two lanes ([`Lane`]), with threads that each hold their own handle on the same
+//! weights ([`BatchForward::replica`]; the parameters are shared, not copied): the
+//! **interactive** lane serves single Predicts and small batches first come first served; the
+//! **bulk** lane serves the items of large PredictBatch calls, round-robin between calls
+//! ([`crate::fair::FairQueue`]). A forward pass cannot be interrupted, so a 1 000-item batch on
+//! the interactive lane would make every other caller wait for its ~16 full forward passes; on
+//! its own lane it only shares the CPU.
+//!
+//! The interactive lane has [`BatchConfig::forward_threads`] threads (one per core of the pod by
+//! default) draining one queue: a thread takes the queue, gathers a batch, lets the queue go and
+//! runs its forward pass, so while one thread computes, the next one is already gathering. A hot
+//! model is thereby served by every core, and an idle one costs only blocked threads.
 //!
 //! Dropping every [`ModelWorker`] clone closes the channels; the threads finish the jobs already
 //! queued and exit, releasing the model. Requests that hold an `Arc` of an old worker therefore
@@ -21,7 +27,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::features::{N_FEATURES, SEQ_LEN};
@@ -82,6 +88,8 @@ impl Lane {
 pub struct BatchInfo {
     /// `interactive` | `bulk`.
     pub lane: &'static str,
+    /// Which of the lane's threads ran the pass (0 on the bulk lane).
+    pub thread: usize,
     /// Windows in the forward pass.
     pub size: usize,
     /// How long the oldest of them waited in the queue before the pass started.
@@ -97,12 +105,21 @@ pub struct BatchConfig {
     pub max_wait: Duration,
     /// libtorch intra-op threads of each lane's thread; 0 keeps libtorch's default.
     pub torch_threads: usize,
+    /// Threads of the interactive lane (>= 1), each running forward passes on its own replica.
+    pub forward_threads: usize,
 }
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        BatchConfig { max_batch: 64, max_wait: Duration::from_millis(2), torch_threads: 1 }
+        BatchConfig { max_batch: 64, max_wait: Duration::from_millis(2), torch_threads: 1, forward_threads: 1 }
     }
+}
+
+/// The interactive lane's thread count when none is configured: the CPUs this process may use.
+/// `std::thread::available_parallelism` honours the cgroup CPU quota (a Kubernetes CPU limit)
+/// and the affinity mask, so a pod limited to 2 CPUs on a 64-core node gets 2.
+pub fn default_forward_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 /// A forecast and the size of the forward pass that produced it.
@@ -148,8 +165,9 @@ impl std::fmt::Debug for ModelWorker {
 }
 
 impl ModelWorker {
-    /// Starts the interactive thread (named after `name`) that owns `model` and the bulk thread
-    /// that owns a replica of it. `on_batch` is called for every forward pass (metrics).
+    /// Starts the interactive lane's threads (named after `name`; the first owns `model`, the
+    /// others replicas of it) and the bulk thread that owns another replica. `on_batch` is called
+    /// for every forward pass (metrics).
     pub fn spawn<M: BatchForward>(
         name: &str,
         model: M,
@@ -157,16 +175,30 @@ impl ModelWorker {
         on_batch: impl Fn(BatchInfo) + Send + Sync + 'static,
     ) -> Result<ModelWorker> {
         let bulk_model = model.replica()?;
-        let cfg = BatchConfig { max_batch: cfg.max_batch.max(1), ..cfg };
+        let threads = cfg.forward_threads.max(1);
+        let mut models = Vec::with_capacity(threads);
+        for _ in 1..threads {
+            models.push(model.replica()?);
+        }
+        models.insert(0, model);
+        let cfg = BatchConfig { max_batch: cfg.max_batch.max(1), forward_threads: threads, ..cfg };
         let on_batch = Arc::new(on_batch);
         let alive = Arc::new(AtomicBool::new(true));
         let (interactive, rx) = mpsc::channel::<Job>();
-        let observe = on_batch.clone();
-        let guard = AliveGuard(alive.clone());
-        spawn_lane(thread_name("mdl", name), cfg, move || {
-            let _guard = guard;
-            run_interactive(&model, &rx, cfg, &*observe)
-        })?;
+        let rx = Arc::new(Mutex::new(rx));
+        for (thread, model) in models.into_iter().enumerate() {
+            let (rx, observe) = (rx.clone(), on_batch.clone());
+            let guard = AliveGuard(alive.clone());
+            let prefix = if threads == 1 { "mdl".to_string() } else { format!("mdl{thread}") };
+            spawn_lane(thread_name(&prefix, name), cfg, move || {
+                let _guard = guard;
+                if thread > 0 {
+                    // The first pass allocates; the cache warms thread 0 through the queue.
+                    let _ = forward_guarded(&model, &[0.0; SEQ_LEN * N_FEATURES], 1);
+                }
+                run_interactive(&model, thread, &rx, cfg, &*observe)
+            })?;
+        }
         let (bulk, rx) = mpsc::channel::<Job>();
         let guard = AliveGuard(alive.clone());
         spawn_lane(thread_name("blk", name), cfg, move || {
@@ -253,59 +285,72 @@ fn run_lane_batch<M: BatchForward>(
     lane: &'static str,
     jobs: Vec<Job>,
     on_batch: &dyn Fn(BatchInfo),
+    thread: usize,
 ) {
     let oldest_wait = jobs.iter().map(|j| j.queued_at.elapsed()).max().unwrap_or_default();
-    run_batch(model, jobs, &|size| on_batch(BatchInfo { lane, size, oldest_wait }));
+    run_batch(model, jobs, &|size| on_batch(BatchInfo { lane, thread, size, oldest_wait }));
 }
 
-/// The interactive lane: FIFO, adaptive batching (an idle model never waits).
+/// One thread of the interactive lane: FIFO, adaptive batching (an idle model never waits).
+/// The thread holds the shared queue only while it gathers a batch, and runs the forward pass
+/// after letting it go, so the lane's other threads gather and compute meanwhile.
 fn run_interactive<M: BatchForward>(
     model: &M,
-    rx: &mpsc::Receiver<Job>,
+    thread: usize,
+    rx: &Mutex<mpsc::Receiver<Job>>,
     cfg: BatchConfig,
     on_batch: &dyn Fn(BatchInfo),
 ) {
     let mut previous_batch = 0usize;
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        let deadline = Instant::now() + cfg.max_wait;
-        let mut disconnected = false;
-        while jobs.len() < cfg.max_batch {
-            match rx.try_recv() {
-                Ok(job) => {
-                    jobs.push(job);
-                    continue;
-                }
-                Err(TryRecvError::Disconnected) => {
-                    disconnected = true;
-                    break;
-                }
-                Err(TryRecvError::Empty) => {}
+    loop {
+        let (jobs, disconnected) = {
+            // A panic cannot happen while the queue is held (only channel calls run then), but a
+            // poisoned lock must not stop the lane either.
+            let rx = rx.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match rx.recv() {
+                Ok(first) => gather(&rx, first, previous_batch, cfg),
+                // Every sender is gone and the queue is drained.
+                Err(_) => break,
             }
-            // Idle service (last batch was a single request): run now, never add latency.
-            if previous_batch <= 1 && jobs.len() == 1 {
-                break;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            match rx.recv_timeout(deadline - now) {
-                Ok(job) => jobs.push(job),
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => {
-                    disconnected = true;
-                    break;
-                }
-            }
-        }
+        };
         previous_batch = jobs.len();
-        run_lane_batch(model, "interactive", jobs, on_batch);
+        run_lane_batch(model, "interactive", jobs, on_batch, thread);
         if disconnected {
-            // Every sender is gone and the queue is drained.
             break;
         }
     }
+}
+
+/// Gathers a batch behind `first`: everything already queued, up to `max_batch`; under load
+/// (the thread's previous batch had more than one job) it also waits up to `max_wait` for
+/// stragglers. Returns the batch and whether the queue's senders are all gone.
+fn gather(rx: &mpsc::Receiver<Job>, first: Job, previous_batch: usize, cfg: BatchConfig) -> (Vec<Job>, bool) {
+    let mut jobs = vec![first];
+    let deadline = Instant::now() + cfg.max_wait;
+    while jobs.len() < cfg.max_batch {
+        match rx.try_recv() {
+            Ok(job) => {
+                jobs.push(job);
+                continue;
+            }
+            Err(TryRecvError::Disconnected) => return (jobs, true),
+            Err(TryRecvError::Empty) => {}
+        }
+        // Idle service (last batch was a single request): run now, never add latency.
+        if previous_batch <= 1 && jobs.len() == 1 {
+            break;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        match rx.recv_timeout(deadline - now) {
+            Ok(job) => jobs.push(job),
+            Err(RecvTimeoutError::Timeout) => break,
+            Err(RecvTimeoutError::Disconnected) => return (jobs, true),
+        }
+    }
+    (jobs, false)
 }
 
 /// The bulk lane: every queued job joins its caller's queue; passes of up to `max_batch`
@@ -349,7 +394,7 @@ fn run_bulk<M: BatchForward>(
                 Err(RecvTimeoutError::Disconnected) => open = false,
             }
         }
-        run_lane_batch(model, "bulk", queue.take(cfg.max_batch), on_batch);
+        run_lane_batch(model, "bulk", queue.take(cfg.max_batch), on_batch, 0);
     }
 }
 
@@ -468,7 +513,7 @@ mod tests {
         let batches = Arc::new(AtomicUsize::new(0));
         let b = batches.clone();
         let echo = Echo { sizes: sizes.clone(), delay: Duration::from_millis(20) };
-        let cfg = BatchConfig { max_batch: 8, max_wait: Duration::from_millis(5), torch_threads: 0 };
+        let cfg = BatchConfig { max_batch: 8, max_wait: Duration::from_millis(5), torch_threads: 0, forward_threads: 1 };
         let w = ModelWorker::spawn("echo", echo, cfg, move |_| {
             b.fetch_add(1, Ordering::SeqCst);
         })
@@ -488,12 +533,43 @@ mod tests {
         assert_eq!(batches.load(Ordering::SeqCst), sizes.len());
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_busy_model_is_served_by_several_threads_of_its_lane() {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let threads = Arc::new(Mutex::new(std::collections::BTreeMap::<usize, usize>::new()));
+        let t = threads.clone();
+        // Each pass sleeps 50 ms: while one thread is in its pass, the queue is free for another.
+        let echo = Echo { sizes, delay: Duration::from_millis(50) };
+        let cfg = BatchConfig { max_batch: 4, max_wait: Duration::from_millis(1), torch_threads: 0, forward_threads: 3 };
+        let w = ModelWorker::spawn("lanes", echo, cfg, move |b| {
+            assert_eq!(b.lane, "interactive");
+            *t.lock().unwrap().entry(b.thread).or_default() += b.size;
+        })
+        .unwrap();
+        let futs: Vec<_> = (0..40)
+            .map(|i| {
+                let w = w.clone();
+                tokio::spawn(async move { (i, w.forecast(window(i as f32)).await.unwrap()) })
+            })
+            .collect();
+        for f in futs {
+            let (i, out) = f.await.unwrap();
+            assert_eq!(out.forecast.prob_up, i as f64, "request {i} got someone else's answer");
+            assert!(out.batch_size <= 4);
+        }
+        let threads = threads.lock().unwrap().clone();
+        assert_eq!(threads.values().sum::<usize>(), 40, "{threads:?}");
+        assert!(threads.len() > 1, "one thread served everything: {threads:?}");
+        assert!(threads.keys().all(|&t| t < 3), "{threads:?}");
+        assert!(w.is_alive());
+    }
+
     #[tokio::test]
     async fn an_idle_worker_runs_a_single_request_without_waiting() {
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let echo = Echo { sizes, delay: Duration::ZERO };
         // max_wait far above the bound: an answer well before it did not wait for a batch.
-        let cfg = BatchConfig { max_batch: 64, max_wait: Duration::from_secs(120), torch_threads: 0 };
+        let cfg = BatchConfig { max_batch: 64, max_wait: Duration::from_secs(120), torch_threads: 0, forward_threads: 1 };
         let w = ModelWorker::spawn("idle", echo, cfg, |_| {}).unwrap();
         let t = Instant::now();
         w.forecast(window(0.25)).await.unwrap();
@@ -542,7 +618,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panic_in_the_one_by_one_retry_fails_that_request_and_the_worker_lives_on() {
-        let cfg = BatchConfig { max_batch: 8, max_wait: Duration::from_millis(20), torch_threads: 0 };
+        let cfg = BatchConfig { max_batch: 8, max_wait: Duration::from_millis(20), torch_threads: 0, forward_threads: 1 };
         let w = ModelWorker::spawn("panics", PanicsOnNegative, cfg, |_| {}).unwrap();
         // A first request keeps the worker busy so the next four queue up as one batch, whose
         // pass panics; the one-by-one retry then panics on the negative window again.
@@ -619,7 +695,7 @@ mod tests {
     async fn a_large_bulk_call_neither_blocks_interactive_requests_nor_a_later_bulk_call() {
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let echo = Echo { sizes: sizes.clone(), delay: Duration::from_millis(20) };
-        let cfg = BatchConfig { max_batch: 4, max_wait: Duration::from_millis(5), torch_threads: 0 };
+        let cfg = BatchConfig { max_batch: 4, max_wait: Duration::from_millis(5), torch_threads: 0, forward_threads: 1 };
         let w = ModelWorker::spawn("fair", echo, cfg, |_| {}).unwrap();
         let done = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = submit(&w, Lane::new_bulk(), "A", 40, &done);
