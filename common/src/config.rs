@@ -13,34 +13,7 @@ pub const DEFAULT_PREDICTOR_ADDR: &str = "127.0.0.1:50052";
 pub const DEFAULT_TRAINER_METRICS_ADDR: &str = "127.0.0.1:9090";
 /// Default Prometheus address of predictor-svc.
 pub const DEFAULT_PREDICTOR_METRICS_ADDR: &str = "127.0.0.1:9091";
-/// Largest `years` a model key may have.
-pub const MAX_YEARS: u32 = 10;
-
-/// Checks a ticker: 1–32 characters of letters, digits, `.`, `-`, `_`. Returns it trimmed.
-pub fn validate_symbol(symbol: &str) -> Result<String> {
-    let s = symbol.trim();
-    if s.is_empty() {
-        return Err(Error::invalid("symbol is required, e.g. \"AAPL\" or \"600519\""));
-    }
-    if s.len() > 32 || !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
-        return Err(Error::invalid(format!(
-            "symbol `{}` is invalid: use 1-32 letters, digits, '.', '-' or '_'",
-            crate::text::clip(s)
-        )));
-    }
-    Ok(s.to_string())
-}
-
-/// Checks the `years` of a model key: absent means 1; otherwise 1..=[`MAX_YEARS`].
-pub fn validate_years(years: Option<u32>) -> Result<u32> {
-    match years {
-        None => Ok(1),
-        Some(y) if (1..=MAX_YEARS).contains(&y) => Ok(y),
-        Some(y) => Err(Error::invalid(format!(
-            "years must be between 1 and {MAX_YEARS}, got {y}"
-        ))),
-    }
-}
+pub use crate::key::{validate_symbol, validate_years, MAX_YEARS};
 
 /// Parses an optional `YYYY-MM-DD` request field; empty means absent.
 pub fn parse_optional_date(field: &str, value: &str) -> Result<Option<NaiveDate>> {

@@ -25,6 +25,7 @@ pub mod data;
 pub mod error;
 pub mod evaluation;
 pub mod features;
+pub mod key;
 pub mod model;
 pub mod pb;
 pub mod registry;

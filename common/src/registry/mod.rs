@@ -421,32 +421,8 @@ fn numbered_placeholders(q: &str) -> String {
     out
 }
 
-/// Checks a symbol is usable as a key.
-pub(crate) fn check_symbol(symbol: &str) -> Result<()> {
-    if symbol.is_empty() || symbol.len() > 64 {
-        return Err(Error::invalid(format!(
-            "symbol must be 1 to 64 characters, got '{}'",
-            crate::text::clip(symbol)
-        )));
-    }
-    if symbol.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::invalid(format!(
-            "symbol '{}' contains whitespace or control characters",
-            crate::text::clip(symbol)
-        )));
-    }
-    Ok(())
-}
-
-/// Checks `years` is positive.
-pub(crate) fn check_years(years: u32) -> Result<()> {
-    if years == 0 || years > 100 {
-        return Err(Error::invalid(format!(
-            "years must be between 1 and 100, got {years}"
-        )));
-    }
-    Ok(())
-}
+/// The key rules of [`crate::key`], checked on the exact string the registry is given.
+pub(crate) use crate::key::{check_symbol, check_years};
 
 /// Checks an id (version, run, holder) is non-empty and short enough for every backend.
 pub(crate) fn check_id(what: &str, id: &str, max: usize) -> Result<()> {
