@@ -756,6 +756,7 @@ async fn predictions_resolve_when_bars_arrive(db: &TestDb) {
     let bars = bars_from("2026-06-01", 40); // closes 100, 101, ...
     reg.upsert_bars("QQQ", &bars[..20]).await.unwrap();
     let p = |as_of: NaiveDate, pred: f64, years: u32| NewPrediction {
+        entry_id: NewPrediction::new_entry_id(),
         symbol: "QQQ".into(),
         years,
         version_id: "q1".into(),
@@ -768,10 +769,11 @@ async fn predictions_resolve_when_bars_arrive(db: &TestDb) {
     reg.record_prediction(p(bars[10].date, 0.01, 5))
         .await
         .unwrap();
-    // as_of = bar 17: needs bar 22, not there yet.
-    reg.record_prediction(p(bars[17].date, 0.02, 5))
-        .await
-        .unwrap();
+    // as_of = bar 17: needs bar 22, not there yet. Written twice with one entry id (a retry
+    // after a write that timed out but reached the database): stored once.
+    let retried = p(bars[17].date, 0.02, 5);
+    reg.record_prediction(retried.clone()).await.unwrap();
+    reg.record_prediction(retried).await.unwrap();
     // as_of on a Saturday uses Friday's bar 14 as base (close 114 -> bar 19 close 119).
     let weekend = bars[14].date.succ_opt().unwrap();
     assert_eq!(weekend.weekday(), Weekday::Sat);

@@ -374,6 +374,7 @@ impl Engine {
         }
         if let Some(log) = &self.log {
             log.record(NewPrediction {
+                entry_id: NewPrediction::new_entry_id(),
                 symbol: p.symbol.clone(),
                 years: p.years,
                 version_id: p.version_id.clone(),

@@ -10,11 +10,13 @@ use crate::error::{Error, Result};
 const HORIZON: usize = 5;
 
 impl Registry {
-    /// Records a prediction served to a caller; it is resolved once 5 more bars exist.
+    /// Records a prediction served to a caller; it is resolved once 5 more bars exist. Recording
+    /// an `entry_id` that is already stored changes nothing (retries are idempotent).
     pub async fn record_prediction(&self, p: NewPrediction) -> Result<()> {
         check_symbol(&p.symbol)?;
         check_years(p.years)?;
         check_id("version_id", &p.version_id, 128)?;
+        check_id("entry_id", &p.entry_id, 64)?;
         if !p.predicted_cumulative_return.is_finite() || !p.prob_up.is_finite() {
             return Err(Error::invalid("prediction values must be finite numbers"));
         }
@@ -24,11 +26,12 @@ impl Registry {
             ));
         }
         let q = self.sql(
-            "INSERT INTO predictions (symbol, years, version_id, as_of, \
+            "INSERT INTO predictions (entry_id, symbol, years, version_id, as_of, \
              predicted_cumulative_return, prob_up, magnitudes_json, created_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         );
-        sqlx::query(&q)
+        let written = sqlx::query(&q)
+            .bind(&p.entry_id)
             .bind(&p.symbol)
             .bind(p.years as i64)
             .bind(&p.version_id)
@@ -38,8 +41,13 @@ impl Registry {
             .bind(serde_json::to_string(&p.magnitudes)?)
             .bind(now_ms())
             .execute(&self.pool)
-            .await?;
-        Ok(())
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            // The same entry again: an earlier attempt reached the database after all.
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Fills the realised 5-day cumulative return `close[as_of + 5 bars] / close[as_of] - 1` and

@@ -300,6 +300,10 @@ pub struct FailureRecord {
 /// A served prediction, kept to measure model decay (see [`super::Registry::record_prediction`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewPrediction {
+    /// Unique id of this served answer, drawn when it is served ([`NewPrediction::new_entry_id`]):
+    /// writing the same entry twice (a retry after a write that timed out but reached the
+    /// database) stores it once.
+    pub entry_id: String,
     /// Ticker symbol.
     pub symbol: String,
     /// Years of history of the model.
@@ -314,6 +318,13 @@ pub struct NewPrediction {
     pub prob_up: f64,
     /// Predicted daily returns (5).
     pub magnitudes: Vec<f64>,
+}
+
+impl NewPrediction {
+    /// A fresh entry id (a random UUID).
+    pub fn new_entry_id() -> String {
+        uuid::Uuid::new_v4().simple().to_string()
+    }
 }
 
 /// Outcome of [`super::Registry::try_acquire_lease`].
