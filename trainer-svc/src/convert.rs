@@ -2,7 +2,8 @@
 use common::baselines::BaselineScore;
 use common::calibration::ForecastQuality;
 use common::evaluation::{FeatureImportance, HoldoutMetrics};
-use common::pb::{self, train_event::Event};
+use common::backtest::{BacktestEvent, FoldSummary};
+use common::pb::{self, backtest_fold_progress::Progress, train_event::Event};
 use common::registry::{RunRecord, VersionInfo};
 use common::training::events::{CvTrialEnd, TrainEvent};
 use common::{Error, Result};
@@ -345,6 +346,80 @@ pub fn result_json(r: &pb::TrainResult) -> serde_json::Value {
         "training_seconds": r.training_seconds,
     })
 }
+
+// ---- Backtest events ----
+
+fn fold_started(fold: u32, folds: u32, origin: chrono::NaiveDate, s: chrono::NaiveDate, e: chrono::NaiveDate, n: usize) -> Event {
+    Event::BacktestFoldStarted(pb::BacktestFoldStarted {
+        fold,
+        folds,
+        origin: origin.to_string(),
+        test_start: s.to_string(),
+        test_end: e.to_string(),
+        train_samples: n as u32,
+    })
+}
+
+fn fold_result(fold: u32, folds: u32, s: &FoldSummary) -> Event {
+    Event::BacktestFoldResult(pb::BacktestFoldResult {
+        fold,
+        folds,
+        origin: s.origin.to_string(),
+        test_start: s.test_start.to_string(),
+        test_end: s.test_end.to_string(),
+        n: s.n as u32,
+        n_train: s.n_train as u32,
+        epochs_run: s.epochs_run,
+        seconds: s.seconds,
+        metrics_json: serde_json::to_string(&s.metrics).unwrap_or_default(),
+    })
+}
+
+/// The protocol event of a backtest progress event.
+pub fn backtest_event_to_pb(ev: BacktestEvent, folds: u32) -> Event {
+    match ev {
+        BacktestEvent::FoldStarted { fold, folds, origin, test_start, test_end, train_samples } => {
+            fold_started(fold, folds, origin, test_start, test_end, train_samples)
+        }
+        BacktestEvent::Training { fold, event } => {
+            let progress = match engine_event_to_pb(event, None) {
+                Event::Stage(s) => Progress::Stage(s),
+                Event::Epoch(e) => Progress::Epoch(e),
+                Event::CvFold(c) => Progress::CvFold(c),
+                Event::CvSummary(c) => Progress::CvSummary(c),
+                Event::Validation(v) => Progress::Validation(v),
+                other => Progress::Stage(pb::StageChanged { stage: "training".into(), detail: format!("{other:?}") }),
+            };
+            Event::BacktestFoldProgress(pb::BacktestFoldProgress { fold, folds, progress: Some(progress) })
+        }
+        BacktestEvent::FoldCompleted { fold, folds, summary } => fold_result(fold, folds, &summary),
+    }
+}
+
+/// The Backtest stream's event of a stored run event (`None` for kinds a backtest never emits).
+pub fn to_backtest_event(ev: pb::TrainEvent) -> Option<pb::BacktestEvent> {
+    use pb::backtest_event::Event as B;
+    let event = match ev.event? {
+        Event::Queued(q) => B::Queued(q),
+        Event::Started(s) => B::Started(s),
+        Event::Stage(s) => B::Stage(s),
+        Event::BacktestFoldStarted(f) => B::FoldStarted(f),
+        Event::BacktestFoldProgress(f) => B::FoldProgress(f),
+        Event::BacktestFoldResult(f) => B::FoldResult(f),
+        Event::BacktestCompleted(c) => B::Completed(c),
+        Event::Failed(f) => B::Failed(f),
+        Event::CvFold(_) | Event::CvSummary(_) | Event::Epoch(_) | Event::Validation(_) | Event::Completed(_) => return None,
+    };
+    Some(pb::BacktestEvent {
+        run_id: ev.run_id,
+        symbol: ev.symbol,
+        years: ev.years,
+        seq: ev.seq,
+        timestamp_ms: ev.timestamp_ms,
+        event: Some(event),
+    })
+}
+
 
 #[cfg(test)]
 mod tests {

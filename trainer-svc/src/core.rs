@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 
 pub mod abandoned;
 pub mod attach;
+pub mod backtest;
 pub mod data;
 pub mod lease;
 pub mod lifecycle;
@@ -258,7 +259,7 @@ impl Core {
         }))
         .await;
         if let Work::Backtest(job) = &spec.work {
-            return crate::backtest::execute(self, spec, job, sink, &run.cancel).await;
+            return backtest::execute(self, spec, job, sink, &run.cancel).await;
         }
         let data::RunData { samples, range } =
             data::load(&self.registry, spec, sink, self.settings.max_train_samples).await?;

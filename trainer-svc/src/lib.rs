@@ -26,7 +26,6 @@ use tonic::codegen::http;
 use tracing::{info, warn};
 
 pub mod auth;
-pub mod backtest;
 pub mod commands;
 pub mod config;
 pub mod convert;

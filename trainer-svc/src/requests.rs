@@ -327,10 +327,12 @@ impl TryFrom<pb::IngestBarsRequest> for IngestJob {
     }
 }
 
+mod backtest;
 mod recipe;
 mod train_all;
 
 use recipe::{device, lease_timeout, max_epochs, pipeline_config, RecipeFields};
+pub use backtest::{BacktestJob, BACKTEST_MODE};
 pub use train_all::{shard_symbols, TrainAllJob};
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ use crate::core::Core;
 mod admin;
 mod runs;
 
+pub use runs::backtest_stream;
+
 /// A boxed response stream.
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -67,7 +69,7 @@ impl Trainer for TrainerService {
 
     #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, years = ?req.get_ref().years))]
     async fn backtest(&self, req: Request<pb::BacktestRequest>) -> Result<Response<Self::BacktestStream>, Status> {
-        self.observe("Backtest", crate::backtest::serve(&self.core, &self.auth, peer(&req), req).await)
+        self.observe("Backtest", self.backtest_impl(req).await)
     }
 
     #[instrument(skip_all, fields(symbol = %req.get_ref().symbol, all_years = req.get_ref().all_years))]

@@ -14,10 +14,10 @@ use futures::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
-use crate::backtest::{stream, BacktestJob};
 use crate::config::{RecipeFlags, RegistryArgs};
 use crate::core::{Core, CoreSettings};
-use crate::requests::bar_to_pb;
+use crate::requests::{bar_to_pb, BacktestJob};
+use crate::service::backtest_stream;
 
 /// Flags of `trainer-svc backtest`.
 #[derive(Debug, Clone, Args)]
@@ -236,7 +236,7 @@ pub async fn run(args: BacktestArgs) -> Result<()> {
     });
     let p = progress(args.quiet, args.folds);
     let by = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
-    let mut events = Box::pin(stream(core, job, &by));
+    let mut events = backtest_stream(&core, job, &by);
     let mut completed = None;
     while let Some(item) = events.next().await {
         let ev = item.map_err(|s| match s.code() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use common::data::Bar;
 use common::training::{IncrementalConfig, PipelineConfig};
 
-use crate::requests::{DateRange, TrainJob};
+use crate::requests::{BacktestJob, DateRange, TrainJob};
 
 /// What a run trains.
 // One value per run: the size of the pipeline recipe does not matter, boxing it would only
@@ -30,7 +30,7 @@ pub enum Work {
         months: u32,
     },
     /// A walk-forward backtest (saves no version).
-    Backtest(Box<crate::backtest::BacktestJob>),
+    Backtest(Box<BacktestJob>),
 }
 
 /// One training run to execute.
@@ -128,6 +128,21 @@ impl RunSpec {
             Work::Pipeline { keep_rejected, .. } => *keep_rejected,
             Work::Incremental { .. } => true,
             Work::Backtest(_) => false,
+        }
+    }
+}
+
+impl BacktestJob {
+    /// The run executing this job.
+    pub fn run_spec(self, requested_by: &str) -> RunSpec {
+        RunSpec {
+            symbol: self.symbol.clone(),
+            years: self.config.recipe.years,
+            mode: super::backtest::MODE.into(),
+            requested_by: requested_by.into(),
+            lease_timeout: None,
+            inline_bars: self.inline_bars.clone(),
+            work: Work::Backtest(Box::new(self)),
         }
     }
 }

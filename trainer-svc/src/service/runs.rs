@@ -10,7 +10,7 @@ use tonic::{Request, Status};
 use super::{peer, required, BoxStream, TrainerService};
 use crate::convert;
 use crate::core::{abandoned, attach, train_all, Core, RunSpec, Work};
-use crate::requests::{IncrementalJob, TrainAllJob, TrainJob, TriggeredJob};
+use crate::requests::{BacktestJob, IncrementalJob, TrainAllJob, TrainJob, TriggeredJob};
 
 /// Buffered events per response stream; a slower client applies back-pressure to its run.
 const STREAM_BUFFER: usize = 64;
@@ -65,7 +65,48 @@ fn stream_runs(core: &std::sync::Arc<Core>, specs: Vec<RunSpec>) -> BoxStream<pb
     })
 }
 
+/// The Backtest stream of `job`'s run: the run's events converted to `BacktestEvent`s (kinds a
+/// backtest never emits are left out), through the same [`spawn_stream`] as Train, so a
+/// dropped stream cancels the run and a shutdown ends it UNAVAILABLE. `trainer-svc backtest`
+/// reads the same stream.
+pub fn backtest_stream(core: &std::sync::Arc<Core>, job: BacktestJob, requested_by: &str) -> BoxStream<pb::BacktestEvent> {
+    let core2 = core.clone();
+    let spec = job.run_spec(requested_by);
+    spawn_stream(core, move |tx, token| async move {
+        let (events, mut rx) = mpsc::channel(STREAM_BUFFER);
+        let forward = async {
+            while let Some(item) = rx.recv().await {
+                let item = match item {
+                    Ok(ev) => match convert::to_backtest_event(ev) {
+                        Some(ev) => Ok(ev),
+                        None => continue,
+                    },
+                    Err(status) => Err(status),
+                };
+                if tx.send(item).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let (run, ()) = tokio::join!(core2.run(spec, Some(events), token), forward);
+        run.result.map(|_| ())
+    })
+}
+
 impl TrainerService {
+    pub(super) async fn backtest_impl(
+        &self,
+        req: Request<pb::BacktestRequest>,
+    ) -> Result<BoxStream<pb::BacktestEvent>, Status> {
+        self.auth.check("Backtest", req.metadata())?;
+        let by = peer(&req);
+        let job = BacktestJob::try_from(req.into_inner())?;
+        if job.inline_bars.is_none() {
+            self.core.ensure_symbol(&job.symbol).await?;
+        }
+        Ok(backtest_stream(&self.core, job, &by))
+    }
+
     pub(super) async fn train_impl(
         &self,
         req: Request<pb::TrainRequest>,

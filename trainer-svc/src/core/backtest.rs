@@ -1,0 +1,106 @@
+//! A walk-forward backtest ([`common::backtest::run_backtest`]) executed as a run with mode
+//! `backtest`: the same run bookkeeping as Train (run record, stored events, AttachRun,
+//! CancelRun, the symbol's lease, a training slot), but no version is saved. Its report and plots
+//! are stored with the run (`report.json` and the PNGs, read with GetRunPlot).
+use common::backtest::{run_backtest, BacktestEvent};
+use common::data::drop_repeated_bars;
+use common::pb::{self, train_event::Event};
+use common::training::TrainEvent;
+use common::{Error, Result};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::lifecycle::EventSink;
+use super::{Core, RunSpec};
+use crate::convert::backtest_event_to_pb;
+use crate::requests::BacktestJob;
+
+pub use crate::requests::BACKTEST_MODE as MODE;
+/// Name under which the report JSON is stored with the run (GetRunPlot).
+pub const REPORT_NAME: &str = "report.json";
+
+/// Runs the backtest inside a run (called by the core after `started`). Emits fold events, then
+/// stores report and plots and emits `backtest_completed`; a cancelled backtest stores nothing.
+pub(crate) async fn execute(
+    core: &Core,
+    spec: &RunSpec,
+    job: &BacktestJob,
+    sink: &mut EventSink,
+    cancel: &CancellationToken,
+) -> Result<pb::TrainResult> {
+    let source = if spec.inline_bars.is_some() { "inline bars of the request" } else { "the registry" };
+    sink.stage("loading_data", format!("bars of {} from {source}", spec.symbol)).await;
+    let mut bars = match &spec.inline_bars {
+        Some(b) => b.clone(),
+        None => core.registry.bars(&spec.symbol, None, None).await?,
+    };
+    if bars.is_empty() {
+        return Err(Error::not_found(format!(
+            "no bars for {}; ingest them first (IngestBars or `trainer-svc import`) or pass bars inline",
+            spec.symbol
+        )));
+    }
+    if !job.keep_repeated_bars && spec.inline_bars.is_none() {
+        let dropped = drop_repeated_bars(&mut bars);
+        if !dropped.is_empty() {
+            warn!(dropped = dropped.len(), "stored bars contain calendar fills; backtesting without them");
+        }
+    }
+    let mut config = job.config.clone();
+    config.recipe.cpu_threads = config.recipe.cpu_threads.or(core.settings().cpu_threads);
+    sink.stage(
+        MODE,
+        format!(
+            "{} folds × {} test days on {} bars ({} to {}), recipe {} / {}",
+            config.folds,
+            config.horizon_days,
+            bars.len(),
+            bars[0].date,
+            bars[bars.len() - 1].date,
+            if config.recipe.use_enhanced_model { "enhanced" } else { "base" },
+            if config.recipe.use_improved_training { "improved" } else { "plain" },
+        ),
+    )
+    .await;
+
+    let (etx, mut erx) = mpsc::channel::<BacktestEvent>(256);
+    let thread_cancel = cancel.clone();
+    let span = tracing::info_span!("backtest", run_id = %sink.run_id(), symbol = %spec.symbol, years = spec.years);
+    let handle = tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
+        run_backtest(&bars, &config, &|ev| {
+            let _ = etx.blocking_send(ev);
+        }, &thread_cancel)
+    });
+    let folds = job.config.folds as u32;
+    while let Some(ev) = erx.recv().await {
+        if let BacktestEvent::Training { event: TrainEvent::Epoch { seconds, .. }, .. } = &ev {
+            core.metrics.epoch_seconds.observe(*seconds);
+        }
+        if let BacktestEvent::FoldCompleted { fold, summary, .. } = &ev {
+            info!(fold, n = summary.n, seconds = summary.seconds, "backtest fold finished");
+        }
+        sink.emit(backtest_event_to_pb(ev, folds)).await;
+    }
+    let outcome = handle.await.map_err(|e| Error::internal(format!("backtest thread failed: {e}")))??;
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled("backtest cancelled; no report was stored".into()));
+    }
+    sink.stage("saving", "report and plots").await;
+    let report_json = outcome.report.to_string();
+    let mut plots = Vec::new();
+    let stored = std::iter::once((REPORT_NAME.to_string(), report_json.clone().into_bytes())).chain(outcome.plots);
+    for (name, bytes) in stored {
+        core.registry.save_plot(sink.run_id(), &name, &bytes).await?;
+        plots.push(pb::PlotRef { run_id: sink.run_id().to_string(), name, size_bytes: bytes.len() as u64 });
+    }
+    sink.emit(Event::BacktestCompleted(pb::BacktestCompleted {
+        report_json,
+        plots,
+        seconds: outcome.seconds,
+        parallelism: outcome.parallelism as u32,
+    }))
+    .await;
+    Ok(pb::TrainResult { symbol: spec.symbol.clone(), years: spec.years, ..Default::default() })
+}
