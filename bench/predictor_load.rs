@@ -19,6 +19,14 @@
 //! 5. p99 of 1 client while 1 000-item PredictBatch calls run back to back — goal ≤ 2 × its
 //!    unloaded p99, measured in windows interleaved with the loaded ones.
 //!
+//! Against the whole machine (issue 26): a second PyTorch reference at as many intra-op threads
+//! as there are cores, at batch 1 (the 1-client goals use PyTorch's best thread count) and batch
+//! 64 (goal: 64 clients ≥ 70 % of its rate); the server's and the clients' CPU seconds from
+//! `/proc/self/task` (the clients run on their own runtime, threads `bench-client`; goal: the
+//! server busy on ≥ 1.7 cores), PyTorch's CPU per window from `/proc/PID/stat`; the clients'
+//! ceiling on a trivial RPC (ListModels, 64 clients); and 64 clients spread over 16 models (goal:
+//! no slower than on one). `BENCH_FORWARD_THREADS=N` sets `--forward-threads` (default: auto).
+//!
 //! Run with `bench/run_predictor_bench.sh` (or `cargo bench -p predictor-svc --bench
 //! predictor_load --profile dev -- [--quick]`). Bounded: about a minute in total.
 use std::collections::BTreeMap;
@@ -30,7 +38,7 @@ use common::data::{generate, SyntheticConfig};
 use common::features::{build_samples, latest_window, FeatureConfig, NormStats, FEATURES, N_FEATURES};
 use common::model::{safetensors_io, Architecture, LoadedModel, ModelMetadata, Network, FORMAT_VERSION};
 use common::pb::predictor_client::PredictorClient;
-use common::pb::{PredictBatchRequest, PredictRequest};
+use common::pb::{ListModelsRequest, PredictBatchRequest, PredictRequest};
 use common::registry::{NewVersion, Promotion, Registry};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -115,30 +123,39 @@ impl Run {
 /// `clients` concurrent clients, each on its own connection, for `duration` (or until each has
 /// sent `max_per_client` requests). `during` runs alongside (e.g. promotions).
 async fn load(
-    url: &str,
+    url: String,
     clients: usize,
     duration: Duration,
     max_per_client: usize,
+    call: Call,
     during: impl std::future::Future<Output = ()>,
 ) -> AnyResult<Run> {
     let lat: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut conns = Vec::new();
     for _ in 0..clients {
-        conns.push(PredictorClient::connect(url.to_string()).await?);
+        conns.push(PredictorClient::connect(url.clone()).await?);
     }
     let start = Instant::now();
     let end = start + duration;
     let tasks: Vec<_> = conns
         .into_iter()
-        .map(|mut c| {
+        .enumerate()
+        .map(|(i, mut c)| {
             let lat = lat.clone();
             let errors = errors.clone();
+            let call = call.clone();
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 while Instant::now() < end && mine.len() < max_per_client {
                     let t = Instant::now();
-                    let r = c.predict(bench_request()).await;
+                    let r = match &call {
+                        Call::Predict(symbols) => {
+                            let symbol = symbols[i % symbols.len()].clone();
+                            c.predict(PredictRequest { symbol, ..bench_request() }).await.map(|_| ())
+                        }
+                        Call::ListModels => c.list_models(ListModelsRequest::default()).await.map(|_| ()),
+                    };
                     match r {
                         Ok(_) => mine.push(t.elapsed()),
                         Err(e) => {
@@ -160,6 +177,65 @@ async fn load(
     Ok(Run { latencies, errors: errors.load(std::sync::atomic::Ordering::Relaxed), elapsed })
 }
 
+/// What the load's clients call: Predict (client `i` on `symbols[i % len]`), or ListModels (a
+/// trivial RPC: the clients' and the transport's own ceiling).
+#[derive(Debug, Clone)]
+enum Call {
+    Predict(Arc<Vec<String>>),
+    ListModels,
+}
+
+fn one_model() -> Call {
+    Call::Predict(Arc::new(vec!["BENCH".into()]))
+}
+
+/// CPU seconds so far of this process's threads, split into (server, clients): the clients run
+/// on their own runtime whose threads are named `bench-client`; the raw-forward reference
+/// thread (`bench-raw`) counts in neither.
+fn thread_cpu_seconds() -> (f64, f64) {
+    let tick = clock_ticks();
+    let (mut server, mut clients) = (0.0, 0.0);
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return (0.0, 0.0) };
+    for t in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let name = &stat[open + 1..close];
+        let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        // After the name: state is field 3 of stat(5), utime 14 and stime 15.
+        let cpu = f.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+            + f.get(12).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0);
+        if name.starts_with("bench-client") {
+            clients += cpu / tick;
+        } else if !name.starts_with("bench-raw") {
+            server += cpu / tick;
+        }
+    }
+    (server, clients)
+}
+
+/// CPU seconds so far of process `pid` (user + system).
+fn process_cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    let Some(close) = stat.rfind(')') else { return 0.0 };
+    let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+    let v = |i: usize| f.get(i).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0);
+    (v(11) + v(12)) / clock_ticks()
+}
+
+/// The kernel's clock ticks per second (`getconf CLK_TCK`; 100 where it cannot be asked).
+fn clock_ticks() -> f64 {
+    static TICK: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICK.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
 fn bench_request() -> PredictRequest {
     PredictRequest { symbol: "BENCH".into(), years: Some(1), bars: Vec::new(), version_id: String::new() }
 }
@@ -169,6 +245,8 @@ fn bench_request() -> PredictRequest {
 struct RefTimes {
     p50: Duration,
     p99: Duration,
+    /// CPU seconds the reference process spent per window in this measurement.
+    cpu_per_window: f64,
 }
 
 /// `bench/predictor_torch.py --serve` (eager PyTorch, same network, same intra-op threads) as a
@@ -201,6 +279,7 @@ impl PyTorch {
 
     fn measure(&mut self, batch: usize, seconds: f64, gap: Duration) -> AnyResult<RefTimes> {
         use std::io::{BufRead, Write};
+        let cpu0 = process_cpu_seconds(self.child.id());
         writeln!(self.stdin, "{batch} {seconds} {}", ms(gap))?;
         self.stdin.flush()?;
         let mut line = String::new();
@@ -209,9 +288,12 @@ impl PyTorch {
             .map_err(|e| format!("predictor_torch.py answered {line:?}: {e}"))?;
         let b = batch.to_string();
         let ms = |k: &str| v["batches"][&b][k].as_f64().ok_or_else(|| format!("no batches.{b}.{k} in {v}"));
+        // The warm-up's 10 passes count too (they are in the CPU time).
+        let windows = (ms("iters")? + 10.0) * batch as f64;
         Ok(RefTimes {
             p50: Duration::from_secs_f64(ms("p50_ms")? / 1e3),
             p99: Duration::from_secs_f64(ms("p99_ms")? / 1e3),
+            cpu_per_window: (process_cpu_seconds(self.child.id()) - cpu0) / windows,
         })
     }
 }
@@ -252,7 +334,7 @@ struct RawForward {
 impl RawForward {
     fn start(model: LoadedModel, window: Vec<f32>, threads: usize, budget: Duration) -> RawForward {
         let (tx, rx) = std::sync::mpsc::channel::<(usize, Duration, std::sync::mpsc::Sender<Vec<Duration>>)>();
-        let thread = std::thread::spawn(move || {
+        let thread = std::thread::Builder::new().name("bench-raw".into()).spawn(move || {
             if threads > 0 {
                 tch::set_num_threads(threads as i32);
             }
@@ -272,7 +354,7 @@ impl RawForward {
                 out.sort();
                 let _ = reply.send(out);
             }
-        });
+        }).expect("the raw-forward thread starts");
         RawForward { tx, thread }
     }
 
@@ -287,6 +369,17 @@ impl RawForward {
 fn faster(a: Vec<Duration>, b: Vec<Duration>) -> Vec<Duration> {
     if pct(&a, 0.5) <= pct(&b, 0.5) { a } else { b }
 }
+
+/// Runs `f` on the clients' runtime (its threads are counted as the clients' CPU).
+async fn on<T: Send + 'static>(
+    clients: &tokio::runtime::Handle,
+    f: impl std::future::Future<Output = AnyResult<T>> + Send + 'static,
+) -> AnyResult<T> {
+    clients.spawn(f).await?
+}
+
+/// Symbols of the many-models phase.
+const MANY_MODELS: usize = 16;
 
 fn goal(name: &str, ratio: f64, met: bool) -> bool {
     println!("goal {name}: {ratio:.2}x {}", if met { "MET" } else { "MISSED" });
@@ -312,10 +405,28 @@ async fn main() -> AnyResult<()> {
     let raw_model = LoadedModel::from_artifact(&a1.0, &a1.1, tch::Device::Cpu)?;
     store(&reg, "bench-v1", a1, true).await?;
     store(&reg, "bench-v2", a2, false).await?;
+    let many_symbols: Vec<String> = (0..MANY_MODELS).map(|i| format!("BENCH{i:02}")).collect();
+    for (i, symbol) in many_symbols.iter().enumerate() {
+        reg.upsert_bars(symbol, &bars).await?;
+        let (mut md, weights) = artifact(arch, 10 + i as i64, &bars)?;
+        md.symbol = symbol.clone();
+        store(&reg, &format!("bench-{symbol}"), (md, weights), true).await?;
+    }
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    // The clients get a runtime (and threads) of their own, so their CPU is told apart.
+    let clients_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .thread_name("bench-client")
+        .enable_all()
+        .build()?;
+    let client = clients_rt.handle().clone();
 
     let mut config = predictor_svc::Config::for_database(&url);
     if let Some(t) = std::env::var("BENCH_TORCH_THREADS").ok().and_then(|s| s.parse().ok()) {
         config.model.torch_threads = t;
+    }
+    if let Some(t) = std::env::var("BENCH_FORWARD_THREADS").ok().and_then(|s| s.parse().ok()) {
+        config.forward_threads = t;
     }
     let threads = config.model.torch_threads;
     let ref_threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
@@ -324,6 +435,8 @@ async fn main() -> AnyResult<()> {
     //    phases (each phase is compared with the faster of the checkpoints around it), batch 64
     //    around the 64-client phase.
     let mut py = PyTorch::start(ref_threads)?;
+    // The whole machine: PyTorch at as many intra-op threads as there are cores.
+    let mut py_all = PyTorch::start(cores)?;
     let window = latest_window(&bars[bars.len() - 200..], &FeatureConfig::default())?;
     let raw = RawForward::start(raw_model, window, threads, secs(1.5));
     let ref_secs = 1.5 * scale.max(0.5);
@@ -342,37 +455,53 @@ async fn main() -> AnyResult<()> {
     let grpc = format!("http://{addr}");
     tokio::time::sleep(Duration::from_millis(200)).await;
     // Warm-up: loads the model, warms connections.
-    load(&grpc, 4, secs(2.0), 50, async {}).await?;
+    on(&client, load(grpc.clone(), 4, secs(2.0), 50, one_model(), async {})).await?;
 
-    // 2. One client.
+    // 2. One client, between batch-1 references at the service's threads and at all cores.
     cps.push(checkpoint(&mut py, &raw)?);
-    let one = load(&grpc, 1, secs(8.0), 1000, async {}).await?;
+    let py_all1_before = py_all.measure(1, ref_secs, GAP)?;
+    let one = on(&client, load(grpc.clone(), 1, secs(8.0), 1000, one_model(), async {})).await?;
     cps.push(checkpoint(&mut py, &raw)?);
-    // 3. 64 clients, between two batch-64 references.
+    let py_all1_after = py_all.measure(1, ref_secs, GAP)?;
+    // 3. 64 clients, between two batch-64 references at the service's threads and at all cores;
+    //    the server's and the clients' CPU seconds counted from /proc.
     let py64_before = py.measure(64, 2.0 * ref_secs, Duration::ZERO)?;
+    let py_all64_before = py_all.measure(64, 2.0 * ref_secs, Duration::ZERO)?;
     let raw64_before = raw.measure(64, Duration::ZERO)?;
-    let many = load(&grpc, 64, secs(8.0), usize::MAX, async {}).await?;
+    let cpu0 = thread_cpu_seconds();
+    let many = on(&client, load(grpc.clone(), 64, secs(8.0), usize::MAX, one_model(), async {})).await?;
+    let cpu1 = thread_cpu_seconds();
     let py64_after = py.measure(64, 2.0 * ref_secs, Duration::ZERO)?;
+    let py_all64_after = py_all.measure(64, 2.0 * ref_secs, Duration::ZERO)?;
+    // 3b. The clients' own ceiling: 64 clients on a trivial RPC (ListModels).
+    let trivial = on(&client, load(grpc.clone(), 64, secs(4.0), usize::MAX, Call::ListModels, async {})).await?;
+    // 3c. 64 clients spread over 16 models (each loaded first).
+    // Its reference: with 64 clients over 16 models a pass holds at most 4 windows.
+    let py_all4 = py_all.measure(64 / MANY_MODELS, ref_secs, Duration::ZERO)?;
+    let spread = Call::Predict(Arc::new(many_symbols.clone()));
+    on(&client, load(grpc.clone(), MANY_MODELS, secs(2.0), 20, spread.clone(), async {})).await?;
+    let cpu2 = thread_cpu_seconds();
+    let many16 = on(&client, load(grpc.clone(), 64, secs(8.0), usize::MAX, spread, async {})).await?;
+    let cpu3 = thread_cpu_seconds();
     let raw64 = faster(raw64_before, raw.measure(64, Duration::ZERO)?);
     let py64 = if py64_before.p50 <= py64_after.p50 { py64_before } else { py64_after };
     // 4. p99 with 8 clients, without and with hot swaps.
-    let normal = load(&grpc, 8, secs(6.0), usize::MAX, async {}).await?;
+    let normal = on(&client, load(grpc.clone(), 8, secs(6.0), usize::MAX, one_model(), async {})).await?;
     let reg2 = reg.clone();
     let swap_every = secs(2.0);
-    let swapped = load(&grpc, 8, secs(6.0), usize::MAX, async move {
+    let swapped = on(&client, load(grpc.clone(), 8, secs(6.0), usize::MAX, one_model(), async move {
         tokio::time::sleep(swap_every).await;
         let _ = reg2.set_current("BENCH", 1, "bench-v2", "bench", "swap").await;
         tokio::time::sleep(swap_every).await;
         let _ = reg2.set_current("BENCH", 1, "bench-v1", "bench", "swap back").await;
-    })
-    .await?;
+    })).await?;
     // 5. One client alone, then while 1 000-item PredictBatch calls run back to back, then
     //    alone again, twice: the unloaded and loaded samples interleave in time.
     let mut alone = Vec::new();
     let mut during = Run { latencies: Vec::new(), errors: 0, elapsed: Duration::ZERO };
     let mut batch_runs = Vec::new();
     for _ in 0..2 {
-        alone.extend(load(&grpc, 1, secs(2.0), 1000, async {}).await?.latencies);
+        alone.extend(on(&client, load(grpc.clone(), 1, secs(2.0), 1000, one_model(), async {})).await?.latencies);
         let mut bulk = PredictorClient::connect(grpc.clone()).await?.max_decoding_message_size(64 << 20);
         let bulk_stop = CancellationToken::new();
         let bs = bulk_stop.clone();
@@ -387,13 +516,13 @@ async fn main() -> AnyResult<()> {
             took
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let d = load(&grpc, 1, secs(4.0), 1000, async {}).await?;
+        let d = on(&client, load(grpc.clone(), 1, secs(4.0), 1000, one_model(), async {})).await?;
         bulk_stop.cancel();
         batch_runs.extend(batches.await?);
         during.latencies.extend(d.latencies);
         during.errors += d.errors;
     }
-    alone.extend(load(&grpc, 1, secs(2.0), 1000, async {}).await?.latencies);
+    alone.extend(on(&client, load(grpc.clone(), 1, secs(2.0), 1000, one_model(), async {})).await?.latencies);
     let alone = Run { latencies: alone, errors: 0, elapsed: Duration::from_secs(1) };
 
     let mut status = PredictorClient::connect(grpc.clone()).await?;
@@ -405,9 +534,11 @@ async fn main() -> AnyResult<()> {
     server.await??;
     cps.push(checkpoint(&mut py, &raw)?);
     drop(py);
+    drop(py_all);
     drop(raw.tx);
     let _ = raw.thread.join();
     let load_end = loadavg();
+    clients_rt.shutdown_background();
     // The reference of the 1-client phase: the faster PyTorch batch-1 p50 of its two checkpoints.
     let py1 = if cps[1].py.p50 <= cps[2].py.p50 { cps[1].py } else { cps[2].py };
     // Raw forward vs PyTorch, paired per checkpoint (measured back to back): the median ratio.
@@ -421,11 +552,23 @@ async fn main() -> AnyResult<()> {
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
         .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let r = |d: Duration| ms(d) / ms(py1.p50);
+    let better = |a: RefTimes, b: RefTimes| if a.p50 <= b.p50 { a } else { b };
+    let py_all1 = better(py_all1_before, py_all1_after);
+    let py_all64 = better(py_all64_before, py_all64_after);
+    // PyTorch's batch-1 forward at its best thread count on this machine.
+    let py_best1 = better(py1, py_all1);
+    let all_core_rate = 64.0 / py_all64.p50.as_secs_f64();
+    let cores_used = |a: (f64, f64), b: (f64, f64), run: &Run| {
+        let t = run.elapsed.as_secs_f64();
+        ((b.0 - a.0) / t, (b.1 - a.1) / t, (b.0 - a.0) / run.latencies.len().max(1) as f64)
+    };
+    let (server_cores, client_cores, server_cpu_per_answer) = cores_used(cpu0, cpu1, &many);
+    let (server_cores16, client_cores16, _) = cores_used(cpu2, cpu3, &many16);
     println!(
         "machine: {cpu}, {cores} cores; model: LSTMDualHeadEnhanced hidden 128 (untrained); \
-         --torch-threads {threads} (PyTorch reference: {ref_threads} intra-op threads)"
+         --torch-threads {threads}, --forward-threads {} (PyTorch reference: {ref_threads} intra-op threads)",
+        config.batch().forward_threads
     );
     println!("load average (1/5/15 min) at the start: {load_start}; at the end: {load_end}");
     println!("| measurement | value | ratio to PyTorch batch-1 p50 |");
@@ -479,13 +622,36 @@ async fn main() -> AnyResult<()> {
         pct(&batch_times, 0.5).as_secs_f64(), 1000.0 / pct(&batch_times, 0.5).as_secs_f64(),
         r(during.p(0.5)), r(during.p(0.99))
     );
-    let errors = one.errors + many.errors + normal.errors + swapped.errors + during.errors + failed_batches;
+    println!(
+        "| PyTorch at all {cores} cores: batch 1 p50 / p99; batch 64 p50 (best of before / after) | {:.2} ms / {:.2} ms; {:.1} ms = {:.0} windows/s, {:.2} ms CPU per window | |",
+        ms(py_all1.p50), ms(py_all1.p99), ms(py_all64.p50), all_core_rate, 1e3 * py_all64.cpu_per_window
+    );
+    println!(
+        "| Predict, 64 clients on one model: server cores busy / clients' cores; server CPU per answer | {server_cores:.2} / {client_cores:.2} cores; {:.2} ms CPU per answer ({:.0} % of the all-core PyTorch rate) | |",
+        1e3 * server_cpu_per_answer, 100.0 * many.rate() / all_core_rate
+    );
+    println!(
+        "| ListModels, 64 clients (the clients' and transport's ceiling) | {:.0} req/s, p50 {:.2} ms | |",
+        trivial.rate(), ms(trivial.p(0.5))
+    );
+    println!(
+        "| Predict, 64 clients over {MANY_MODELS} models (p50 / p99, rate; server / clients' cores) | {:.1} ms / {:.1} ms, {:.0} req/s; {server_cores16:.2} / {client_cores16:.2} cores (all-core PyTorch at batch {}: {:.1} ms = {:.0} windows/s) | |",
+        ms(many16.p(0.5)), ms(many16.p(0.99)), many16.rate(), 64 / MANY_MODELS, ms(py_all4.p50),
+        (64 / MANY_MODELS) as f64 / py_all4.p50.as_secs_f64()
+    );
+    let errors = many16.errors + trivial.errors + one.errors + many.errors + normal.errors + swapped.errors + during.errors + failed_batches;
     println!();
     goal("raw forecast p50 <= 1.1 x PyTorch batch 1 (median paired ratio)", raw_ratio, raw_ratio <= 1.1);
-    goal("p50(1 client) <= 1.5 x PyTorch batch 1", r(one.p(0.5)), r(one.p(0.5)) <= 1.5);
-    goal("p99(1 client) <= 3 x PyTorch batch 1", r(one.p(0.99)), r(one.p(0.99)) <= 3.0);
+    let best = |d: Duration| ms(d) / ms(py_best1.p50);
+    goal("p50(1 client) <= 1.5 x PyTorch batch 1 at its best thread count", best(one.p(0.5)), best(one.p(0.5)) <= 1.5);
+    goal("p99(1 client) <= 3 x PyTorch batch-1 p50 at its best thread count", best(one.p(0.99)), best(one.p(0.99)) <= 3.0);
     let share = many.rate() / kernel_limit;
-    goal("rate(64 clients) >= 0.7 x 64 / PyTorch batch-64 time", share, share >= 0.7);
+    println!("(for comparison with earlier runs: rate(64 clients) / the service-thread PyTorch batch-64 rate = {share:.2})");
+    let share_all = many.rate() / all_core_rate;
+    goal("rate(64 clients) >= 0.7 x the all-core PyTorch batch-64 rate", share_all, share_all >= 0.7);
+    goal("server cores busy with 64 clients >= 1.7 (as a multiple of 1.7)", server_cores / 1.7, server_cores >= 1.7);
+    let spread_ratio = many16.rate() / many.rate();
+    goal("rate(64 clients over 16 models) >= rate(64 clients on one model)", spread_ratio, spread_ratio >= 1.0);
     let swap = ms(swapped.p(0.99)) / ms(normal.p(0.99));
     goal("p99(swap) <= 2 x p99(normal)", swap, swap <= 2.0);
     let fair = ms(during.p(0.99)) / ms(alone.p(0.99));
