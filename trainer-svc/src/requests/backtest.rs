@@ -1,10 +1,13 @@
 //! The Backtest request: parsed into a [`BacktestJob`] with the same recipe parser as Train.
 use common::backtest::BacktestConfig;
+use common::config::{validate_symbol, validate_years};
 use common::data::{bars_from_pb, drop_repeated_bars, Bar};
 use common::pb;
+use common::training::search::SearchFields;
 use common::{Error, Result};
 
-use super::TrainJob;
+use super::recipe::{pipeline_config, RecipeFields};
+use super::DateRange;
 
 /// Mode recorded for backtest runs.
 pub const BACKTEST_MODE: &str = "backtest";
@@ -53,34 +56,37 @@ impl TryFrom<pb::BacktestRequest> for BacktestJob {
             target_precision,
             search_time_budget_seconds,
         } = r;
-        // The recipe is parsed exactly as Train parses it.
-        let train = TrainJob::try_from(pb::TrainRequest {
-            symbol,
-            years,
-            end: end.clone(),
-            do_cv_tune,
-            fast_training,
-            use_improved_training,
-            use_enhanced_model,
-            reg_loss_type,
-            param_grid,
-            do_post_training_validation,
-            seed,
-            device,
-            max_epochs,
-            calibration,
-            require_beats_baseline,
-            search,
-            n_trials,
-            cv_metric,
-            search_space,
-            target_precision,
-            search_time_budget_seconds,
-            ..Default::default()
-        })?;
-        let mut recipe = train.pipeline;
-        recipe.symbol = train.symbol.clone();
-        recipe.years = train.years[0];
+        // The recipe is parsed by the one recipe parser Train uses.
+        let symbol = validate_symbol(&symbol)?;
+        let range = DateRange::parse("", &end)?;
+        let recipe = pipeline_config(
+            &symbol,
+            validate_years(years)?,
+            RecipeFields {
+                do_cv_tune,
+                do_shap: None,
+                do_plot: None,
+                fast_training: fast_training.unwrap_or(false),
+                use_improved_training,
+                use_enhanced_model,
+                reg_loss_type,
+                param_grid,
+                do_post_training_validation,
+                seed,
+                device,
+                max_epochs,
+                calibration,
+                require_beats_baseline,
+                target_precision,
+                search: SearchFields {
+                    search,
+                    n_trials,
+                    cv_metric,
+                    search_space,
+                    time_budget_seconds: search_time_budget_seconds,
+                },
+            },
+        )?;
         let mut config = BacktestConfig::new(recipe);
         if let Some(f) = folds {
             config.folds = f as usize;
@@ -89,7 +95,7 @@ impl TryFrom<pb::BacktestRequest> for BacktestJob {
             config.horizon_days = h as usize;
         }
         config.parallelism = parallelism.unwrap_or(0) as usize;
-        config.end = train.range.end;
+        config.end = range.end;
         config.validate()?;
         let keep = keep_repeated_bars.unwrap_or(false);
         let inline_bars = if bars.is_empty() {
@@ -101,7 +107,7 @@ impl TryFrom<pb::BacktestRequest> for BacktestJob {
             }
             Some(b)
         };
-        Ok(BacktestJob { symbol: train.symbol, config, inline_bars, keep_repeated_bars: keep })
+        Ok(BacktestJob { symbol, config, inline_bars, keep_repeated_bars: keep })
     }
 }
 
