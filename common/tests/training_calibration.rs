@@ -39,26 +39,31 @@ fn improved_training_calibrates_on_its_inner_validation_split_and_never_on_the_h
     let cal = md.calibration.as_ref().expect("stored with the version");
     assert_eq!(cal.method, CalibrationMethod::Temperature, "the default");
     let data = cal.data.as_ref().unwrap();
-    // inner validation = last max(20, 165/5) = 33 training samples
-    assert_eq!((data.source.as_str(), data.start, data.end), ("inner_validation", TRAIN_END - 33, TRAIN_END));
+    // inner validation = last max(20, 25 % of 165) = 41 training samples, after a 5-sample purge
+    // that the fit does not train on (issue 23): no calibration target shares a daily return with
+    // a trained one.
+    assert_eq!((data.source.as_str(), data.start, data.end), ("inner_validation", TRAIN_END - 41, TRAIN_END));
+    let fit_end = md.diagnostics["n_train"].as_u64().unwrap() as usize;
+    assert_eq!(fit_end, TRAIN_END - 41 - 5, "the fit trains on 0..{fit_end}");
+    assert!(fit_end + 5 <= data.start, "trained targets reach the calibration samples");
     assert!(data.end + 5 <= HOLDOUT_START, "calibration indices {}..{} reach the holdout", data.start, data.end);
     assert!(data.last_date.unwrap() < s.end_dates[HOLDOUT_START]);
-    assert_eq!(md.diagnostics["n_calibration"], 33);
+    assert_eq!(md.diagnostics["n_calibration"], 41);
 
     // The before-scores are exactly the raw model's on those samples: nothing else was used.
     let model = LoadedModel::from_artifact(md, &out.weights, Device::Cpu).unwrap();
     let c = s.subset(data.start..data.end);
     let raw: Vec<f64> = model.forecast(&c.x, c.len()).unwrap().iter().map(|f| f.prob_up).collect();
-    let direction = cal.direction.as_ref().expect("33 samples with both classes are enough");
+    let direction = cal.direction.as_ref().expect("41 samples with both classes are enough");
     let before = ProbabilityScores::of(&raw, &c.y_dir);
     assert!((direction.before.log_loss - before.log_loss).abs() < 1e-9);
     assert!(direction.after.log_loss <= direction.before.log_loss + 1e-9, "{direction:?}");
 
-    // Intervals for both levels (33 ≥ 19), the signal threshold, the holdout quality.
+    // Intervals for both levels (41 ≥ 19), the signal threshold, the holdout quality.
     let ci = cal.intervals.as_ref().unwrap();
-    assert_eq!(ci.n_calibration, 33);
+    assert_eq!(ci.n_calibration, 41);
     assert!(ci.levels.iter().all(|l| l.normalized.is_some() && l.absolute.is_some()));
-    assert_eq!(cal.signal.unwrap().n, 33);
+    assert_eq!(cal.signal.unwrap().n, 41);
     let q = cal.quality.as_ref().unwrap();
     assert_eq!((q.n_holdout, q.calibrated, q.calibration.as_str()), (66, true, "temperature"));
     assert_eq!(q.beats_baseline, q.holdout_brier.unwrap() < q.baseline_brier.unwrap());
@@ -84,9 +89,9 @@ fn plain_training_calibrates_on_a_purged_tail_it_did_not_fit() {
     let md = &out.metadata;
     let cal = md.calibration.as_ref().unwrap();
     let data = cal.data.as_ref().unwrap();
-    assert_eq!((data.source.as_str(), data.start, data.end), ("purged_training_tail", TRAIN_END - 33, TRAIN_END));
-    // the fit trained on 0..127: a 5-sample gap before the calibration tail
-    assert_eq!(md.diagnostics["n_train"], TRAIN_END - 33 - 5);
+    assert_eq!((data.source.as_str(), data.start, data.end), ("purged_training_tail", TRAIN_END - 41, TRAIN_END));
+    // the fit trained on 0..119: a 5-sample gap before the calibration tail
+    assert_eq!(md.diagnostics["n_train"], TRAIN_END - 41 - 5);
     assert!(cal.direction.as_ref().unwrap().temperature.unwrap() > 0.0);
 }
 

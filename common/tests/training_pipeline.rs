@@ -68,8 +68,10 @@ fn default_pipeline_on_three_years_of_synthetic_data() {
     assert_eq!(md.diagnostics["purge_gap"], 5);
     let n_train = 692 - 66 - 5;
     assert_eq!(md.data_end, Some(s.end_dates[n_train - 1]));
-    assert_eq!(md.diagnostics["n_train"].as_u64().unwrap() + md.diagnostics["n_inner_validation"].as_u64().unwrap(), n_train as u64);
-    assert_eq!(md.diagnostics["n_inner_validation"], 124); // 20 % of 621
+    // fit + purge (5) + inner validation (25 % of 621 = 155): the purge keeps trained targets off
+    // the calibration samples (issue 23).
+    assert_eq!(md.diagnostics["n_train"].as_u64().unwrap() + 5 + md.diagnostics["n_inner_validation"].as_u64().unwrap(), n_train as u64);
+    assert_eq!(md.diagnostics["n_inner_validation"], 155);
     assert_eq!(md.hyperparameters["lr"], 5e-4);
     assert_eq!(md.hyperparameters["optimizer"], "AdamW");
     assert_eq!(md.hyperparameters["target_scale"], 100.0);

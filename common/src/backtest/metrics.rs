@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use crate::evaluation::metrics::UP_THRESHOLD;
 
-/// Probabilities are clipped to `[EPS, 1 − EPS]` in the log loss.
-pub const LOG_LOSS_EPS: f64 = 1e-15;
+/// Probabilities are clipped to `[EPS, 1 − EPS]` in the log loss: the one clip constant of the
+/// holdout, the calibration and the backtest ([`crate::calibration::scores::EPS`], 1e-7).
+pub const LOG_LOSS_EPS: f64 = crate::calibration::scores::EPS;
 /// Equal-width bins of prob_up in the expected calibration error.
 pub const ECE_BINS: usize = 10;
 

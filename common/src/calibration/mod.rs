@@ -5,6 +5,7 @@
 //! - [`direction`]: temperature / Platt scaling of the direction head;
 //! - [`conformal`]: split-conformal intervals for the 5-day cumulative return;
 //! - [`signal`]: the precision-constrained `UP` / `NONE` signal (issue 14);
+//! - [`shrinkage`]: the calibrated probability shrunk toward the base rate (issue 23);
 //! - [`quality`]: holdout quality next to the base-rate baseline;
 //! - [`scores`]: Brier, log loss, ECE, hit rate.
 //!
@@ -13,6 +14,7 @@ pub mod conformal;
 pub mod direction;
 pub mod quality;
 pub mod scores;
+pub mod shrinkage;
 pub mod signal;
 pub mod spec;
 
@@ -20,6 +22,7 @@ pub use conformal::{coverage, window_vol, ConformalIntervals, ConformalScore, In
 pub use direction::{CalibrationMethod, DirectionCalibration, DEFAULT_CALIBRATION, MIN_CALIBRATION_SAMPLES};
 pub use quality::ForecastQuality;
 pub use scores::ProbabilityScores;
+pub use shrinkage::Shrinkage;
 pub use signal::{precision_threshold, SignalThreshold, DEFAULT_TARGET_PRECISION};
 
 use crate::features::{cumulative_return, Samples, N_FEATURES, SEQ_LEN};
@@ -59,6 +62,10 @@ pub struct Calibration {
     pub quality: Option<ForecastQuality>,
     /// The calibration samples.
     pub data: Option<CalibrationData>,
+    /// Shrinkage toward the base rate (issue 23); `None` for versions trained before it existed,
+    /// which serve the calibrated probability unshrunk.
+    #[serde(default)]
+    pub shrinkage: Option<Shrinkage>,
     /// Why something is missing (fewer samples than needed, one class, `none` asked).
     pub note: String,
 }
@@ -77,8 +84,17 @@ pub fn sample_vols(s: &Samples) -> Vec<f64> {
 impl Calibration {
     /// Fits the direction calibration (`method`), the conformal intervals and the signal
     /// threshold on `cal` (samples the fit did not train on) and the model's raw forecasts of
-    /// them. Never fails: what the data cannot support is left out and said in `note`.
-    pub fn fit(method: CalibrationMethod, target_precision: f64, cal: &Samples, raw: &[Forecast], data: CalibrationData) -> Calibration {
+    /// them, and the [`Shrinkage`] toward `base_rate` (the training span's up share). The signal
+    /// threshold is chosen on the served (shrunk) probabilities. Never fails: what the data
+    /// cannot support is left out and said in `note`.
+    pub fn fit(
+        method: CalibrationMethod,
+        target_precision: f64,
+        cal: &Samples,
+        raw: &[Forecast],
+        data: CalibrationData,
+        base_rate: f64,
+    ) -> Calibration {
         let raw_prob: Vec<f64> = raw.iter().map(|f| f.prob_up).collect();
         let mut notes = Vec::new();
         let direction = match DirectionCalibration::fit(method, &raw_prob, &cal.y_dir) {
@@ -91,7 +107,10 @@ impl Calibration {
         if method == CalibrationMethod::None {
             notes.push("calibration \"none\" requested: prob_up is the raw softmax".into());
         }
-        let served: Vec<f64> = raw_prob.iter().map(|p| direction.as_ref().map_or(*p, |d| d.apply(*p))).collect();
+        let fit_method = if direction.is_some() { method } else { CalibrationMethod::None };
+        let shrinkage = Shrinkage::fit(fit_method, &raw_prob, &cal.y_dir, base_rate);
+        let served: Vec<f64> =
+            raw_prob.iter().map(|p| shrinkage.apply(direction.as_ref().map_or(*p, |d| d.apply(*p)))).collect();
         let pred: Vec<f64> = raw.iter().map(|f| cumulative_return(&f.magnitudes)).collect();
         let intervals = ConformalIntervals::fit(&pred, &realised_cumulative(cal), &sample_vols(cal));
         for l in intervals.levels.iter().filter(|l| l.normalized.is_none()) {
@@ -107,18 +126,45 @@ impl Calibration {
             signal: Some(precision_threshold(&served, &cal.y_dir, target_precision)),
             quality: None,
             data: Some(data),
+            shrinkage: Some(shrinkage),
             note: notes.join("; "),
         }
     }
 
     /// A version that has no calibration data at all (too few samples), saying why.
     pub fn unavailable(method: CalibrationMethod, note: impl Into<String>) -> Calibration {
-        Calibration { method, direction: None, intervals: None, signal: None, quality: None, data: None, note: note.into() }
+        Calibration {
+            method,
+            direction: None,
+            intervals: None,
+            signal: None,
+            quality: None,
+            data: None,
+            shrinkage: None,
+            note: note.into(),
+        }
     }
 
-    /// The served probability of a raw one.
+    /// The served probability of a raw one: calibrated, then shrunk toward the base rate.
     pub fn prob_up(&self, raw: f64) -> f64 {
+        let c = self.prob_up_unshrunk(raw);
+        self.shrinkage.as_ref().map_or(c, |s| s.apply(c))
+    }
+
+    /// The calibrated probability of a raw one, before shrinkage.
+    pub fn prob_up_unshrunk(&self, raw: f64) -> f64 {
         self.direction.as_ref().map_or(raw, |d| d.apply(raw))
+    }
+
+    /// `q` with this version's shrinkage fields (base rate, weight, `n_calibration`, the note).
+    pub fn described(&self, q: ForecastQuality) -> ForecastQuality {
+        let s = self.shrinkage.as_ref();
+        q.with_shrinkage(s.map(|s| s.base_rate), s.map(|s| s.weight), self.n_calibration())
+    }
+
+    /// Out-of-sample forecasts the calibration, intervals and signal threshold were fitted on.
+    pub fn n_calibration(&self) -> usize {
+        self.data.as_ref().map_or(0, |d| d.end.saturating_sub(d.start))
     }
 
     /// `temperature` | `platt` when a direction calibration is applied, else `none`.
@@ -155,9 +201,9 @@ pub const UNCALIBRATED_VERSION_NOTE: &str = "this version was trained before cal
 pub fn serve_quality(calibration: Option<&Calibration>) -> ForecastQuality {
     match calibration {
         None => ForecastQuality::unknown("none", UNCALIBRATED_VERSION_NOTE),
-        Some(c) => c.quality.clone().unwrap_or_else(|| {
+        Some(c) => c.described(c.quality.clone().unwrap_or_else(|| {
             ForecastQuality::unknown(c.applied_method(), "no post-training validation ran for this version")
-        }),
+        })),
     }
 }
 

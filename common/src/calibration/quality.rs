@@ -25,8 +25,29 @@ pub struct ForecastQuality {
     pub n_holdout: usize,
     /// `temperature` | `platt` | `none`.
     pub calibration: String,
-    /// What the numbers mean when something is missing (no holdout, old version, ...).
+    /// What the numbers mean when something is missing (no holdout, old version, ...), and when
+    /// the base rate is what is served.
     pub note: String,
+    /// The training span's share of up-moves, toward which `prob_up` is shrunk (SPEC §14.1);
+    /// `None` for versions trained before shrinkage existed.
+    #[serde(default)]
+    pub base_rate: Option<f64>,
+    /// `w` of the served `prob_up = base_rate + w·(calibrated − base_rate)`; 0 = the base rate is
+    /// served; `None` for versions trained before shrinkage existed.
+    #[serde(default)]
+    pub shrinkage_weight: Option<f64>,
+    /// Out-of-sample forecasts the calibration, intervals, signal threshold and shrinkage were
+    /// fitted on.
+    #[serde(default)]
+    pub n_calibration: usize,
+}
+
+/// The sentence `quality.note` carries when a version serves its base rate.
+pub fn base_rate_note(base_rate: f64) -> String {
+    format!(
+        "prob_up is the base rate {base_rate:.3} (the training span's share of up-moves): out of sample this model \
+         showed no direction skill over it"
+    )
 }
 
 impl ForecastQuality {
@@ -47,7 +68,24 @@ impl ForecastQuality {
             n_holdout: n,
             calibration: calibration.to_string(),
             note: String::new(),
+            ..ForecastQuality::default()
         }
+    }
+
+    /// `self` with the shrinkage fields of a version whose shrinkage toward `base_rate` has
+    /// weight `weight`, fitted on `n_calibration` forecasts; the note says when the base rate is
+    /// served (idempotent).
+    pub fn with_shrinkage(mut self, base_rate: Option<f64>, weight: Option<f64>, n_calibration: usize) -> ForecastQuality {
+        self.base_rate = base_rate;
+        self.shrinkage_weight = weight;
+        self.n_calibration = n_calibration;
+        if let (Some(b), Some(w)) = (base_rate, weight) {
+            let sentence = base_rate_note(b);
+            if w == 0.0 && !self.note.contains(&sentence) {
+                self.note = if self.note.is_empty() { sentence } else { format!("{}; {sentence}", self.note) };
+            }
+        }
+        self
     }
 
     /// Quality of a version with no holdout measurement, saying why.
@@ -74,6 +112,9 @@ impl From<&ForecastQuality> for crate::pb::ForecastQuality {
             n_holdout,
             calibration,
             note,
+            base_rate,
+            shrinkage_weight,
+            n_calibration,
         } = q;
         crate::pb::ForecastQuality {
             holdout_hit_rate: *holdout_hit_rate,
@@ -86,6 +127,9 @@ impl From<&ForecastQuality> for crate::pb::ForecastQuality {
             n_holdout: u32::try_from(*n_holdout).unwrap_or(u32::MAX),
             calibration: calibration.clone(),
             note: note.clone(),
+            base_rate: *base_rate,
+            shrinkage_weight: *shrinkage_weight,
+            n_calibration: u32::try_from(*n_calibration).unwrap_or(u32::MAX),
         }
     }
 }

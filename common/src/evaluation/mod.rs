@@ -21,6 +21,6 @@ pub use importance::{importance_table, integrated_gradients, permutation_importa
 pub use metrics::{auc, holdout_metrics, try_holdout_metrics, HoldoutMetrics};
 pub use plots::{plot_holdout, plot_training_curves, TrainingCurves};
 pub use splits::{
-    holdout_len, holdout_split, holdout_split_min, min_samples_for_holdout, time_series_split,
+    holdout_len, holdout_split, holdout_split_min, min_samples_for_holdout, purged_time_series_split, time_series_split,
     HOLDOUT_MAX, HOLDOUT_MIN, PURGE_GAP,
 };

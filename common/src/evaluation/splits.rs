@@ -53,6 +53,24 @@ pub fn time_series_split(n: usize, n_splits: usize) -> Result<Vec<(Range<usize>,
         .collect())
 }
 
+/// [`time_series_split`] with a [`PURGE_GAP`]-sample purge between each fold's training and
+/// test samples (issue 23): split `i` trains on `[0, test.start − PURGE_GAP)`, so no trained
+/// target (5 days ahead) shares a daily return with a tested one. The cross-validation of the
+/// training pipeline uses these folds.
+///
+/// Errors like [`time_series_split`], and with [`Error::InvalidArgument`] when the first fold
+/// would keep no training sample after the gap.
+pub fn purged_time_series_split(n: usize, n_splits: usize) -> Result<Vec<(Range<usize>, Range<usize>)>> {
+    let folds = time_series_split(n, n_splits)?;
+    if folds[0].1.start <= PURGE_GAP {
+        return Err(Error::invalid(format!(
+            "cannot cross-validate {n} samples with {n_splits} splits: the first fold keeps no training \
+             sample after the {PURGE_GAP}-sample purge gap; use fewer splits or more data"
+        )));
+    }
+    Ok(folds.into_iter().map(|(_, test)| (0..test.start - PURGE_GAP, test)).collect())
+}
+
 /// Fewest samples that leave at least `min_train` training samples before the purge gap and
 /// the holdout: the smallest `n` with `n ≥ holdout_len(n) + PURGE_GAP + min_train`.
 pub fn min_samples_for_holdout(min_train: usize) -> usize {

@@ -103,7 +103,9 @@ pub struct ForecastQuality {
     pub baseline_hit_rate: ::core::option::Option<f64>,
     #[prost(double, optional, tag = "5")]
     pub baseline_brier: ::core::option::Option<f64>,
-    /// holdout_brier \< baseline_brier.
+    /// One meaning everywhere (the deploy gate's too): holdout_brier is strictly below the best
+    /// baseline's Brier on the same holdout, the best being the lower of `base_rate` and `linear`
+    /// (see the validation's baselines).
     #[prost(bool, tag = "6")]
     pub beats_baseline: bool,
     /// Whether the served prob_up is calibrated.
@@ -114,8 +116,22 @@ pub struct ForecastQuality {
     /// `temperature` | `platt` | `none`.
     #[prost(string, tag = "9")]
     pub calibration: ::prost::alloc::string::String,
+    /// What the numbers mean when something is missing, and, in plain words, when the base rate is
+    /// what is served.
     #[prost(string, tag = "10")]
     pub note: ::prost::alloc::string::String,
+    /// The training span's share of up-moves (SPEC §14.1); unset for versions trained before it.
+    #[prost(double, optional, tag = "11")]
+    pub base_rate: ::core::option::Option<f64>,
+    /// w of the served prob_up = base_rate + w * (calibrated - base_rate), in \[0, 1\], fitted on
+    /// out-of-sample forecasts by log loss; 0 = no measured skill, the base rate is served. Unset
+    /// for versions trained before shrinkage existed (they serve the calibrated probability).
+    #[prost(double, optional, tag = "12")]
+    pub shrinkage_weight: ::core::option::Option<f64>,
+    /// Out-of-sample forecasts the calibration, intervals, signal threshold and shrinkage were
+    /// fitted on.
+    #[prost(uint32, tag = "13")]
+    pub n_calibration: u32,
 }
 /// A baseline scored on the holdout by post-training validation (SPEC §13.2, issue 11).
 #[derive(Clone, PartialEq, ::prost::Message)]

@@ -1,13 +1,18 @@
 //! The pipeline's side of [`crate::calibration`]: which samples calibrate a version, fitting on
 //! them, the served probabilities used in validation, holdout quality and the baselines.
 //!
-//! Calibration samples are never trained on and never in the holdout:
-//! - improved training: its inner validation split (the last 20 %, ≥ 20 samples, of the part
-//!   before the holdout's purge gap);
+//! Calibration samples are never trained on and never in the holdout, and no calibration
+//! sample's 5-day target shares a daily return with a trained one (issue 23):
+//! - improved training: its inner validation split (the last [`CALIBRATION_SHARE_PCT`] %, ≥ 20
+//!   samples, of the part before the holdout's purge gap), after a [`PURGE_GAP`]-sample gap that
+//!   the fit does not train on either;
 //! - plain / CV training: a tail of the same size, with a [`PURGE_GAP`]-sample gap between the
 //!   fit's samples and it (CV searches on the fit's samples only). When the training part is
 //!   too short for that ([`MIN_PLAIN_FIT`] fit samples left) the fit keeps every sample and
 //!   the version has no calibration data, which it says.
+//!
+//! The share is sized so that a 3-year key (≈ 680 training samples) calibrates on ≥ 150
+//! out-of-sample forecasts (measured: BENCHMARKS.md, issue 23).
 use super::config::PipelineConfig;
 use super::pipeline::MIN_INNER_VAL;
 use crate::baselines::{score_baselines, BaseRate, BaselineScore};
@@ -21,6 +26,9 @@ use crate::model::{Forecast, LoadedModel, ModelMetadata};
 use crate::Result;
 use std::collections::BTreeMap;
 use std::ops::Range;
+
+/// Share (percent) of the training part that calibrates.
+pub const CALIBRATION_SHARE_PCT: usize = 25;
 
 /// Fewest samples the plain fit keeps when a calibration tail is carved off.
 pub const MIN_PLAIN_FIT: usize = 20;
@@ -38,10 +46,10 @@ pub struct CalibrationSplit {
 
 /// Splits `n_train` chronological training samples (see the module doc).
 pub fn calibration_split(n_train: usize, improved: bool) -> CalibrationSplit {
-    let n_cal = MIN_INNER_VAL.max(n_train / 5);
+    let n_cal = MIN_INNER_VAL.max(n_train * CALIBRATION_SHARE_PCT / 100);
     if improved {
         let s = n_train.saturating_sub(n_cal);
-        return CalibrationSplit { fit: 0..s, cal: Some(s..n_train), source: "inner_validation" };
+        return CalibrationSplit { fit: 0..s.saturating_sub(PURGE_GAP), cal: Some(s..n_train), source: "inner_validation" };
     }
     if n_train >= n_cal + PURGE_GAP + MIN_PLAIN_FIT {
         let fit_end = n_train - n_cal - PURGE_GAP;
@@ -74,7 +82,12 @@ pub fn calibrate(model: &LoadedModel, train: &Samples, split: &CalibrationSplit,
         first_date: cal.end_dates.first().copied(),
         last_date: cal.end_dates.last().copied(),
     };
-    let c = Calibration::fit(cfg.calibration, cfg.target_precision, &cal, &raw, data);
+    let base_rate = BaseRate::fit(&train.y_dir).prob_up;
+    let c = Calibration::fit(cfg.calibration, cfg.target_precision, &cal, &raw, data, base_rate);
+    if let Some(s) = &c.shrinkage {
+        tracing::info!(base_rate = s.base_rate, weight = s.weight, log_loss_base = s.log_loss_base,
+            log_loss_shrunk = s.log_loss_shrunk, n = s.n, "shrinkage toward the base rate fitted");
+    }
     if let Some(d) = &c.direction {
         tracing::info!(a = d.a, b = d.b, temperature = ?d.temperature, log_loss_before = d.before.log_loss,
             log_loss_after = d.after.log_loss, "direction head calibrated");
@@ -113,11 +126,13 @@ pub fn holdout_report(calibration: &Calibration, raw: &[Forecast], holdout: &Sam
     let raw_p: Vec<f64> = raw.iter().map(|f| f.prob_up).collect();
     let served_p: Vec<f64> = raw_p.iter().map(|p| calibration.prob_up(*p)).collect();
     let base_rate = BaseRate::fit(&train.y_dir).prob_up;
-    let quality = ForecastQuality::from_holdout(&served_p, y, base_rate, calibration.applied_method());
     let baselines = score_baselines(train, holdout)?;
     let after = ProbabilityScores::of(&served_p, y);
     let before = ProbabilityScores::of(&raw_p, y);
     let comparison = compare_with_baselines(after.brier, &baselines);
+    let mut quality = calibration.described(ForecastQuality::from_holdout(&served_p, y, base_rate, calibration.applied_method()));
+    // One meaning of "beats the baseline": the deploy gate's (the best of base rate and linear).
+    quality.beats_baseline = comparison.beats_baseline;
     let mut m = BTreeMap::new();
     let mut put = |k: String, v: f64| {
         if v.is_finite() {
@@ -128,6 +143,17 @@ pub fn holdout_report(calibration: &Calibration, raw: &[Forecast], holdout: &Sam
     put("holdout_log_loss".into(), after.log_loss);
     put("holdout_ece".into(), after.ece);
     put("holdout_brier_raw".into(), before.brier);
+    let unshrunk: Vec<f64> = raw_p.iter().map(|p| calibration.prob_up_unshrunk(*p)).collect();
+    let unshrunk = ProbabilityScores::of(&unshrunk, y);
+    put("holdout_brier_unshrunk".into(), unshrunk.brier);
+    put("holdout_log_loss_unshrunk".into(), unshrunk.log_loss);
+    if let Some(sh) = &calibration.shrinkage {
+        put("shrinkage_weight".into(), sh.weight);
+        put("base_rate".into(), sh.base_rate);
+        put("shrinkage_log_loss_base".into(), sh.log_loss_base);
+        put("shrinkage_log_loss_shrunk".into(), sh.log_loss_shrunk);
+    }
+    put("n_calibration".into(), calibration.n_calibration() as f64);
     put("holdout_log_loss_raw".into(), before.log_loss);
     put("holdout_ece_raw".into(), before.ece);
     put("holdout_hit_rate".into(), scores::hit_rate(&served_p, y));
@@ -160,6 +186,22 @@ pub fn holdout_report(calibration: &Calibration, raw: &[Forecast], holdout: &Sam
     }
     if let Some(t) = calibration.signal.and_then(|s| s.threshold) {
         put("signal_threshold".into(), t);
+        // Out of sample: the threshold was chosen on the calibration data, scored here.
+        let (mut tp, mut pos) = (0usize, 0usize);
+        for (p, l) in served_p.iter().zip(y) {
+            if *p >= t {
+                pos += 1;
+                tp += usize::from(*l != 0);
+            }
+        }
+        let ups = y.iter().filter(|l| **l != 0).count();
+        put("holdout_signal_positives".into(), pos as f64);
+        if pos > 0 {
+            put("holdout_signal_precision".into(), tp as f64 / pos as f64);
+        }
+        if ups > 0 {
+            put("holdout_signal_recall".into(), tp as f64 / ups as f64);
+        }
     }
     Ok(HoldoutReport { quality, baselines, comparison, metrics: m })
 }

@@ -1,4 +1,4 @@
-//! Cross-validated hyper-parameter search: sklearn `TimeSeriesSplit` folds, the base network
+//! Cross-validated hyper-parameter search: sklearn `TimeSeriesSplit` folds with a 5-sample purge gap before each test fold, the base network
 //! trained with plain Adam per trial and fold, and one of two searches (SPEC §13.3):
 //!
 //! - **grid** (seed 000 §3.2, the default): every `param_grid` combination, in order;
@@ -19,7 +19,7 @@ use super::search::{
     cv_score, run_study, CvMetric, Dim, FoldScores, MedianPruner, Proposer, Sampler, SearchConfig, SearchMode,
     SearchSpace, StudyOptions, StudyOutcome, TrialParams, TrialRecord, TrialState,
 };
-use crate::evaluation::{holdout_metrics, time_series_split, HoldoutMetrics};
+use crate::evaluation::{holdout_metrics, purged_time_series_split, HoldoutMetrics};
 use crate::features::{NormStats, Samples, FORECAST_DAYS, N_FEATURES};
 use crate::model::{Architecture, Network};
 use crate::Result;
@@ -203,7 +203,7 @@ pub fn cv_search(
 ) -> Result<CvOutcome> {
     let search = plan.search;
     let _span = tracing::info_span!("cv_search", search = %search.mode, cv_metric = %search.metric).entered();
-    let folds = time_series_split(samples.len(), plan.n_splits)?;
+    let folds = purged_time_series_split(samples.len(), plan.n_splits)?;
     let (n_trials, pruner, budget) = match search.mode {
         SearchMode::Grid => {
             plan.grid.validate()?;
@@ -361,6 +361,7 @@ fn grid_report(
     let p = best.params;
     json!({
         "method": "TimeSeriesSplit",
+        "purge_gap": crate::evaluation::PURGE_GAP,
         "search": "grid",
         "n_splits": folds.len(),
         "param_grid": plan.grid,
@@ -408,6 +409,7 @@ fn tpe_report(
     let best = outcome.best_trial();
     json!({
         "method": "TimeSeriesSplit",
+        "purge_gap": crate::evaluation::PURGE_GAP,
         "search": "tpe",
         "n_splits": folds.len(),
         "cv_metric": search.metric.as_str(),

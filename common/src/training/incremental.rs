@@ -17,6 +17,7 @@ use super::fit::{evaluate, fit, FitOptions, OptimizerKind, TensorSet};
 use super::pipeline::{check_samples, fit_metrics, CurrentModel, PipelineOutcome};
 use super::session::Session;
 use super::pipeline::MIN_INNER_VAL;
+use crate::baselines::BaseRate;
 use crate::calibration::{Calibration, CalibrationData, CalibrationMethod, ForecastQuality, DEFAULT_TARGET_PRECISION};
 use crate::evaluation::{plot_training_curves, DeployDecision, PURGE_GAP};
 use crate::features::{insufficient_samples, Samples};
@@ -102,7 +103,12 @@ pub fn run_incremental(
                 first_date: cal.end_dates.first().copied(),
                 last_date: cal.end_dates.last().copied(),
             };
-            Calibration::fit(method, target, &cal, &raw, data)
+            // The base rate of the samples the version has seen: the base version's own when it
+            // has one, else the up share of the recent samples.
+            let base_rate = base_cal
+                .and_then(|c| c.shrinkage.as_ref())
+                .map_or_else(|| BaseRate::fit(&samples.y_dir).prob_up, |s| s.base_rate);
+            Calibration::fit(method, target, &cal, &raw, data, base_rate)
         }
         None => Calibration::unavailable(
             method,
