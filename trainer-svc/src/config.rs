@@ -170,6 +170,9 @@ pub struct ImportArgs {
     /// Keep rows that repeat the previous bar on a weekend or holiday (dropped and listed by default).
     #[arg(long)]
     pub keep_repeated_bars: bool,
+    /// Drop bad rows (listed on stderr and in the output) instead of refusing the whole file.
+    #[arg(long)]
+    pub skip_bad_rows: bool,
     /// Registry settings.
     #[command(flatten)]
     pub registry: RegistryArgs,

@@ -9,6 +9,15 @@ use common::training::events::{CvTrialEnd, TrainEvent};
 use common::{Error, Result};
 use prost::Message;
 
+/// The first [`common::data::csv::LISTED_BAD_ROWS`] skipped rows of an ingest, for its response
+/// (`bad_rows_skipped` counts them all).
+pub fn listed_bad_rows(rows: &[common::data::BadRow]) -> Vec<pb::BadRow> {
+    rows.iter()
+        .take(common::data::csv::LISTED_BAD_ROWS)
+        .map(|b| pb::BadRow { row: b.row as u32, field: b.field.clone(), reason: b.reason.clone() })
+        .collect()
+}
+
 /// Holdout metrics as the protocol message.
 pub fn holdout_to_pb(m: &HoldoutMetrics) -> pb::HoldoutMetrics {
     let HoldoutMetrics {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use common::config::{parse_optional_date, validate_symbol, validate_years};
 pub use common::data::bars_from_pb;
-use common::data::Bar;
+use common::data::{read_csv, read_pb_bars, BadRow, Bar, OnBadRows};
 use common::pb;
 use common::training::search::SearchFields;
 use common::training::{DeviceChoice, IncrementalConfig, PipelineConfig};
@@ -294,14 +294,19 @@ pub struct IngestJob {
     pub bars: Vec<Bar>,
     /// Dates of the calendar-fill rows dropped (empty with `keep_repeated_bars`).
     pub dropped_repeats: Vec<NaiveDate>,
+    /// CSV columns that were not read.
+    pub ignored_columns: Vec<String>,
+    /// Rows dropped as bad (`on_bad_rows = skip`), all of them.
+    pub bad_rows: Vec<BadRow>,
 }
 
 impl TryFrom<pb::IngestBarsRequest> for IngestJob {
     type Error = Error;
     fn try_from(r: pb::IngestBarsRequest) -> Result<IngestJob> {
-        let pb::IngestBarsRequest { symbol, bars, csv, keep_repeated_bars } = r;
+        let pb::IngestBarsRequest { symbol, bars, csv, keep_repeated_bars, on_bad_rows } = r;
         let symbol = validate_symbol(&symbol)?;
-        let bars = match (bars.is_empty(), csv.trim().is_empty()) {
+        let on_bad_rows = OnBadRows::parse(&on_bad_rows)?;
+        let (mut bars, ignored_columns, bad_rows) = match (bars.is_empty(), csv.trim().is_empty()) {
             (false, false) => {
                 return Err(Error::invalid("send either bars or csv, not both"));
             }
@@ -311,19 +316,21 @@ impl TryFrom<pb::IngestBarsRequest> for IngestJob {
                      date,open,high,low,close,volume)",
                 ));
             }
-            (false, true) => bars_from_pb(bars)?,
-            (true, false) => common::data::parse_csv(&csv)?,
+            (false, true) => {
+                let (bars, bad) = read_pb_bars(bars, on_bad_rows)?;
+                (bars, Vec::new(), bad)
+            }
+            (true, false) => {
+                let import = read_csv(&csv, on_bad_rows)?;
+                (import.bars, import.ignored_columns, import.bad_rows)
+            }
         };
-        if bars.is_empty() {
-            return Err(Error::invalid("the CSV has a header but no rows"));
-        }
-        let mut bars = bars;
         let dropped_repeats = if keep_repeated_bars.unwrap_or(false) {
             Vec::new()
         } else {
             common::data::drop_repeated_bars(&mut bars)
         };
-        Ok(IngestJob { symbol, bars, dropped_repeats })
+        Ok(IngestJob { symbol, bars, dropped_repeats, ignored_columns, bad_rows })
     }
 }
 

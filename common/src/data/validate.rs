@@ -57,93 +57,80 @@ pub(crate) fn row_error(
     ))
 }
 
+/// Relative tolerance of the OHLC consistency checks: a high below max(open, close) (or a low
+/// above min(open, close)) by at most this share of the price is rounding (adjusted prices
+/// written as `3395.852050781249` and `3395.85205078125`), not a bad bar.
+pub const OHLC_TOLERANCE: f64 = 1e-9;
+
+/// Checks one bar on its own: finite, positive prices; a finite non-negative volume (and amount);
+/// high and low consistent with open and close up to [`OHLC_TOLERANCE`]; plausible
+/// ([`check_plausible`]). Returns the offending field and what is wrong with it.
+pub fn check_bar(b: &Bar) -> std::result::Result<(), (&'static str, String)> {
+    for (field, v) in [("open", b.open), ("high", b.high), ("low", b.low), ("close", b.close)] {
+        if !v.is_finite() {
+            return Err((field, format!("{v} is not a finite number")));
+        }
+        if v <= 0.0 {
+            return Err((field, format!("{v} is not a positive price")));
+        }
+    }
+    if !b.volume.is_finite() || b.volume < 0.0 {
+        return Err(("volume", format!("{} is not a finite non-negative number", b.volume)));
+    }
+    if let Some(a) = b.amount {
+        if !a.is_finite() || a < 0.0 {
+            return Err(("amount", format!("{a} is not a finite non-negative number")));
+        }
+    }
+    check_plausible(b)?;
+    let top = b.open.max(b.close);
+    if b.high < top * (1.0 - OHLC_TOLERANCE) {
+        return Err(("high", format!("{} is below max(open, close) = {top}", b.high)));
+    }
+    let bottom = b.open.min(b.close);
+    if b.low > bottom * (1.0 + OHLC_TOLERANCE) {
+        return Err(("low", format!("{} is above min(open, close) = {bottom}", b.low)));
+    }
+    Ok(())
+}
+
+/// Moves a high or low that [`check_bar`] let through as rounding onto max(open, close) or
+/// min(open, close), so every stored bar has `low <= min(open, close)` and
+/// `high >= max(open, close)` exactly.
+pub fn snap_rounding(b: &mut Bar) {
+    b.high = b.high.max(b.open.max(b.close));
+    b.low = b.low.min(b.open.min(b.close));
+}
+
 /// Checks every bar and sorts them by date, or rejects the whole input.
 ///
 /// Rejected (Error::InvalidArgument, message `row R (DATE), field F: ...; fix or drop the row`,
-/// rows numbered 1-based in input order): a non-finite or non-positive open / high / low / close,
-/// a negative or non-finite volume (or amount, when present), `high < max(open, close)`,
-/// `low > min(open, close)`, a date that occurs twice (named on its second occurrence), and an
-/// implausible bar ([`check_plausible`]: dates before 1900 or in the future, prices above 1e9,
-/// volume above 1e15, amount above 1e18).
-/// On error `bars` is left as it was; on success it is sorted by date.
+/// rows numbered 1-based in input order): a bar that fails [`check_bar`] (a non-finite or
+/// non-positive open / high / low / close, a negative or non-finite volume or amount,
+/// `high < max(open, close)` or `low > min(open, close)` beyond [`OHLC_TOLERANCE`], an
+/// implausible date or magnitude) and a date that occurs twice (named on its second occurrence).
+/// On error `bars` is left as it was; on success it is sorted by date and rounding is snapped
+/// ([`snap_rounding`]).
 #[allow(clippy::ptr_arg)] // `&mut Vec` is the signature the other crates call.
 pub fn validate_bars(bars: &mut Vec<Bar>) -> Result<()> {
     let mut seen: HashMap<chrono::NaiveDate, usize> = HashMap::with_capacity(bars.len());
     for (i, b) in bars.iter().enumerate() {
         let row = i + 1;
-        for (field, v) in [
-            ("open", b.open),
-            ("high", b.high),
-            ("low", b.low),
-            ("close", b.close),
-        ] {
-            if !v.is_finite() {
-                return Err(row_error(
-                    row,
-                    b.date,
-                    field,
-                    &format!("{v} is not a finite number"),
-                ));
-            }
-            if v <= 0.0 {
-                return Err(row_error(
-                    row,
-                    b.date,
-                    field,
-                    &format!("{v} is not a positive price"),
-                ));
-            }
-        }
-        if !b.volume.is_finite() || b.volume < 0.0 {
-            return Err(row_error(
-                row,
-                b.date,
-                "volume",
-                &format!("{} is not a finite non-negative number", b.volume),
-            ));
-        }
-        if let Some(a) = b.amount {
-            if !a.is_finite() || a < 0.0 {
-                return Err(row_error(
-                    row,
-                    b.date,
-                    "amount",
-                    &format!("{a} is not a finite non-negative number"),
-                ));
-            }
-        }
-        if let Err((field, what)) = check_plausible(b) {
+        if let Err((field, what)) = check_bar(b) {
             return Err(row_error(row, b.date, field, &what));
         }
-        let top = b.open.max(b.close);
-        if b.high < top {
-            return Err(row_error(
-                row,
-                b.date,
-                "high",
-                &format!("{} is below max(open, close) = {top}", b.high),
-            ));
-        }
-        let bottom = b.open.min(b.close);
-        if b.low > bottom {
-            return Err(row_error(
-                row,
-                b.date,
-                "low",
-                &format!("{} is above min(open, close) = {bottom}", b.low),
-            ));
-        }
         if let Some(first) = seen.insert(b.date, row) {
-            return Err(row_error(
-                row,
-                b.date,
-                "date",
-                &format!("duplicate of row {first}; each date may appear once"),
-            ));
+            return Err(duplicate_error(row, b.date, first));
         }
     }
+    bars.iter_mut().for_each(snap_rounding);
     bars.sort_by_key(|b| b.date);
     Ok(())
+}
+
+/// Error for a date seen a second time, on row `row`, first on row `first`.
+pub(crate) fn duplicate_error(row: usize, date: NaiveDate, first: usize) -> Error {
+    row_error(row, date, "date", &format!("duplicate of row {first}; each date may appear once"))
 }
 
 #[cfg(test)]
@@ -213,5 +200,21 @@ mod tests {
                 "input left untouched on error"
             );
         }
+    }
+
+    #[test]
+    fn rounding_is_not_a_bad_bar_but_beyond_it_is() {
+        // The pair from a real yfinance export of adjusted prices.
+        let b = bar(5, 3390.0, 3395.852050781249, 3380.0, 3395.85205078125, 1.0);
+        let mut bars = vec![b];
+        validate_bars(&mut bars).unwrap();
+        assert_eq!(bars[0].high, 3395.85205078125, "snapped onto the close");
+        let low = bar(5, 3390.0, 3400.0, 3390.0 * (1.0 + 1e-12), 3395.0, 1.0);
+        let mut bars = vec![low];
+        validate_bars(&mut bars).unwrap();
+        assert_eq!(bars[0].low, 3390.0);
+        let beyond = bar(5, 3390.0, 3395.0 * (1.0 - 1e-8), 3380.0, 3395.0, 1.0);
+        let e = validate_bars(&mut vec![beyond]).unwrap_err().to_string();
+        assert!(e.contains("field high") && e.contains("below max(open, close)"), "{e}");
     }
 }

@@ -1703,11 +1703,30 @@ pub struct IngestBarsRequest {
     /// they are dropped and listed in the response.
     #[prost(bool, optional, tag = "4")]
     pub keep_repeated_bars: ::core::option::Option<bool>,
-    /// Alternatively a whole CSV file (Yahoo, akshare, tushare or plain dialect, auto-detected).
+    /// Alternatively a whole CSV file (Yahoo/yfinance, akshare, tushare, plain or a pandas export
+    /// with its date index, auto-detected; docs/trainer.md lists every accepted form).
     #[prost(string, tag = "3")]
     pub csv: ::prost::alloc::string::String,
+    /// What a bad row of `csv` (or of `bars`) does: `refuse` (default: the request fails naming the
+    /// row, field and what was expected; nothing is written) or `skip` (such rows are dropped and
+    /// listed in `bad_rows`). A date that occurs twice refuses the request either way.
+    #[prost(string, tag = "5")]
+    pub on_bad_rows: ::prost::alloc::string::String,
 }
+/// A row dropped by `on_bad_rows = skip`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct BadRow {
+    /// 1-based data row of the CSV (header not counted) or 1-based position in `bars`.
+    #[prost(uint32, tag = "1")]
+    pub row: u32,
+    /// The column at fault, by its header name.
+    #[prost(string, tag = "2")]
+    pub field: ::prost::alloc::string::String,
+    /// What was wrong and what was expected.
+    #[prost(string, tag = "3")]
+    pub reason: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct IngestBarsResponse {
     #[prost(string, tag = "1")]
     pub symbol: ::prost::alloc::string::String,
@@ -1730,6 +1749,16 @@ pub struct IngestBarsResponse {
     /// Their dates, `YYYY-MM-DD`.
     #[prost(string, repeated, tag = "9")]
     pub dropped_repeat_dates: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// CSV columns that were not read (e.g. `Adj Close`, yfinance's `Dividends`, `Stock Splits`,
+    /// `Capital Gains`; `(unnamed)` for a column with an empty name).
+    #[prost(string, repeated, tag = "10")]
+    pub ignored_columns: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Rows dropped as bad (`on_bad_rows = skip`), the first 20 in file order.
+    #[prost(message, repeated, tag = "11")]
+    pub bad_rows: ::prost::alloc::vec::Vec<BadRow>,
+    /// How many rows were dropped as bad in all (more than `bad_rows` lists when over 20).
+    #[prost(uint32, tag = "12")]
+    pub bad_rows_skipped: u32,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListVersionsRequest {

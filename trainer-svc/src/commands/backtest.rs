@@ -73,6 +73,9 @@ pub struct BacktestArgs {
     /// Keep CSV rows repeating the previous bar on weekends / holidays (dropped by default).
     #[arg(long)]
     pub keep_repeated_bars: bool,
+    /// Drop bad rows of --csv (listed on stderr) instead of refusing the whole file.
+    #[arg(long)]
+    pub skip_bad_rows: bool,
     /// libtorch intra-op CPU threads per fit.
     #[arg(long, env = "TRAINER_CPU_THREADS")]
     pub cpu_threads: Option<i32>,
@@ -93,22 +96,11 @@ pub struct BacktestArgs {
 fn request(args: &BacktestArgs) -> Result<pb::BacktestRequest> {
     let bars = match &args.csv {
         None => Vec::new(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
-            let mut bars = common::data::parse_csv(&text)?;
-            if !args.keep_repeated_bars {
-                let dropped = common::data::drop_repeated_bars(&mut bars);
-                if !dropped.is_empty() {
-                    eprintln!(
-                        "dropped {} rows repeating the previous bar on a weekend or holiday ({}); keep them with --keep-repeated-bars",
-                        dropped.len(),
-                        common::data::repeats::describe_dates(&dropped, 8)
-                    );
-                }
-            }
-            bars.iter().map(bar_to_pb).collect()
-        }
+        Some(path) => super::bar_file::read(path, args.skip_bad_rows, args.keep_repeated_bars)?
+            .bars
+            .iter()
+            .map(bar_to_pb)
+            .collect(),
     };
     Ok(pb::BacktestRequest {
         symbol: args.symbol.clone(),

@@ -1,36 +1,23 @@
-//! `trainer-svc import --symbol S --csv F`: parse, validate (all or nothing), drop calendar-fill
-//! rows (unless `--keep-repeated-bars`) and upsert bars.
+//! `trainer-svc import --symbol S --csv F`: parse, validate (all or nothing, or `--skip-bad-rows`),
+//! drop calendar-fill rows (unless `--keep-repeated-bars`) and upsert bars.
 use common::config::validate_symbol;
-use common::{Error, Result};
+use common::Result;
 
 use crate::config::ImportArgs;
 
-/// Imports the CSV and prints the upsert statistics as JSON.
+/// Imports the CSV and prints the upsert statistics as JSON (the fields of `IngestBarsResponse`).
 pub async fn run(args: ImportArgs) -> Result<()> {
     let symbol = validate_symbol(&args.symbol)?;
-    let text = std::fs::read_to_string(&args.csv)
-        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", args.csv.display())))?;
-    let mut bars = common::data::parse_csv(&text)?;
-    let dropped = if args.keep_repeated_bars {
-        Vec::new()
-    } else {
-        common::data::drop_repeated_bars(&mut bars)
-    };
-    if !dropped.is_empty() {
-        eprintln!(
-            "dropped {} rows repeating the previous bar on a weekend or holiday ({}); keep them with --keep-repeated-bars",
-            dropped.len(),
-            common::data::repeats::describe_dates(&dropped, 8)
-        );
-    }
-    if bars.is_empty() {
-        return Err(Error::invalid(format!(
-            "{} has a header but no rows",
-            args.csv.display()
-        )));
-    }
+    let file = super::bar_file::read(&args.csv, args.skip_bad_rows, args.keep_repeated_bars)?;
+    let bars = &file.bars;
     let registry = crate::open_registry(&args.registry).await?;
-    let stats = registry.upsert_bars(&symbol, &bars).await?;
+    let stats = registry.upsert_bars(&symbol, bars).await?;
+    let listed: Vec<serde_json::Value> = file
+        .bad_rows
+        .iter()
+        .take(common::data::csv::LISTED_BAD_ROWS)
+        .map(|b| serde_json::json!({ "row": b.row, "field": b.field, "reason": b.reason }))
+        .collect();
     let out = serde_json::json!({
         "symbol": symbol,
         "received": bars.len(),
@@ -39,8 +26,11 @@ pub async fn run(args: ImportArgs) -> Result<()> {
         "first_date": bars.first().map(|b| b.date.to_string()),
         "last_date": bars.last().map(|b| b.date.to_string()),
         "total_bars": stats.total,
-        "dropped_repeats": dropped.len(),
-        "dropped_repeat_dates": dropped.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        "dropped_repeats": file.dropped_repeats.len(),
+        "dropped_repeat_dates": file.dropped_repeats.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        "ignored_columns": file.ignored_columns,
+        "bad_rows": listed,
+        "bad_rows_skipped": file.bad_rows.len(),
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     registry.close().await;

@@ -67,7 +67,7 @@ impl TrainerService {
         self.auth.check("IngestBars", req.metadata())?;
         let job = IngestJob::try_from(req.into_inner())?;
         let stats = self.core.registry.upsert_bars(&job.symbol, &job.bars).await?;
-        tracing::info!(symbol = %job.symbol, inserted = stats.inserted, updated = stats.updated, dropped_repeats = job.dropped_repeats.len(), "bars ingested");
+        tracing::info!(symbol = %job.symbol, inserted = stats.inserted, updated = stats.updated, dropped_repeats = job.dropped_repeats.len(), bad_rows_skipped = job.bad_rows.len(), "bars ingested");
         Ok(pb::IngestBarsResponse {
             symbol: job.symbol,
             received: job.bars.len() as u32,
@@ -78,6 +78,9 @@ impl TrainerService {
             total_bars: stats.total,
             dropped_repeats: job.dropped_repeats.len() as u32,
             dropped_repeat_dates: job.dropped_repeats.iter().map(|d| d.to_string()).collect(),
+            bad_rows: crate::convert::listed_bad_rows(&job.bad_rows),
+            bad_rows_skipped: job.bad_rows.len() as u32,
+            ignored_columns: job.ignored_columns,
         })
     }
 
