@@ -44,6 +44,9 @@ pub enum Error {
     /// Stored data failed verification (sha256 mismatch, unreadable weights).
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// The RPC needs a bearer token and the request has none, a malformed one or a wrong one.
+    #[error("{0}")]
+    Unauthenticated(String),
     /// The caller cancelled the operation or went away.
     #[error("cancelled: {0}")]
     Cancelled(String),
@@ -79,6 +82,7 @@ impl Error {
             Error::StorageFull(_) => tonic::Code::ResourceExhausted,
             Error::Corrupt(_) => tonic::Code::DataLoss,
             Error::Cancelled(_) => tonic::Code::Cancelled,
+            Error::Unauthenticated(_) => tonic::Code::Unauthenticated,
             Error::Internal(_) => tonic::Code::Internal,
         }
     }

@@ -1,7 +1,7 @@
 //! Shared core of the LSTM stock-forecast services.
 //!
 //! Split by concern, the way the system is shaped:
-//! - [`data`]: daily bars, the four CSV dialects, validation, the synthetic market generator;
+//! - [`data`]: daily bars, the CSV dialects, validation, the synthetic market generator;
 //! - [`features`]: the 21 indicators, 60-day windows, targets and standardisation statistics;
 //! - [`model`]: the two tch networks and their safetensors + JSON artifacts;
 //! - [`training`]: losses, plain / improved / cross-validated / incremental training, the pipeline;
@@ -12,10 +12,12 @@
 //! - [`registry`]: the sqlx model registry (SQLite, PostgreSQL, MySQL/MariaDB);
 //! - [`calendar`] and [`triggers`]: trading days and retraining triggers;
 //! - [`spec`]: the machine-readable training specification of this build;
-//! - [`config`], [`telemetry`], [`tls`], [`error`]: process plumbing shared by both services;
+//! - [`config`], [`telemetry`], [`tls`], [`auth`], [`error`]: process plumbing shared by both
+//!   services;
 //! - [`test_skip`], [`test_ports`]: test support: how a test reports that it skipped itself (listed
 //!   at the end of the suite), and ports for the service processes a test starts;
 //! - [`pb`]: the generated `lstm.v1` protocol.
+pub mod auth;
 pub mod baselines;
 pub mod backtest;
 pub mod calendar;

@@ -555,6 +555,7 @@ fn with_suffix(e: &Error, suffix: &str) -> Error {
         Error::StorageFull(m) => Error::StorageFull(m + suffix),
         Error::Corrupt(m) => Error::Corrupt(m + suffix),
         Error::Cancelled(m) => Error::Cancelled(m + suffix),
+        Error::Unauthenticated(m) => Error::Unauthenticated(m + suffix),
         Error::Aborted(m) => Error::Aborted(m + suffix),
         Error::Internal(m) => Error::Internal(m + suffix),
         other @ Error::InsufficientData { .. } => other,

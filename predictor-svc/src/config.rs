@@ -123,6 +123,11 @@ pub struct Config {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "TLS_KEY")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Bearer token every `lstm.v1.Predictor` RPC requires (`authorization: Bearer <token>`;
+    /// UNAUTHENTICATED otherwise); health and reflection stay open. Unset or empty = open.
+    /// Trimmed (a Secret file's newline is not part of it), never logged.
+    #[arg(long, env = "AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
 }
 
 impl Config {
@@ -143,6 +148,7 @@ impl Config {
             shutdown_grace_ms: 0,
             tls_cert: None,
             tls_key: None,
+            auth_token: None,
         }
     }
 

@@ -1,12 +1,15 @@
 //! The `lstm.v1.Predictor` gRPC service: thin handlers that validate, convert, call the
-//! [`Engine`] and convert back, with one metrics/tracing wrapper per RPC.
+//! [`Engine`] and convert back, with one metrics/tracing wrapper per RPC, which also checks the
+//! bearer token when one is configured (SPEC §14.5).
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use common::auth::Auth;
 use common::pb;
 use common::pb::predictor_server::Predictor;
 use common::{Error, Result};
+use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
@@ -19,22 +22,28 @@ use crate::worker::Lane;
 pub struct PredictorService {
     engine: Arc<Engine>,
     metrics: Metrics,
+    auth: Auth,
 }
 
 impl PredictorService {
-    /// A service over `engine`.
-    pub fn new(engine: Arc<Engine>, metrics: Metrics) -> PredictorService {
-        PredictorService { engine, metrics }
+    /// A service over `engine`; `auth` is checked on every RPC before any work.
+    pub fn new(engine: Arc<Engine>, metrics: Metrics, auth: Auth) -> PredictorService {
+        PredictorService { engine, metrics, auth }
     }
 
-    /// Runs `f`, counting its outcome and latency under `method`, mapping errors to statuses.
+    /// Checks the bearer token of `req`, then runs `f`, counting its outcome and latency under
+    /// `method`, mapping errors to statuses. A refused token is counted as `unauthenticated`.
     async fn observed<T>(
         &self,
         method: &'static str,
+        metadata: &MetadataMap,
         f: impl Future<Output = Result<T>>,
     ) -> Result<Response<T>, Status> {
         let start = Instant::now();
-        let result = f.await;
+        let result = match self.auth.check(method, metadata) {
+            Ok(()) => f.await,
+            Err(e) => Err(e),
+        };
         self.metrics.request_seconds.with_label_values(&[method]).observe(start.elapsed().as_secs_f64());
         let code = match &result {
             Ok(_) => tonic::Code::Ok,
@@ -66,8 +75,9 @@ impl Predictor for PredictorService {
     async fn predict(&self, req: Request<pb::PredictRequest>) -> Result<Response<pb::Prediction>, Status> {
         let engine = self.engine.clone();
         let metrics = self.metrics.clone();
-        self.observed("Predict", async move {
-            let input = PredictInput::try_from(req.into_inner())?;
+        let (metadata, _, msg) = req.into_parts();
+        self.observed("Predict", &metadata, async move {
+            let input = PredictInput::try_from(msg)?;
             let p = engine.predict(input).await?;
             metrics.bars_served.with_label_values(&[p.bars_source]).inc();
             Ok(pb::Prediction::from(p))
@@ -82,8 +92,9 @@ impl Predictor for PredictorService {
     ) -> Result<Response<pb::PredictBatchResponse>, Status> {
         let engine = self.engine.clone();
         let metrics = self.metrics.clone();
-        self.observed("PredictBatch", async move {
-            let pb::PredictBatchRequest { requests } = req.into_inner();
+        let (metadata, _, msg) = req.into_parts();
+        self.observed("PredictBatch", &metadata, async move {
+            let pb::PredictBatchRequest { requests } = msg;
             if requests.len() > MAX_BATCH_REQUESTS {
                 return Err(Error::invalid(format!(
                     "PredictBatch takes at most {MAX_BATCH_REQUESTS} requests, got {}; split the call",
@@ -138,8 +149,9 @@ impl Predictor for PredictorService {
         req: Request<pb::GetModelStatusRequest>,
     ) -> Result<Response<pb::ModelStatus>, Status> {
         let engine = self.engine.clone();
-        self.observed("GetModelStatus", async move {
-            let pb::GetModelStatusRequest { symbol, years } = req.into_inner();
+        let (metadata, _, msg) = req.into_parts();
+        self.observed("GetModelStatus", &metadata, async move {
+            let pb::GetModelStatusRequest { symbol, years } = msg;
             let symbol = common::config::validate_symbol(&symbol)?;
             let years = common::config::validate_years(years)?;
             Ok(engine.status(&symbol, years).await?.into())
@@ -153,8 +165,9 @@ impl Predictor for PredictorService {
         req: Request<pb::ListModelsRequest>,
     ) -> Result<Response<pb::ListModelsResponse>, Status> {
         let engine = self.engine.clone();
-        self.observed("ListModels", async move {
-            let pb::ListModelsRequest {} = req.into_inner();
+        let (metadata, _, msg) = req.into_parts();
+        self.observed("ListModels", &metadata, async move {
+            let pb::ListModelsRequest {} = msg;
             let models = engine.list().await?.into_iter().map(pb::ModelStatus::from).collect();
             Ok(pb::ListModelsResponse { models })
         })

@@ -145,7 +145,9 @@ async fn run_server(
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .map_err(|e| Error::internal(format!("reflection service: {e}")))?;
-    let service = grpc::PredictorService::new(engine.clone(), metrics.clone());
+    let auth = common::auth::Auth::new(config.auth_token.clone());
+    tracing::info!(auth = auth.enabled(), "bearer token {}", if auth.enabled() { "required on lstm.v1.Predictor" } else { "not configured: lstm.v1.Predictor is open" });
+    let service = grpc::PredictorService::new(engine.clone(), metrics.clone(), auth);
 
     let grace = Duration::from_millis(config.shutdown_grace_ms);
     let signal = {

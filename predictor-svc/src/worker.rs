@@ -467,6 +467,7 @@ pub(crate) fn clone_error(e: &Error) -> Error {
         Error::StorageFull(m) => Error::StorageFull(m.clone()),
         Error::Corrupt(m) => Error::Corrupt(m.clone()),
         Error::Cancelled(m) => Error::Cancelled(m.clone()),
+        Error::Unauthenticated(m) => Error::Unauthenticated(m.clone()),
         Error::Internal(m) => Error::Internal(m.clone()),
     }
 }

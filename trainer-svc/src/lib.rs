@@ -25,7 +25,7 @@ use tonic_health::ServingStatus;
 use tonic::codegen::http;
 use tracing::{info, warn};
 
-pub mod auth;
+pub use common::auth;
 pub mod commands;
 pub mod config;
 pub mod convert;

@@ -1,5 +1,10 @@
-//! Optional bearer-token check for mutating RPCs (`AUTH_TOKEN`).
-use tonic::{metadata::MetadataMap, Status};
+//! Optional bearer-token check (`AUTH_TOKEN`): the trainer asks it on every RPC that changes
+//! state, the predictor on every `lstm.v1.Predictor` RPC (SPEC §14.5). Health and reflection are
+//! never checked. The token is trimmed (a Secret file's trailing newline is not part of it),
+//! compared in constant time and never logged.
+use tonic::metadata::MetadataMap;
+
+use crate::{Error, Result};
 
 /// The configured token, if any. Never logged or printed (`Debug` redacts it).
 #[derive(Clone, Default)]
@@ -31,15 +36,16 @@ impl Auth {
         self.token.is_some()
     }
 
-    /// Checks `authorization: Bearer <token>` on a mutating RPC named `method`.
-    pub fn check(&self, method: &str, metadata: &MetadataMap) -> Result<(), Status> {
+    /// Checks `authorization: Bearer <token>` on the RPC named `method`
+    /// ([`Error::Unauthenticated`] when it is missing, malformed or wrong).
+    pub fn check(&self, method: &str, metadata: &MetadataMap) -> Result<()> {
         let Some(expected) = &self.token else {
             return Ok(());
         };
         let Some(value) = metadata.get("authorization") else {
-            return Err(Status::unauthenticated(format!(
-                "{method} changes server state and this server requires a bearer token: send \
-                 metadata `authorization: Bearer <AUTH_TOKEN>` (grpcurl: -H 'authorization: Bearer ...')"
+            return Err(Error::Unauthenticated(format!(
+                "{method} requires a bearer token on this server: send metadata \
+                 `authorization: Bearer <AUTH_TOKEN>` (grpcurl: -H 'authorization: Bearer ...')"
             )));
         };
         let given = value
@@ -52,10 +58,10 @@ impl Auth {
             .map(str::trim);
         match given {
             Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => Ok(()),
-            Some(_) => Err(Status::unauthenticated(format!(
+            Some(_) => Err(Error::Unauthenticated(format!(
                 "{method}: the bearer token is wrong; use the server's AUTH_TOKEN"
             ))),
-            None => Err(Status::unauthenticated(format!(
+            None => Err(Error::Unauthenticated(format!(
                 "{method}: the authorization metadata must look like `Bearer <AUTH_TOKEN>`"
             ))),
         }
@@ -89,18 +95,16 @@ mod tests {
             .is_ok());
         let a = Auth::new(Some("s3cret".into()));
         assert!(a.check("Train", &md(Some("Bearer s3cret"))).is_ok());
-        let e = a.check("Train", &md(None)).unwrap_err();
+        let e = tonic::Status::from(a.check("Train", &md(None)).unwrap_err());
         assert_eq!(e.code(), tonic::Code::Unauthenticated);
         assert!(
             e.message().contains("authorization: Bearer"),
             "{}",
             e.message()
         );
-        let e = a
-            .check("DeleteVersion", &md(Some("Bearer nope")))
-            .unwrap_err();
-        assert!(e.message().contains("wrong"));
-        assert!(!e.message().contains("s3cret"));
+        let e = a.check("DeleteVersion", &md(Some("Bearer nope"))).unwrap_err().to_string();
+        assert!(e.contains("wrong"));
+        assert!(!e.contains("s3cret"));
         assert!(a.check("Train", &md(Some("s3cret"))).is_err());
         // A token read from a Secret file with its trailing newline is the token.
         let a = Auth::new(Some("s3cret\n".into()));
