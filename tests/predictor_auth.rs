@@ -19,8 +19,8 @@ fn with<T>(msg: T, value: Option<&str>) -> Request<T> {
     r
 }
 
-/// Calls each of the four Predictor RPCs with `value` and returns their codes in order
-/// (Predict, PredictBatch, GetModelStatus, ListModels).
+/// Calls each Predictor RPC with `value` and returns their codes in order (Predict,
+/// PredictBatch, GetModelStatus, ListModels, GetLiveQuality).
 async fn codes(c: &mut PredictorClient<Channel>, value: Option<&str>) -> Vec<(&'static str, Code, String)> {
     let status = |r: Result<Code, tonic::Status>| match r {
         Ok(code) => (code, String::new()),
@@ -28,13 +28,21 @@ async fn codes(c: &mut PredictorClient<Channel>, value: Option<&str>) -> Vec<(&'
     };
     let batch = pb::PredictBatchRequest { requests: vec![predict_request("AAA", 1)] };
     let model = pb::GetModelStatusRequest { symbol: "AAA".into(), years: Some(1) };
-    let (p, b, m, l) = (
+    let live = pb::GetLiveQualityRequest { symbol: "AAA".into(), years: Some(1), ..Default::default() };
+    let (p, b, m, l, q) = (
         status(c.predict(with(predict_request("AAA", 1), value)).await.map(|_| Code::Ok)),
         status(c.predict_batch(with(batch, value)).await.map(|_| Code::Ok)),
         status(c.get_model_status(with(model, value)).await.map(|_| Code::Ok)),
         status(c.list_models(with(pb::ListModelsRequest {}, value)).await.map(|_| Code::Ok)),
+        status(c.get_live_quality(with(live, value)).await.map(|_| Code::Ok)),
     );
-    vec![("Predict", p.0, p.1), ("PredictBatch", b.0, b.1), ("GetModelStatus", m.0, m.1), ("ListModels", l.0, l.1)]
+    vec![
+        ("Predict", p.0, p.1),
+        ("PredictBatch", b.0, b.1),
+        ("GetModelStatus", m.0, m.1),
+        ("ListModels", l.0, l.1),
+        ("GetLiveQuality", q.0, q.1),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@
 //! - [`evaluation`]: holdout metrics, the deploy rule, feature importance, plots;
 //! - [`calibration`]: calibrated `prob_up`, conformal intervals, the signal threshold, quality;
 //! - [`baselines`]: base-rate and linear baselines a model must beat;
+//! - [`live`]: live quality, served forecasts scored against what happened (SPEC §14.2);
 //! - [`backtest`]: walk-forward evaluation of a recipe against baselines (SPEC §13.1);
 //! - [`registry`]: the sqlx model registry (SQLite, PostgreSQL, MySQL/MariaDB);
 //! - [`calendar`] and [`triggers`]: trading days and retraining triggers;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod evaluation;
 pub mod features;
 pub mod key;
+pub mod live;
 pub mod model;
 pub mod pb;
 pub mod registry;

@@ -37,6 +37,9 @@ pub enum TriggerKind {
     Quarterly,
     /// Recent prediction errors well above the historical mean: full pipeline.
     PerformanceDecay,
+    /// The serving version's scored forecasts are worse than its base rate (SPEC §14.2): full
+    /// pipeline.
+    LiveQuality,
 }
 
 impl TriggerKind {
@@ -47,6 +50,7 @@ impl TriggerKind {
             TriggerKind::Monthly => "monthly",
             TriggerKind::Quarterly => "quarterly",
             TriggerKind::PerformanceDecay => "performance_decay",
+            TriggerKind::LiveQuality => "live_quality",
         }
     }
 
@@ -71,9 +75,11 @@ impl FromStr for TriggerKind {
             "monthly" => Ok(TriggerKind::Monthly),
             "quarterly" => Ok(TriggerKind::Quarterly),
             "performance_decay" => Ok(TriggerKind::PerformanceDecay),
+            "live_quality" => Ok(TriggerKind::LiveQuality),
             _ => Err(Error::invalid(format!(
-                "trigger_type {:?} is not supported; use weekly, monthly, quarterly or \
-                 performance_decay (or leave it empty to use the one CheckTriggers selects)",
+                "trigger_type {:?} is not supported; use weekly, monthly, quarterly, \
+                 performance_decay or live_quality (or leave it empty to use the one CheckTriggers \
+                 selects)",
                 crate::text::clip(s)
             ))),
         }
@@ -99,8 +105,50 @@ pub struct TriggerReport {
     pub historical_avg: f64,
     /// Resolved predictions the averages are computed over.
     pub resolved: usize,
-    /// The trigger that runs, by priority monthly > quarterly > performance_decay > weekly.
+    /// The serving version's live quality is worse than its base rate ([`LiveRule`]).
+    pub live_quality: bool,
+    /// What the live check saw (`None` when no serving version has served anything).
+    pub live: Option<LiveCheck>,
+    /// The trigger that runs, by priority monthly > quarterly > performance_decay >
+    /// live_quality > weekly.
     pub selected: Option<TriggerKind>,
+}
+
+/// When the `live_quality` trigger fires: at least `min_scored` scored days in the window and a
+/// `brier_skill` below `min_skill` (SPEC §14.2: 20 and 0).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LiveRule {
+    /// Scored days needed before the trigger may fire.
+    pub min_scored: usize,
+    /// The trigger fires below this `brier_skill`.
+    pub min_skill: f64,
+}
+
+impl Default for LiveRule {
+    fn default() -> Self {
+        LiveRule { min_scored: crate::live::TRIGGER_MIN_SCORED, min_skill: 0.0 }
+    }
+}
+
+/// The live check of one serving version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveCheck {
+    /// Whether it fires.
+    pub fires: bool,
+    /// The version's live `brier_skill`.
+    pub brier_skill: Option<f64>,
+    /// Its scored days in the window.
+    pub n_scored: usize,
+    /// The decision in words, with the numbers.
+    pub reason: String,
+}
+
+impl LiveCheck {
+    /// The check of `live` under `rule`.
+    pub fn of(live: &crate::live::LiveQuality, rule: &LiveRule) -> LiveCheck {
+        let (fires, reason) = crate::live::live_quality_trigger(live, rule.min_scored, rule.min_skill);
+        LiveCheck { fires, brier_skill: live.brier_skill, n_scored: live.n_scored, reason }
+    }
 }
 
 /// Mean absolute errors `(recent, historical)` and whether they show decay.
@@ -125,22 +173,27 @@ pub fn performance_decay(errors: &[f64]) -> (bool, f64, f64) {
     (decayed, recent, historical)
 }
 
-/// The pure trigger decision for `as_of` given the resolved prediction errors (oldest first).
+/// The pure trigger decision for `as_of` given the resolved prediction errors (oldest first) and
+/// the live check of the serving version, when there is one.
 pub fn evaluate_triggers(
     calendar: &TradingCalendar,
     as_of: NaiveDate,
     errors: &[f64],
+    live: Option<LiveCheck>,
 ) -> TriggerReport {
     let weekly = calendar.is_weekly_trigger_day(as_of);
     let monthly = calendar.is_last_trading_day_of_month(as_of);
     let quarterly = calendar.is_last_trading_day_of_quarter(as_of);
     let (decay, recent_avg, historical_avg) = performance_decay(errors);
+    let live_quality = live.as_ref().is_some_and(|l| l.fires);
     let selected = if monthly {
         Some(TriggerKind::Monthly)
     } else if quarterly {
         Some(TriggerKind::Quarterly)
     } else if decay {
         Some(TriggerKind::PerformanceDecay)
+    } else if live_quality {
+        Some(TriggerKind::LiveQuality)
     } else if weekly {
         Some(TriggerKind::Weekly)
     } else {
@@ -155,22 +208,50 @@ pub fn evaluate_triggers(
         recent_avg,
         historical_avg,
         resolved: errors.len(),
+        live_quality,
+        live,
         selected,
     }
 }
 
-/// Checks the triggers of `(symbol, years)` on `as_of` (SPEC §8): reads the resolved prediction
-/// errors from the registry (of that `years` when given, else of every model of the symbol) and
-/// applies [`evaluate_triggers`]. Does not train.
+/// Checks the triggers of `(symbol, years)` on `as_of` (SPEC §8, §14.2): reads the resolved
+/// prediction errors from the registry (of that `years` when given, else of every model of the
+/// symbol), scores the live quality of the current version (of every current version of the
+/// symbol without `years`; one that fires wins, else the one with most scored days) and applies
+/// [`evaluate_triggers`]. Does not train.
 pub async fn check_triggers(
     registry: &Registry,
     calendar: &TradingCalendar,
     symbol: &str,
     as_of: NaiveDate,
     years: Option<u32>,
+    rule: &LiveRule,
 ) -> Result<TriggerReport> {
     let errors = registry.resolved_errors(symbol, years).await?;
-    Ok(evaluate_triggers(calendar, as_of, &errors))
+    let current: Vec<(u32, String)> = match years {
+        Some(y) => registry.current_version(symbol, y).await?.map(|v| (y, v.version_id)).into_iter().collect(),
+        None => registry
+            .list_versions(Some(symbol), None)
+            .await?
+            .into_iter()
+            .filter(|v| v.is_current)
+            .map(|v| (v.years, v.version_id))
+            .collect(),
+    };
+    let mut live: Option<LiveCheck> = None;
+    for (y, version) in current {
+        let scored = crate::live::live_quality(registry, symbol, y, crate::live::DEFAULT_WINDOW_DAYS, Some(&version)).await?;
+        let Some(q) = scored.first() else { continue };
+        let check = LiveCheck::of(q, rule);
+        let better = match &live {
+            None => true,
+            Some(kept) => (check.fires && !kept.fires) || (check.fires == kept.fires && check.n_scored > kept.n_scored),
+        };
+        if better {
+            live = Some(check);
+        }
+    }
+    Ok(evaluate_triggers(calendar, as_of, &errors, live))
 }
 
 #[cfg(test)]
@@ -183,21 +264,21 @@ mod tests {
 
     #[test]
     fn friday_is_weekly_only() {
-        let r = evaluate_triggers(&TradingCalendar::default(), d("2026-11-20"), &[]);
+        let r = evaluate_triggers(&TradingCalendar::default(), d("2026-11-20"), &[], None);
         assert!(r.weekly && !r.monthly && !r.quarterly && !r.performance_decay);
         assert_eq!(r.selected, Some(TriggerKind::Weekly));
-        let r = evaluate_triggers(&TradingCalendar::default(), d("2026-11-19"), &[]);
+        let r = evaluate_triggers(&TradingCalendar::default(), d("2026-11-19"), &[], None);
         assert_eq!(r.selected, None);
     }
 
     #[test]
     fn month_end_friday_prefers_monthly_and_quarter_end_is_both() {
         // Friday 2026-10-30 is the last trading day of October.
-        let r = evaluate_triggers(&TradingCalendar::default(), d("2026-10-30"), &[]);
+        let r = evaluate_triggers(&TradingCalendar::default(), d("2026-10-30"), &[], None);
         assert!(r.weekly && r.monthly && !r.quarterly);
         assert_eq!(r.selected, Some(TriggerKind::Monthly));
         // Wednesday 2026-09-30: month and quarter end; monthly has priority.
-        let r = evaluate_triggers(&TradingCalendar::default(), d("2026-09-30"), &[]);
+        let r = evaluate_triggers(&TradingCalendar::default(), d("2026-09-30"), &[], None);
         assert!(r.monthly && r.quarterly && !r.weekly);
         assert_eq!(r.selected, Some(TriggerKind::Monthly));
     }
@@ -205,11 +286,11 @@ mod tests {
     #[test]
     fn holidays_move_month_end_and_cancel_the_weekly_trigger() {
         let cal = TradingCalendar::parse("2026-12-31, 2026-11-20").unwrap();
-        assert!(evaluate_triggers(&cal, d("2026-12-30"), &[]).quarterly);
-        let r = evaluate_triggers(&cal, d("2026-12-31"), &[]);
+        assert!(evaluate_triggers(&cal, d("2026-12-30"), &[], None).quarterly);
+        let r = evaluate_triggers(&cal, d("2026-12-31"), &[], None);
         assert!(!r.monthly && !r.quarterly && r.selected.is_none());
         // Friday 2026-11-20 is a holiday: no weekly trigger.
-        assert_eq!(evaluate_triggers(&cal, d("2026-11-20"), &[]).selected, None);
+        assert_eq!(evaluate_triggers(&cal, d("2026-11-20"), &[], None).selected, None);
     }
 
     #[test]
@@ -242,11 +323,11 @@ mod tests {
         let mut errs = vec![0.01; 80];
         errs.extend(vec![0.05; 20]);
         let cal = TradingCalendar::default();
-        let r = evaluate_triggers(&cal, d("2026-11-20"), &errs);
+        let r = evaluate_triggers(&cal, d("2026-11-20"), &errs, None);
         assert!(r.weekly && r.performance_decay);
         assert_eq!(r.selected, Some(TriggerKind::PerformanceDecay));
         assert_eq!(
-            evaluate_triggers(&cal, d("2026-11-30"), &errs).selected,
+            evaluate_triggers(&cal, d("2026-11-30"), &errs, None).selected,
             Some(TriggerKind::Monthly)
         );
         assert_eq!(r.resolved, 100);
@@ -259,6 +340,7 @@ mod tests {
             TriggerKind::Monthly,
             TriggerKind::Quarterly,
             TriggerKind::PerformanceDecay,
+            TriggerKind::LiveQuality,
         ] {
             assert_eq!(k.as_str().parse::<TriggerKind>().unwrap(), k);
         }
@@ -266,5 +348,22 @@ mod tests {
         assert!(e.to_string().contains("weekly, monthly, quarterly"), "{e}");
         assert!(!TriggerKind::Weekly.is_full_training());
         assert!(TriggerKind::PerformanceDecay.is_full_training());
+        assert!(TriggerKind::LiveQuality.is_full_training());
+    }
+
+    #[test]
+    fn live_quality_outranks_weekly_but_not_decay() {
+        let cal = TradingCalendar::default();
+        let fires = LiveCheck { fires: true, brier_skill: Some(-0.1), n_scored: 30, reason: "worse".into() };
+        let r = evaluate_triggers(&cal, d("2026-11-20"), &[], Some(fires.clone()));
+        assert!(r.weekly && r.live_quality);
+        assert_eq!(r.selected, Some(TriggerKind::LiveQuality));
+        let mut errs = vec![0.01; 80];
+        errs.extend(vec![0.05; 20]);
+        let r = evaluate_triggers(&cal, d("2026-11-20"), &errs, Some(fires));
+        assert_eq!(r.selected, Some(TriggerKind::PerformanceDecay));
+        let quiet = LiveCheck { fires: false, brier_skill: Some(0.1), n_scored: 30, reason: "fine".into() };
+        let r = evaluate_triggers(&cal, d("2026-11-19"), &[], Some(quiet));
+        assert_eq!((r.live_quality, r.selected), (false, None));
     }
 }

@@ -764,6 +764,9 @@ async fn predictions_resolve_when_bars_arrive(db: &TestDb) {
         predicted_cumulative_return: pred,
         prob_up: 0.6,
         magnitudes: vec![pred / 5.0; 5],
+        inline_bars: false,
+        interval_80: Some((pred - 0.03, pred + 0.03)),
+        interval_95: None,
     };
     // as_of = bar 10 (close 110) -> resolves with bar 15 (close 115): realised 5/110.
     reg.record_prediction(p(bars[10].date, 0.01, 5))
@@ -810,6 +813,82 @@ async fn predictions_resolve_when_bars_arrive(db: &TestDb) {
         "{errs:?}"
     );
     assert!(reg.resolved_errors("ZZZ", None).await.unwrap().is_empty());
+
+    // What live scoring reads: every answer of the key, in log order, with its intervals and
+    // whether it came from inline bars.
+    let inline = NewPrediction { inline_bars: true, interval_80: None, ..p(bars[18].date, 0.5, 5) };
+    reg.record_prediction(inline).await.unwrap();
+    let log = reg.logged_forecasts("QQQ", 5, None).await.unwrap();
+    let seen: Vec<(NaiveDate, bool, Option<(f64, f64)>)> = log.iter().map(|f| (f.as_of, f.inline_bars, f.interval_80)).collect();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen[0].0, bars[10].date);
+    let (lo, hi) = seen[0].2.unwrap();
+    assert!((lo - (0.01 - 0.03)).abs() < 1e-12 && (hi - 0.04).abs() < 1e-12);
+    assert_eq!((seen[2].1, seen[2].2), (true, None));
+    assert!(log.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(log[0].interval_95, None);
+    assert!(reg.logged_forecasts("QQQ", 5, Some("other")).await.unwrap().is_empty());
+    assert!(reg.record_prediction(NewPrediction { interval_95: Some((f64::NAN, 1.0)), ..p(bars[2].date, 0.0, 5) }).await.is_err());
+    // Retention: by when an answer was served; answers served after the cut are kept.
+    let now = chrono::Utc::now();
+    assert_eq!(reg.prune_predictions(now - chrono::Duration::hours(1)).await.unwrap(), 0);
+    assert_eq!(reg.prune_predictions(now + chrono::Duration::seconds(5)).await.unwrap(), 4);
+    assert!(reg.logged_forecasts("QQQ", 5, None).await.unwrap().is_empty());
+}
+
+/// The `live_quality` trigger (SPEC §14.2) on what the registry holds: a serving version whose
+/// scored forecasts are worse than its base rate fires it, a better one does not, and too few
+/// scored days never do.
+async fn live_quality_trigger_reads_the_log(db: &TestDb) {
+    use common::triggers::{check_triggers, LiveRule, TriggerKind};
+    let reg = &db.reg;
+    let bars = bars_from("2026-03-02", 60); // closes rise every day: every outcome is up
+    reg.upsert_bars("LIVE", &bars).await.unwrap();
+    let bars = &bars;
+    let log = |version: &'static str, years: u32, prob_up: f64, days: std::ops::Range<usize>| {
+        days.map(move |i| NewPrediction {
+            entry_id: NewPrediction::new_entry_id(),
+            symbol: "LIVE".into(),
+            years,
+            version_id: version.into(),
+            as_of: bars[i].date,
+            predicted_cumulative_return: 0.0,
+            prob_up,
+            magnitudes: vec![0.0; 5],
+            inline_bars: false,
+            interval_80: None,
+            interval_95: None,
+        })
+    };
+    let with_base = |id: &str, years: u32| {
+        let mut v = new_version(id, "LIVE", years, vec![1; 8]);
+        v.metrics.insert("base_rate".into(), 0.6);
+        v
+    };
+    reg.save_version(with_base("live-bad", 1), promo("t", "r")).await.unwrap();
+    reg.save_version(with_base("live-good", 2), promo("t", "r")).await.unwrap();
+    // 30 days each, 25 scored (the last 5 wait for their outcome). Brier (0.2-1)^2 = 0.64 is
+    // worse than the base rate's (0.6-1)^2 = 0.16; 0.9 gives 0.01, better.
+    for p in log("live-bad", 1, 0.2, 30..60).chain(log("live-good", 2, 0.9, 30..60)) {
+        reg.record_prediction(p).await.unwrap();
+    }
+    let cal = common::calendar::TradingCalendar::default();
+    let thursday = d("2026-11-19");
+    let rule = LiveRule::default();
+    let bad = check_triggers(reg, &cal, "LIVE", thursday, Some(1), &rule).await.unwrap();
+    let live = bad.live.clone().unwrap();
+    assert!(bad.live_quality && live.fires, "{live:?}");
+    assert_eq!((live.n_scored, bad.selected), (25, Some(TriggerKind::LiveQuality)));
+    assert!((live.brier_skill.unwrap() - (1.0 - 0.64 / 0.16)).abs() < 1e-9, "{live:?}");
+    assert!(live.reason.contains("live-bad") && live.reason.contains("25 scored days"), "{}", live.reason);
+    let good = check_triggers(reg, &cal, "LIVE", thursday, Some(2), &rule).await.unwrap();
+    assert!(!good.live_quality && good.selected.is_none(), "{good:?}");
+    assert!(good.live.unwrap().brier_skill.unwrap() > 0.9);
+    // Without years: the symbol's current version that fires wins.
+    assert!(check_triggers(reg, &cal, "LIVE", thursday, None, &rule).await.unwrap().live_quality);
+    // The threshold is configurable: 30 scored days needed, 25 are too few.
+    let strict = LiveRule { min_scored: 30, ..rule };
+    assert!(!check_triggers(reg, &cal, "LIVE", thursday, Some(1), &strict).await.unwrap().live_quality);
 }
 
 async fn concurrent_promotions_stay_consistent(db: &TestDb) {
@@ -1152,6 +1231,7 @@ conformance!(
     runs_events_and_plots,
     failures_are_listed_newest_first,
     predictions_resolve_when_bars_arrive,
+    live_quality_trigger_reads_the_log,
     concurrent_promotions_stay_consistent,
     change_counter_poller_sees_every_promotion,
     lease_contention_queue_and_expiry,

@@ -28,6 +28,29 @@ pub enum Command {
     Serve(Config),
     /// Print one forecast as JSON, without a server.
     Predict(PredictArgs),
+    /// Print the live quality of a key's served forecasts as JSON (GetLiveQuality), without a
+    /// server.
+    LiveQuality(LiveQualityArgs),
+}
+
+/// `predictor-svc live-quality --symbol S --years N [--window-days D] [--version-id V]`.
+#[derive(Debug, Clone, Args)]
+pub struct LiveQualityArgs {
+    /// Model registry URL.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Ticker of the model key.
+    #[arg(long)]
+    pub symbol: String,
+    /// Years of the model key (1..=10).
+    #[arg(long, default_value_t = 1)]
+    pub years: u32,
+    /// Scored days of each version's window.
+    #[arg(long, default_value_t = common::live::DEFAULT_WINDOW_DAYS as u32)]
+    pub window_days: u32,
+    /// Only this version.
+    #[arg(long)]
+    pub version_id: Option<String>,
 }
 
 /// Settings shared by every command that runs models.
@@ -128,6 +151,10 @@ pub struct Config {
     /// Trimmed (a Secret file's newline is not part of it), never logged.
     #[arg(long, env = "AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
+    /// How often the serving versions' live quality is rescored for the `predictor_live_*`
+    /// gauges and ListModels (ms); GetLiveQuality and GetModelStatus always compute it fresh.
+    #[arg(long = "live-poll-ms", env = "PREDICTOR_LIVE_POLL_MS", default_value_t = 60_000)]
+    pub live_poll_ms: u64,
 }
 
 impl Config {
@@ -149,6 +176,7 @@ impl Config {
             tls_cert: None,
             tls_key: None,
             auth_token: None,
+            live_poll_ms: 60_000,
         }
     }
 

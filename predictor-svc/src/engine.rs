@@ -19,6 +19,7 @@ use common::calibration::{serve, window_vol, ForecastQuality, ServedForecast};
 use common::data::Bar;
 use common::features::{prediction_window, FeatureConfig, FORECAST_DAYS, SEQ_LEN};
 use common::pb;
+use common::live::LiveQuality;
 use common::registry::{NewPrediction, Registry};
 use common::{Error, Result};
 use serde::Serialize;
@@ -166,6 +167,14 @@ pub struct IntervalOut {
 }
 
 impl PredictionOut {
+    /// The served interval of the cumulative return at nominal `level`, when available.
+    pub fn interval_bounds(&self, level: f64) -> Option<(f64, f64)> {
+        self.intervals
+            .iter()
+            .find(|i| (i.level - level).abs() < 1e-9 && i.available)
+            .and_then(|i| i.cumulative_return_lo.zip(i.cumulative_return_hi))
+    }
+
     /// Applies what the version serves: calibrated `prob_up` (and the direction it implies),
     /// intervals (closes from `last_close`), quality and signal.
     pub fn with_served(mut self, s: ServedForecast) -> PredictionOut {
@@ -293,6 +302,8 @@ pub struct KeyStatus {
     pub cache: SlotStatus,
     /// The registry's current version of the key right now.
     pub current_version_id: Option<String>,
+    /// Live quality of the loaded version (`crate::live`), when it has served anything.
+    pub live: Option<LiveQuality>,
 }
 
 /// The prediction engine shared by the gRPC service and the `predict` command.
@@ -303,6 +314,7 @@ pub struct Engine {
     log: Option<PredictionLog>,
     features: FeatureConfig,
     bars: Arc<BarStore>,
+    live: crate::live::LiveSnapshot,
 }
 
 impl std::fmt::Debug for Engine {
@@ -320,7 +332,12 @@ impl Engine {
         log: Option<PredictionLog>,
     ) -> Engine {
         let bars = Arc::new(BarStore::new(registry.clone()));
-        Engine { registry, cache, calendar, log, features: FeatureConfig::default(), bars }
+        Engine { registry, cache, calendar, log, features: FeatureConfig::default(), bars, live: Default::default() }
+    }
+
+    /// The latest live quality of each serving version (kept by `crate::live::poll_loop`).
+    pub fn live(&self) -> &crate::live::LiveSnapshot {
+        &self.live
     }
 
     /// The recent bars held per symbol (refreshed by the reload poller).
@@ -367,6 +384,7 @@ impl Engine {
         let served = serve(handle.calibration.as_deref(), &f, vol);
         let mut p = assemble(&key, &handle.version_id, &last, f.prob_up, f.magnitudes, &self.calendar)
             .with_served(served);
+        let inline_bars = provenance.is_none();
         if let Some(view) = provenance {
             p.bars_age_seconds = view.age_seconds();
             p.bars_as_of = view.as_of;
@@ -382,6 +400,9 @@ impl Engine {
                 predicted_cumulative_return: p.cumulative_return,
                 prob_up: p.prob_up,
                 magnitudes: p.magnitudes.to_vec(),
+                inline_bars,
+                interval_80: p.interval_bounds(0.8),
+                interval_95: p.interval_bounds(0.95),
             });
         }
         Ok(p)
@@ -422,7 +443,11 @@ impl Engine {
             },
             None => return Err(no_current_model(symbol, years)),
         };
-        Ok(KeyStatus { cache, current_version_id: current })
+        let live = match &cache.loaded_version_id {
+            Some(v) => crate::live::serving_quality(self, symbol, years, v).await,
+            None => None,
+        };
+        Ok(KeyStatus { cache, current_version_id: current, live })
     }
 
     /// ListModels: every key the cache holds, with the registry's current versions.
@@ -447,7 +472,8 @@ impl Engine {
             .map(|cache| {
                 let current_version_id =
                     current.get(&(cache.key.symbol.clone(), cache.key.years)).cloned();
-                KeyStatus { cache, current_version_id }
+                let live = self.live.latest(&cache.key.symbol, cache.key.years, cache.loaded_version_id.as_deref());
+                KeyStatus { cache, current_version_id, live }
             })
             .collect())
     }
@@ -455,7 +481,7 @@ impl Engine {
 
 impl From<KeyStatus> for pb::ModelStatus {
     fn from(s: KeyStatus) -> Self {
-        let KeyStatus { cache, current_version_id } = s;
+        let KeyStatus { cache, current_version_id, live } = s;
         let ts = |t: Option<chrono::DateTime<chrono::Utc>>| {
             t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).unwrap_or_default()
         };
@@ -473,6 +499,7 @@ impl From<KeyStatus> for pb::ModelStatus {
             memory_bytes: cache.memory_bytes,
             last_used_at: ts(cache.last_used_at),
             quality: cache.quality.as_ref().map(Into::into),
+            live: live.as_ref().map(crate::live::live_to_pb),
         }
     }
 }

@@ -173,4 +173,19 @@ impl Predictor for PredictorService {
         })
         .await
     }
+
+    #[instrument(skip_all, fields(symbol = %common::text::clip(&req.get_ref().symbol), years = ?req.get_ref().years))]
+    async fn get_live_quality(
+        &self,
+        req: Request<pb::GetLiveQualityRequest>,
+    ) -> Result<Response<pb::GetLiveQualityResponse>, Status> {
+        let engine = self.engine.clone();
+        let (metadata, _, msg) = req.into_parts();
+        self.observed("GetLiveQuality", &metadata, async move {
+            let query = crate::live::LiveQuery::try_from(msg)?;
+            let versions = crate::live::get(&engine, &query).await?;
+            Ok(pb::GetLiveQualityResponse { versions: versions.iter().map(crate::live::live_to_pb).collect() })
+        })
+        .await
+    }
 }

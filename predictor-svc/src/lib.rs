@@ -29,12 +29,13 @@ pub mod config;
 pub mod engine;
 pub mod fair;
 pub mod grpc;
+pub mod live;
 pub mod metrics;
 pub mod predlog;
 pub mod reload;
 pub mod worker;
 
-pub use config::{Cli, Command, Config, PredictArgs};
+pub use config::{Cli, Command, Config, LiveQualityArgs, PredictArgs};
 
 /// gRPC service name used for the per-service health status.
 pub const SERVICE_NAME: &str = "lstm.v1.Predictor";
@@ -112,6 +113,12 @@ async fn run_server(
         },
         health.clone(),
         Duration::from_millis(config.health_poll_ms.max(100)),
+        stop.clone(),
+    ));
+    let live_task = tokio::spawn(live::poll_loop(
+        engine.clone(),
+        metrics.clone(),
+        Duration::from_millis(config.live_poll_ms.max(100)),
         stop.clone(),
     ));
     let reload_task = tokio::spawn(reload::poll_loop(
@@ -193,6 +200,7 @@ async fn run_server(
         .map_err(|e| Error::Unavailable(format!("gRPC server failed: {e}")));
     stop.cancel();
     let _ = reload_task.await;
+    let _ = live_task.await;
     let _ = health_task.await;
     if let Some(t) = metrics_task {
         let _ = t.await;
@@ -269,6 +277,21 @@ async fn health_loop(
             _ = tokio::time::sleep(every) => {}
         }
     }
+}
+
+/// `predictor-svc live-quality`: GetLiveQuality without a server, as JSON (the fields of
+/// `GetLiveQualityResponse`).
+pub async fn live_quality_once(args: &LiveQualityArgs) -> Result<serde_json::Value> {
+    let registry = Registry::connect(&args.database_url).await?;
+    let q = live::LiveQuery::try_from(pb::GetLiveQualityRequest {
+        symbol: args.symbol.clone(),
+        years: Some(args.years),
+        window_days: Some(args.window_days),
+        version_id: args.version_id.clone().unwrap_or_default(),
+    })?;
+    let versions = common::live::live_quality(&registry, &q.symbol, q.years, q.window_days, q.version_id.as_deref()).await;
+    registry.close().await;
+    Ok(serde_json::json!({ "versions": versions? }))
 }
 
 /// `predictor-svc predict`: one forecast from the registry's bars and current (or pinned)

@@ -36,6 +36,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let out = predictor_svc::predict_once(&args).await?;
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
+        Command::LiveQuality(args) => {
+            init_tracing(LogFormat::Text);
+            let out = predictor_svc::live_quality_once(&args).await?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
     }
     Ok(())
 }

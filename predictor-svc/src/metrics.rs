@@ -2,7 +2,7 @@
 //! instance so several servers can run in one process (tests).
 use crate::worker::BatchInfo;
 use prometheus::{
-    exponential_buckets, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    exponential_buckets, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
     IntGauge, Opts, Registry,
 };
 
@@ -49,6 +49,14 @@ pub struct Metrics {
     /// `predictor_bars_served_total{source}`: answers by bar source (`registry`, `memory`,
     /// `memory:stale`, `inline`).
     pub bars_served: IntCounterVec,
+    /// `predictor_live_brier_skill{symbol,years}`: live `brier_skill` of the serving version
+    /// (SPEC §14.2; absent until it has scored days with a base rate).
+    pub live_brier_skill: GaugeVec,
+    /// `predictor_live_coverage{symbol,years,level}`: live coverage of the 0.8 and 0.95
+    /// intervals.
+    pub live_coverage: GaugeVec,
+    /// `predictor_live_scored{symbol,years}`: scored days in the serving version's window.
+    pub live_scored: GaugeVec,
 }
 
 impl Metrics {
@@ -140,6 +148,21 @@ impl Metrics {
             &["source"],
         )
         .expect("valid metric");
+        let live_brier_skill = GaugeVec::new(
+            Opts::new("predictor_live_brier_skill", "1 - Brier / base-rate Brier of the serving version's scored forecasts"),
+            &["symbol", "years"],
+        )
+        .expect("valid metric");
+        let live_coverage = GaugeVec::new(
+            Opts::new("predictor_live_coverage", "Share of the serving version's scored days inside its interval"),
+            &["symbol", "years", "level"],
+        )
+        .expect("valid metric");
+        let live_scored = GaugeVec::new(
+            Opts::new("predictor_live_scored", "Scored days in the serving version's live-quality window"),
+            &["symbol", "years"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_seconds.clone()),
@@ -158,6 +181,9 @@ impl Metrics {
             Box::new(registry_up.clone()),
             Box::new(held_bars_max_age.clone()),
             Box::new(bars_served.clone()),
+            Box::new(live_brier_skill.clone()),
+            Box::new(live_coverage.clone()),
+            Box::new(live_scored.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -180,6 +206,9 @@ impl Metrics {
             registry_up,
             held_bars_max_age,
             bars_served,
+            live_brier_skill,
+            live_coverage,
+            live_scored,
         }
     }
 

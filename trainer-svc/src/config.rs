@@ -110,6 +110,13 @@ pub struct ServeConfig {
     /// (base rate, linear), for requests that leave `require_beats_baseline` unset.
     #[arg(long, env = "REQUIRE_BEATS_BASELINE")]
     pub require_beats_baseline: bool,
+    /// `live_quality` trigger: fires when the serving version's live `brier_skill` is below this
+    /// (SPEC §14.2: 0, worse than its base rate).
+    #[arg(long, env = "LIVE_QUALITY_MIN_SKILL", default_value_t = 0.0, allow_negative_numbers = true)]
+    pub live_quality_min_skill: f64,
+    /// `live_quality` trigger: scored days the window needs before it may fire.
+    #[arg(long, env = "LIVE_QUALITY_MIN_SCORED", default_value_t = common::live::TRIGGER_MIN_SCORED)]
+    pub live_quality_min_scored: usize,
     /// How often health probes the registry with a harmless write (milliseconds);
     /// `lstm.v1.Trainer` is NOT_SERVING while the registry cannot be written.
     #[arg(long, env = "TRAINER_HEALTH_CHECK_MS", default_value_t = 1000)]
@@ -150,6 +157,8 @@ impl ServeConfig {
             cpu_threads: None,
             max_train_samples: crate::core::DEFAULT_MAX_TRAIN_SAMPLES,
             require_beats_baseline: false,
+            live_quality_min_skill: 0.0,
+            live_quality_min_scored: common::live::TRIGGER_MIN_SCORED,
             health_check_ms: 1000,
             registry_min_free_mb: 32,
             tls_cert: None,

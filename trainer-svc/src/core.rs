@@ -65,6 +65,8 @@ pub struct CoreSettings {
     pub max_train_samples: usize,
     /// Baseline gate for pipeline runs whose request does not say (issue 11).
     pub require_beats_baseline: bool,
+    /// When the `live_quality` trigger fires (SPEC §14.2).
+    pub live_rule: common::triggers::LiveRule,
 }
 
 /// Default of [`CoreSettings::max_train_samples`]: 15 000 trading days (about 60 years of daily
@@ -81,6 +83,7 @@ impl Default for CoreSettings {
             cpu_threads: None,
             max_train_samples: DEFAULT_MAX_TRAIN_SAMPLES,
             require_beats_baseline: false,
+            live_rule: common::triggers::LiveRule::default(),
         }
     }
 }

@@ -184,6 +184,10 @@ async fn run_server(
         cpu_threads: config.cpu_threads,
         max_train_samples: config.max_train_samples.max(1),
         require_beats_baseline: config.require_beats_baseline,
+        live_rule: common::triggers::LiveRule {
+            min_scored: config.live_quality_min_scored.max(1),
+            min_skill: config.live_quality_min_skill,
+        },
     };
     let core = Arc::new(core::Core::new(registry, calendar, metrics::Metrics::new(), settings, token.clone()));
     let auth = auth::Auth::new(config.auth_token.clone());

@@ -29,6 +29,7 @@ pub async fn plan(core: &Core, job: &TriggeredJob, requested_by: &str) -> Result
                 &job.symbol,
                 job.as_of,
                 Some(job.years),
+                &core.settings().live_rule,
             )
             .await?;
             match rep.selected {

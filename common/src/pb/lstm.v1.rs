@@ -152,6 +152,67 @@ pub struct BaselineResult {
     #[prost(uint32, tag = "7")]
     pub n: u32,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetLiveQualityRequest {
+    #[prost(string, tag = "1")]
+    pub symbol: ::prost::alloc::string::String,
+    /// Model key years, 1..=10; default 1.
+    #[prost(uint32, optional, tag = "2")]
+    pub years: ::core::option::Option<u32>,
+    /// Scored days of each version's window (its latest); default 60.
+    #[prost(uint32, optional, tag = "3")]
+    pub window_days: ::core::option::Option<u32>,
+    /// Only this version (empty = every version that served the key).
+    #[prost(string, tag = "4")]
+    pub version_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct GetLiveQualityResponse {
+    /// Newest version first.
+    #[prost(message, repeated, tag = "1")]
+    pub versions: ::prost::alloc::vec::Vec<LiveQuality>,
+}
+/// A version's served forecasts scored against the realised 5-day outcome. Absent numbers are
+/// unknown (nothing scored yet; no base rate stored with the version; fewer than 3 days for ic).
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct LiveQuality {
+    #[prost(string, tag = "1")]
+    pub version_id: ::prost::alloc::string::String,
+    /// Scored days in the window.
+    #[prost(uint32, tag = "2")]
+    pub n_scored: u32,
+    /// Days served whose outcome is not in the registry yet (the latest 5 trading days).
+    #[prost(uint32, tag = "3")]
+    pub n_pending: u32,
+    /// Share of scored days whose direction (prob_up >= 0.5) was right.
+    #[prost(double, optional, tag = "4")]
+    pub hit_rate: ::core::option::Option<f64>,
+    /// Mean (prob_up - y)^2 of the served prob_up.
+    #[prost(double, optional, tag = "5")]
+    pub brier: ::core::option::Option<f64>,
+    /// Mean (base_rate - y)^2, the version's own training up-share as the forecast.
+    #[prost(double, optional, tag = "6")]
+    pub base_rate_brier: ::core::option::Option<f64>,
+    /// 1 - brier / base_rate_brier: above 0 the served probabilities beat the base rate.
+    #[prost(double, optional, tag = "7")]
+    pub brier_skill: ::core::option::Option<f64>,
+    /// Share of scored days whose realised 5-day return fell inside the 80 % / 95 % interval.
+    #[prost(double, optional, tag = "8")]
+    pub coverage_80: ::core::option::Option<f64>,
+    #[prost(double, optional, tag = "9")]
+    pub coverage_95: ::core::option::Option<f64>,
+    /// Pearson correlation of the predicted and realised 5-day returns.
+    #[prost(double, optional, tag = "10")]
+    pub ic: ::core::option::Option<f64>,
+    /// Mean |predicted - realised| 5-day cumulative return.
+    #[prost(double, optional, tag = "11")]
+    pub mae_cum: ::core::option::Option<f64>,
+    /// Oldest and newest scored day of the window, `YYYY-MM-DD` (empty when none).
+    #[prost(string, tag = "12")]
+    pub first_as_of: ::prost::alloc::string::String,
+    #[prost(string, tag = "13")]
+    pub last_as_of: ::prost::alloc::string::String,
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PredictRequest {
     #[prost(string, tag = "1")]
@@ -364,6 +425,10 @@ pub struct ModelStatus {
     /// Holdout quality of the loaded version (absent when nothing is loaded).
     #[prost(message, optional, tag = "13")]
     pub quality: ::core::option::Option<ForecastQuality>,
+    /// Live quality of the serving version over the last 60 scored days (absent when nothing is
+    /// loaded or it has served nothing yet).
+    #[prost(message, optional, tag = "14")]
+    pub live: ::core::option::Option<LiveQuality>,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListModelsRequest {}
@@ -584,6 +649,33 @@ pub mod predictor_client {
                 .insert(GrpcMethod::new("lstm.v1.Predictor", "ListModels"));
             self.inner.unary(req, path, codec).await
         }
+        /// How the served forecasts of (symbol, years) did against what happened (SPEC §14.2): one
+        /// forecast per (version, as_of) day, the first answer served; scored once the bar 5 trading
+        /// days later is in the registry; answers on inline bars are not scored.
+        pub async fn get_live_quality(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetLiveQualityRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetLiveQualityResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/lstm.v1.Predictor/GetLiveQuality",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("lstm.v1.Predictor", "GetLiveQuality"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -620,6 +712,16 @@ pub mod predictor_server {
             request: tonic::Request<super::ListModelsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListModelsResponse>,
+            tonic::Status,
+        >;
+        /// How the served forecasts of (symbol, years) did against what happened (SPEC §14.2): one
+        /// forecast per (version, as_of) day, the first answer served; scored once the bar 5 trading
+        /// days later is in the registry; answers on inline bars are not scored.
+        async fn get_live_quality(
+            &self,
+            request: tonic::Request<super::GetLiveQualityRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetLiveQualityResponse>,
             tonic::Status,
         >;
     }
@@ -864,6 +966,51 @@ pub mod predictor_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListModelsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/lstm.v1.Predictor/GetLiveQuality" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetLiveQualitySvc<T: Predictor>(pub Arc<T>);
+                    impl<
+                        T: Predictor,
+                    > tonic::server::UnaryService<super::GetLiveQualityRequest>
+                    for GetLiveQualitySvc<T> {
+                        type Response = super::GetLiveQualityResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetLiveQualityRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Predictor>::get_live_quality(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetLiveQualitySvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
@@ -1658,11 +1805,26 @@ pub struct CheckTriggersResponse {
     /// Mean absolute error of all resolved predictions.
     #[prost(double, tag = "6")]
     pub performance_historical_avg: f64,
-    /// The trigger that would run (priority monthly > quarterly > performance_decay > weekly), or "".
+    /// The trigger that would run (priority monthly > quarterly > performance_decay > live_quality >
+    /// weekly), or "".
     #[prost(string, tag = "7")]
     pub selected: ::prost::alloc::string::String,
     #[prost(string, tag = "8")]
     pub as_of: ::prost::alloc::string::String,
+    /// The serving version's scored forecasts are worse than its base rate (SPEC §14.2): at least
+    /// 20 scored days in the window and live brier_skill below 0 (trainer flags
+    /// --live-quality-min-scored / --live-quality-min-skill).
+    #[prost(bool, tag = "9")]
+    pub live_quality: bool,
+    /// The live check's numbers (of the current version, or of the symbol's current versions the
+    /// one that fires or has most scored days); absent / 0 when nothing has been scored.
+    #[prost(double, optional, tag = "10")]
+    pub live_brier_skill: ::core::option::Option<f64>,
+    #[prost(uint32, tag = "11")]
+    pub live_n_scored: u32,
+    /// The decision in words, naming the numbers.
+    #[prost(string, tag = "12")]
+    pub live_reason: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RunTriggeredTrainingRequest {
@@ -1670,7 +1832,8 @@ pub struct RunTriggeredTrainingRequest {
     pub symbol: ::prost::alloc::string::String,
     #[prost(string, tag = "2")]
     pub as_of: ::prost::alloc::string::String,
-    /// `weekly` | `monthly` | `quarterly` | `performance_decay`; empty = whatever CheckTriggers selects.
+    /// `weekly` | `monthly` | `quarterly` | `performance_decay` | `live_quality`; empty = whatever
+    /// CheckTriggers selects.
     #[prost(string, tag = "3")]
     pub trigger_type: ::prost::alloc::string::String,
     #[prost(uint32, optional, tag = "4")]

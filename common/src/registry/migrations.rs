@@ -30,18 +30,21 @@ const SQLITE: &[File] = files!("sqlite":
     (20261201000001, "run cancel requests", "20261201000001_run_cancel_requests.sql"),
     (20261201000002, "health probe", "20261201000002_health_probe.sql"),
     (20261202000001, "prediction entry ids", "20261202000001_prediction_entry_ids.sql"),
+    (20261202000002, "prediction scoring", "20261202000002_prediction_scoring.sql"),
 );
 const POSTGRES: &[File] = files!("postgres":
     (20261121000001, "registry", "20261121000001_registry.sql"),
     (20261201000001, "run cancel requests", "20261201000001_run_cancel_requests.sql"),
     (20261201000002, "health probe", "20261201000002_health_probe.sql"),
     (20261202000001, "prediction entry ids", "20261202000001_prediction_entry_ids.sql"),
+    (20261202000002, "prediction scoring", "20261202000002_prediction_scoring.sql"),
 );
 const MYSQL: &[File] = files!("mysql":
     (20261121000001, "registry", "20261121000001_registry.sql"),
     (20261201000001, "run cancel requests", "20261201000001_run_cancel_requests.sql"),
     (20261201000002, "health probe", "20261201000002_health_probe.sql"),
     (20261202000001, "prediction entry ids", "20261202000001_prediction_entry_ids.sql"),
+    (20261202000002, "prediction scoring", "20261202000002_prediction_scoring.sql"),
 );
 
 /// The embedded migrations of one backend.

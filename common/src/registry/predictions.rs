@@ -25,10 +25,15 @@ impl Registry {
                 "prediction magnitudes must be finite numbers",
             ));
         }
+        let bounds = [p.interval_80, p.interval_95];
+        if bounds.iter().flatten().any(|(lo, hi)| !lo.is_finite() || !hi.is_finite()) {
+            return Err(Error::invalid("prediction intervals must be finite numbers"));
+        }
         let q = self.sql(
             "INSERT INTO predictions (entry_id, symbol, years, version_id, as_of, \
-             predicted_cumulative_return, prob_up, magnitudes_json, created_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             predicted_cumulative_return, prob_up, magnitudes_json, created_at_ms, inline_bars, \
+             lo80, hi80, lo95, hi95) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         );
         let written = sqlx::query(&q)
             .bind(&p.entry_id)
@@ -40,6 +45,11 @@ impl Registry {
             .bind(p.prob_up)
             .bind(serde_json::to_string(&p.magnitudes)?)
             .bind(now_ms())
+            .bind(p.inline_bars as i64)
+            .bind(p.interval_80.map(|b| b.0))
+            .bind(p.interval_80.map(|b| b.1))
+            .bind(p.interval_95.map(|b| b.0))
+            .bind(p.interval_95.map(|b| b.1))
             .execute(&self.pool)
             .await;
         match written {
@@ -60,6 +70,58 @@ impl Registry {
         let n = self.resolve_in(&mut tx, symbol).await?;
         tx.commit().await?;
         Ok(n)
+    }
+
+    /// The prediction log of `(symbol, years)` as live scoring reads it (every answer, in log
+    /// order; `version_id` narrows it to one version).
+    pub async fn logged_forecasts(
+        &self,
+        symbol: &str,
+        years: u32,
+        version_id: Option<&str>,
+    ) -> Result<Vec<crate::live::LoggedForecast>> {
+        check_symbol(symbol)?;
+        check_years(years)?;
+        let mut q = String::from(
+            "SELECT id, version_id, as_of, prob_up, predicted_cumulative_return, lo80, hi80, lo95, hi95, \
+             inline_bars FROM predictions WHERE symbol = ? AND years = ?",
+        );
+        if version_id.is_some() {
+            q.push_str(" AND version_id = ?");
+        }
+        q.push_str(" ORDER BY id");
+        let q = self.sql(&q);
+        let mut query = sqlx::query(&q).bind(symbol).bind(years as i64);
+        if let Some(v) = version_id {
+            query = query.bind(v);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let pair = |lo: Option<f64>, hi: Option<f64>| lo.zip(hi);
+                Ok(crate::live::LoggedForecast {
+                    id: rows::int(r, 0)?,
+                    version_id: rows::text(r, 1)?,
+                    as_of: rows::date(r, 2)?,
+                    prob_up: rows::float(r, 3)?,
+                    predicted_return: rows::float(r, 4)?,
+                    interval_80: pair(rows::opt_float(r, 5)?, rows::opt_float(r, 6)?),
+                    interval_95: pair(rows::opt_float(r, 7)?, rows::opt_float(r, 8)?),
+                    inline_bars: rows::int(r, 9)? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes the answers served before `served_before` (the log's retention: by when they
+    /// were served, not by their `as_of`, so a replay of old bars keeps its log); returns how
+    /// many.
+    pub async fn prune_predictions(&self, served_before: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        let q = self.sql("DELETE FROM predictions WHERE created_at_ms < ?");
+        let cut = served_before.timestamp_millis();
+        Ok(sqlx::query(&q).bind(cut).execute(&self.pool).await?.rows_affected())
     }
 
     /// Absolute errors of resolved predictions, oldest `as_of` first.

@@ -318,6 +318,12 @@ pub struct NewPrediction {
     pub prob_up: f64,
     /// Predicted daily returns (5).
     pub magnitudes: Vec<f64>,
+    /// Computed from bars sent inline (not scored by live quality).
+    pub inline_bars: bool,
+    /// The served 80 % interval of the cumulative return, when the version has intervals.
+    pub interval_80: Option<(f64, f64)>,
+    /// The served 95 % interval.
+    pub interval_95: Option<(f64, f64)>,
 }
 
 impl NewPrediction {

@@ -31,6 +31,7 @@ impl TrainerService {
             &symbol,
             as_of,
             years,
+            &self.core.settings().live_rule,
         )
         .await?;
         Ok(pb::CheckTriggersResponse {
@@ -46,6 +47,10 @@ impl TrainerService {
                 .unwrap_or_default()
                 .to_string(),
             as_of: rep.as_of.to_string(),
+            live_quality: rep.live_quality,
+            live_brier_skill: rep.live.as_ref().and_then(|l| l.brier_skill),
+            live_n_scored: rep.live.as_ref().map_or(0, |l| l.n_scored as u32),
+            live_reason: rep.live.map(|l| l.reason).unwrap_or_default(),
         })
     }
 

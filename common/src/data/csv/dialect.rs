@@ -17,12 +17,10 @@ pub enum Dialect {
     Plain,
 }
 
-pub(super) const ACCEPTED: &str = "accepted headers: Yahoo `Date,Open,High,Low,Close,Adj Close,Volume` (yfinance: no `Adj Close`, \
-extra columns ignored); \
-akshare `日期,开盘,收盘,最高,最低,成交量[,成交额,...]`; \
-tushare `ts_code,trade_date,open,high,low,close,...,vol[,amount]`; \
-plain `date,open,high,low,close,volume`; the date column may also be a first column with an \
-empty name (a pandas index)";
+pub(super) const ACCEPTED: &str = "accepted headers: Yahoo/yfinance `Date,Open,High,Low,Close,Adj Close,Volume`; \
+akshare `日期,开盘,收盘,最高,最低,成交量`; tushare `ts_code,trade_date,open,high,low,close,vol`; \
+plain `date,open,high,low,close,volume`; or those after an unnamed pandas index column \
+(docs/trainer.md lists every form)";
 
 /// Column names of one dialect: date, open, high, low, close, volume, amount (optional).
 pub(super) struct Names {
