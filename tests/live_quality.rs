@@ -37,10 +37,13 @@ impl Answers {
 }
 
 /// The independent computation: scored days, pending days, hit rate, Brier, base-rate Brier,
-/// 80 % and 95 % coverage.
-fn expected(answers: &Answers, bars: &[Bar], base_rate: f64) -> (usize, usize, [f64; 5]) {
+/// 80 % and 95 % coverage, and the adaptive 80 % / 95 % levels after every scored miss
+/// (α_{t+1} = α_t + γ(α − miss_t)).
+fn expected(answers: &Answers, bars: &[Bar], base_rate: f64) -> (usize, usize, [f64; 7]) {
     let (mut n, mut pending) = (0usize, 0usize);
     let (mut hits, mut brier, mut base, mut in80, mut in95) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let gamma = common::calibration::adaptive::DEFAULT_GAMMA;
+    let (mut alpha80, mut alpha95) = (0.2, 0.05);
     for day in &answers.order {
         let p = &answers.first[day];
         let t = bars.iter().position(|b| b.date == *day).expect("answers are on stored days");
@@ -60,9 +63,11 @@ fn expected(answers: &Answers, bars: &[Bar], base_rate: f64) -> (usize, usize, [
         };
         in80 += inside(0.8);
         in95 += inside(0.95);
+        alpha80 += gamma * (0.2 - (1.0 - inside(0.8)));
+        alpha95 += gamma * (0.05 - (1.0 - inside(0.95)));
     }
     let k = n as f64;
-    (n, pending, [hits / k, brier / k, base / k, in80 / k, in95 / k])
+    (n, pending, [hits / k, brier / k, base / k, in80 / k, in95 / k, 1.0 - alpha80, 1.0 - alpha95])
 }
 
 async fn live(server: &RunningPredictor) -> anyhow::Result<pb::LiveQuality> {
@@ -155,11 +160,15 @@ async fn a_replayed_real_series_is_scored_like_an_independent_computation() -> a
             server.stop().await?;
             server = start(trainer.db_url.clone()).await?;
             assert_eq!(live(&server).await?, before, "a restarted predictor reports the same live quality");
+            // ... and its first answer already uses the adaptive levels the log implies.
+            let p = server.client().await?.predict(predict_request(SYMBOL, 1)).await?.into_inner();
+            let level80 = p.intervals.iter().find(|i| i.level == 0.8).unwrap().effective_level;
+            assert!((level80 - before.effective_level_80).abs() < 1e-12, "{level80} vs {}", before.effective_level_80);
         }
     }
     let base_rate = base_rate.expect("a trained version carries its base rate");
     let q = settled(&server, answers.order.len()).await?;
-    let (n, pending, [hit, brier, base, c80, c95]) = expected(&answers, &bars, base_rate);
+    let (n, pending, [hit, brier, base, c80, c95, level80, level95]) = expected(&answers, &bars, base_rate);
     assert_eq!(q.version_id, result.version_id);
     assert_eq!((q.n_scored as usize, q.n_pending as usize), (n, pending));
     assert_eq!(pending, 5, "the last 5 days wait for their outcome");
@@ -170,6 +179,8 @@ async fn a_replayed_real_series_is_scored_like_an_independent_computation() -> a
     close(1.0 - brier / base, q.brier_skill, "brier_skill");
     close(c80, q.coverage_80, "coverage_80");
     close(c95, q.coverage_95, "coverage_95");
+    close(level80, Some(q.effective_level_80), "effective_level_80");
+    close(level95, Some(q.effective_level_95), "effective_level_95");
     assert_eq!(q.last_as_of, answers.order[answers.order.len() - 6].to_string());
 
     // ModelStatus.live is the same, and the gauges follow on the next poll.

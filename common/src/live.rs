@@ -79,6 +79,13 @@ pub struct LiveQuality {
     pub first_as_of: Option<NaiveDate>,
     /// Newest scored `as_of` of the window.
     pub last_as_of: Option<NaiveDate>,
+    /// The adaptive levels (for the nominal 0.8 and 0.95) the version's next intervals use:
+    /// adaptive conformal inference over the misses of all its scored days
+    /// ([`crate::calibration::adaptive`]). Versions without stored calibration scores serve the
+    /// nominal levels whatever this says.
+    pub effective_level_80: f64,
+    /// See `effective_level_80`.
+    pub effective_level_95: f64,
 }
 
 /// A scored day: the first answer of a (version, day) and its outcome.
@@ -153,8 +160,18 @@ pub fn score_days(days: &[LoggedForecast], closes: &[(NaiveDate, f64)]) -> (Vec<
 }
 
 /// The metrics of `version_id` over the latest `window_days` of `scored` (days ascending);
-/// `base_rate` is the version's training up-share (`None`: unknown, so no base-rate Brier).
-pub fn quality_of(version_id: &str, scored: &[ScoredDay], pending: usize, base_rate: Option<f64>, window_days: usize) -> LiveQuality {
+/// `base_rate` is the version's training up-share (`None`: unknown, so no base-rate Brier). The
+/// adaptive levels take every scored day, with step `gamma`.
+pub fn quality_of(
+    version_id: &str,
+    scored: &[ScoredDay],
+    pending: usize,
+    base_rate: Option<f64>,
+    window_days: usize,
+    gamma: f64,
+) -> LiveQuality {
+    let misses: Vec<[Option<bool>; 2]> = scored.iter().map(|d| [d.inside_80.map(|i| !i), d.inside_95.map(|i| !i)]).collect();
+    let [effective_level_80, effective_level_95] = crate::calibration::adaptive::levels_after(&misses, gamma);
     let w = &scored[scored.len().saturating_sub(window_days.max(1))..];
     let n = w.len();
     let mean = |xs: &mut dyn Iterator<Item = f64>| {
@@ -188,6 +205,8 @@ pub fn quality_of(version_id: &str, scored: &[ScoredDay], pending: usize, base_r
         mae_cum: mean(&mut w.iter().map(|d| (d.predicted_return - d.realised_return).abs())),
         first_as_of: w.first().map(|d| d.as_of),
         last_as_of: w.last().map(|d| d.as_of),
+        effective_level_80,
+        effective_level_95,
     }
 }
 
@@ -217,13 +236,14 @@ pub fn score(
     base_rates: &HashMap<String, Option<f64>>,
     created: &HashMap<String, i64>,
     window_days: usize,
+    gamma: f64,
 ) -> Vec<LiveQuality> {
     let mut out: Vec<LiveQuality> = first_answers(log)
         .into_iter()
         .map(|(version, days)| {
             let (scored, pending) = score_days(&days, closes);
             let base = base_rates.get(&version).copied().flatten();
-            quality_of(&version, &scored, pending, base, window_days)
+            quality_of(&version, &scored, pending, base, window_days, gamma)
         })
         .collect();
     out.sort_by(|a, b| {
@@ -236,13 +256,15 @@ pub fn score(
 /// Live quality of `(symbol, years)` from the registry: its prediction log (of `version_id`
 /// only, when given), the symbol's closes from a little before the oldest logged day, and each
 /// version's base rate (`metrics["base_rate"]`; unknown for versions trained before it was
-/// stored, and for deleted versions, which also sort last).
+/// stored, and for deleted versions, which also sort last). `gamma`: the adaptive intervals'
+/// step.
 pub async fn live_quality(
     registry: &crate::registry::Registry,
     symbol: &str,
     years: u32,
     window_days: usize,
     version_id: Option<&str>,
+    gamma: f64,
 ) -> crate::Result<Vec<LiveQuality>> {
     let log = registry.logged_forecasts(symbol, years, version_id).await?;
     let Some(oldest) = log.iter().map(|f| f.as_of).min() else {
@@ -267,7 +289,7 @@ pub async fn live_quality(
             Err(e) => return Err(e),
         }
     }
-    Ok(score(&log, &closes, &base_rates, &created, window_days))
+    Ok(score(&log, &closes, &base_rates, &created, window_days, gamma))
 }
 
 /// Whether the `live_quality` trigger fires on a serving version's live quality: at least
@@ -327,7 +349,7 @@ mod tests {
         let mut log = vec![f(1, "v1", 0, 0.9, 0.05), f(2, "v1", 0, 0.1, -0.05), f(3, "v1", 1, 0.6, 0.04)];
         log.push(LoggedForecast { inline_bars: true, ..f(4, "v1", 2, 0.0, -1.0) });
         log.push(f(5, "v1", 9, 0.5, 0.0)); // resolves on day 14: pending
-        let out = score(&log, &closes, &HashMap::from([("v1".into(), Some(0.5))]), &HashMap::new(), 60);
+        let out = score(&log, &closes, &HashMap::from([("v1".into(), Some(0.5))]), &HashMap::new(), 60, 0.005);
         let q = &out[0];
         assert_eq!((q.n_scored, q.n_pending), (2, 1));
         // Day 0 realised 105/100-1 = 0.05, day 1 106/101-1; both up, both predicted up.
@@ -339,7 +361,7 @@ mod tests {
         assert_eq!((q.first_as_of, q.last_as_of), (Some(d(0)), Some(d(1))));
         // Answer 2 (same day, later) and the inline answer change nothing.
         let fewer: Vec<LoggedForecast> = log.iter().filter(|x| x.id != 2 && x.id != 4).cloned().collect();
-        let again = score(&fewer, &closes, &HashMap::from([("v1".into(), Some(0.5))]), &HashMap::new(), 60);
+        let again = score(&fewer, &closes, &HashMap::from([("v1".into(), Some(0.5))]), &HashMap::new(), 60, 0.005);
         assert_eq!(again, out);
     }
 
@@ -348,16 +370,18 @@ mod tests {
         let closes: Vec<(NaiveDate, f64)> = (0..40).map(|i| (d(i), 100.0 * 1.01f64.powi(i as i32))).collect();
         // Always up; a version that says 0.2 is worse than a base rate of 0.6.
         let log: Vec<LoggedForecast> = (0..30).map(|i| f(i as i64, "bad", i, 0.2, 0.0)).collect();
-        let q = &score(&log, &closes, &HashMap::from([("bad".into(), Some(0.6))]), &HashMap::new(), 25)[0];
+        let q = &score(&log, &closes, &HashMap::from([("bad".into(), Some(0.6))]), &HashMap::new(), 25, 0.005)[0];
         assert_eq!((q.n_scored, q.first_as_of), (25, Some(d(5))));
         assert!(q.brier_skill.unwrap() < 0.0);
         assert_eq!(q.coverage_80, Some(0.0), "realised 5.1 % is outside ±2 % around 0");
+        // 30 scored misses widen the next intervals: α = 0.2 + 30·0.005·(0.2 − 1).
+        assert!((q.effective_level_80 - (1.0 - (0.2 - 30.0 * 0.005 * 0.8))).abs() < 1e-12, "{}", q.effective_level_80);
         let (fires, why) = live_quality_trigger(q, TRIGGER_MIN_SCORED, 0.0);
         assert!(fires && why.contains("25 scored days") && why.contains("worse than the base rate"), "{why}");
-        let short = quality_of("bad", &score_days(&log[..10], &closes).0, 0, Some(0.6), 60);
+        let short = quality_of("bad", &score_days(&log[..10], &closes).0, 0, Some(0.6), 60, 0.005);
         assert!(!live_quality_trigger(&short, TRIGGER_MIN_SCORED, 0.0).0);
         let good: Vec<LoggedForecast> = (0..30).map(|i| f(i as i64, "good", i, 0.9, 0.05)).collect();
-        let q = &score(&good, &closes, &HashMap::from([("good".into(), Some(0.6))]), &HashMap::new(), 60)[0];
+        let q = &score(&good, &closes, &HashMap::from([("good".into(), Some(0.6))]), &HashMap::new(), 60, 0.005)[0];
         assert!(q.brier_skill.unwrap() > 0.0 && !live_quality_trigger(q, TRIGGER_MIN_SCORED, 0.0).0);
     }
 
@@ -366,7 +390,7 @@ mod tests {
         let closes: Vec<(NaiveDate, f64)> = (0..20).map(|i| (d(i), 100.0 + ((i * 7) % 5) as f64)).collect();
         let log = vec![f(1, "old", 0, 0.5, 0.0), f(2, "new", 1, 0.5, 0.0)];
         let created = HashMap::from([("old".to_string(), 1), ("new".to_string(), 2)]);
-        let out = score(&log, &closes, &HashMap::new(), &created, 60);
+        let out = score(&log, &closes, &HashMap::new(), &created, 60, 0.005);
         assert_eq!(out.iter().map(|q| q.version_id.as_str()).collect::<Vec<_>>(), ["new", "old"]);
         assert_eq!(out[0].base_rate_brier, None);
         assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.5]).unwrap() - 0.9986).abs() < 1e-3);

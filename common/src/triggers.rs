@@ -240,7 +240,9 @@ pub async fn check_triggers(
     };
     let mut live: Option<LiveCheck> = None;
     for (y, version) in current {
-        let scored = crate::live::live_quality(registry, symbol, y, crate::live::DEFAULT_WINDOW_DAYS, Some(&version)).await?;
+        let window = crate::live::DEFAULT_WINDOW_DAYS;
+        let gamma = crate::calibration::adaptive::DEFAULT_GAMMA;
+        let scored = crate::live::live_quality(registry, symbol, y, window, Some(&version), gamma).await?;
         let Some(q) = scored.first() else { continue };
         let check = LiveCheck::of(q, rule);
         let better = match &live {

@@ -51,6 +51,9 @@ pub struct LiveQualityArgs {
     /// Only this version.
     #[arg(long)]
     pub version_id: Option<String>,
+    /// Step γ of the adaptive intervals (as `serve --aci-gamma`).
+    #[arg(long, env = "PREDICTOR_ACI_GAMMA", default_value_t = common::calibration::adaptive::DEFAULT_GAMMA)]
+    pub aci_gamma: f64,
 }
 
 /// Settings shared by every command that runs models.
@@ -155,6 +158,10 @@ pub struct Config {
     /// gauges and ListModels (ms); GetLiveQuality and GetModelStatus always compute it fresh.
     #[arg(long = "live-poll-ms", env = "PREDICTOR_LIVE_POLL_MS", default_value_t = 60_000)]
     pub live_poll_ms: u64,
+    /// Step γ of the adaptive intervals: after each scored day of the serving version the miss
+    /// rate in use moves by γ·(α − miss) (Gibbs & Candès 2021); 0 = fixed nominal levels.
+    #[arg(long = "aci-gamma", env = "PREDICTOR_ACI_GAMMA", default_value_t = common::calibration::adaptive::DEFAULT_GAMMA)]
+    pub aci_gamma: f64,
 }
 
 impl Config {
@@ -177,6 +184,7 @@ impl Config {
             tls_key: None,
             auth_token: None,
             live_poll_ms: 60_000,
+            aci_gamma: common::calibration::adaptive::DEFAULT_GAMMA,
         }
     }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use common::calendar::TradingCalendar;
-use common::calibration::{serve, window_vol, ForecastQuality, ServedForecast};
+use common::calibration::{serve_at, window_vol, ForecastQuality, ServedForecast};
 use common::data::Bar;
 use common::features::{prediction_window, FeatureConfig, FORECAST_DAYS, SEQ_LEN};
 use common::pb;
@@ -162,6 +162,8 @@ pub struct IntervalOut {
     pub close_hi: Option<f64>,
     /// False = insufficient calibration data for this level.
     pub available: bool,
+    /// The level the bounds use (adaptive; the nominal level without scored days).
+    pub effective_level: f64,
     /// Why it is missing.
     pub note: String,
 }
@@ -192,6 +194,7 @@ impl PredictionOut {
                 close_lo: i.bounds.map(|b| last * (1.0 + b.0)),
                 close_hi: i.bounds.map(|b| last * (1.0 + b.1)),
                 available: i.bounds.is_some(),
+                effective_level: i.effective_level,
                 note: if i.bounds.is_some() { String::new() } else { s.intervals_note.clone() },
             })
             .collect();
@@ -239,6 +242,7 @@ impl From<PredictionOut> for pb::Prediction {
                     close_hi: i.close_hi,
                     available: i.available,
                     note: i.note,
+                    effective_level: i.effective_level,
                 })
                 .collect(),
             quality: Some((&p.quality).into()),
@@ -315,6 +319,7 @@ pub struct Engine {
     features: FeatureConfig,
     bars: Arc<BarStore>,
     live: crate::live::LiveSnapshot,
+    aci_gamma: f64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -332,7 +337,20 @@ impl Engine {
         log: Option<PredictionLog>,
     ) -> Engine {
         let bars = Arc::new(BarStore::new(registry.clone()));
-        Engine { registry, cache, calendar, log, features: FeatureConfig::default(), bars, live: Default::default() }
+        let aci_gamma = common::calibration::adaptive::DEFAULT_GAMMA;
+        Engine { registry, cache, calendar, log, features: FeatureConfig::default(), bars, live: Default::default(), aci_gamma }
+    }
+
+    /// The engine with adaptive intervals of step `gamma` (default
+    /// [`common::calibration::adaptive::DEFAULT_GAMMA`]).
+    pub fn with_aci_gamma(mut self, gamma: f64) -> Engine {
+        self.aci_gamma = gamma;
+        self
+    }
+
+    /// The adaptive intervals' step γ.
+    pub fn aci_gamma(&self) -> f64 {
+        self.aci_gamma
     }
 
     /// The latest live quality of each serving version (kept by `crate::live::poll_loop`).
@@ -381,7 +399,8 @@ impl Engine {
         let vol = window_vol(&window);
         let out = handle.worker.forecast_in(window, lane).await?;
         let f = out.forecast;
-        let served = serve(handle.calibration.as_deref(), &f, vol);
+        let levels = crate::live::adaptive_levels(self, &key.symbol, key.years, &handle.version_id).await;
+        let served = serve_at(handle.calibration.as_deref(), &f, vol, levels);
         let mut p = assemble(&key, &handle.version_id, &last, f.prob_up, f.magnitudes, &self.calendar)
             .with_served(served);
         let inline_bars = provenance.is_none();

@@ -82,6 +82,12 @@ async fn run_server(
     let calendar = TradingCalendar::parse(&config.model.holidays)?;
     let device = config.model.tch_device()?;
     let budget_bytes = config.budget_bytes()?;
+    if !(0.0..=0.5).contains(&config.aci_gamma) {
+        return Err(Error::invalid(format!(
+            "--aci-gamma {} is outside 0..=0.5; the authors use 0.005 on daily returns, 0 keeps the nominal levels",
+            config.aci_gamma
+        )));
+    }
     if config.model.torch_threads > 0 {
         tch::set_num_threads(config.model.torch_threads as i32);
     }
@@ -97,7 +103,9 @@ async fn run_server(
     ));
     let (log, log_writer) =
         predlog::PredictionLog::start(registry.clone(), config.prediction_log_capacity, metrics.clone());
-    let engine = Arc::new(engine::Engine::new(registry.clone(), cache.clone(), calendar, Some(log)));
+    let engine = Arc::new(
+        engine::Engine::new(registry.clone(), cache.clone(), calendar, Some(log)).with_aci_gamma(config.aci_gamma),
+    );
 
     let stop = CancellationToken::new();
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -289,7 +297,8 @@ pub async fn live_quality_once(args: &LiveQualityArgs) -> Result<serde_json::Val
         window_days: Some(args.window_days),
         version_id: args.version_id.clone().unwrap_or_default(),
     })?;
-    let versions = common::live::live_quality(&registry, &q.symbol, q.years, q.window_days, q.version_id.as_deref()).await;
+    let versions =
+        common::live::live_quality(&registry, &q.symbol, q.years, q.window_days, q.version_id.as_deref(), args.aci_gamma).await;
     registry.close().await;
     Ok(serde_json::json!({ "versions": versions? }))
 }

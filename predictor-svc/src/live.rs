@@ -1,8 +1,9 @@
 //! Live quality served by the predictor (SPEC §14.2): `GetLiveQuality`, `ModelStatus.live`, the
-//! `predictor_live_*` gauges and the prediction log's retention. The numbers come from
-//! `common::live`, computed from the registry each time (nothing is held only in memory, so a
-//! restart continues where it was); [`poll_loop`] refreshes the gauges and the snapshot
-//! ListModels reads.
+//! `predictor_live_*` gauges, the adaptive interval levels Predict uses, and the prediction log's
+//! retention. The numbers come from `common::live`, computed from the registry (nothing is held
+//! only in memory, so a restart continues where it was); [`poll_loop`] refreshes the gauges, the
+//! levels and the snapshot ListModels reads, and a version Predict meets for the first time gets
+//! its levels computed before its first answer.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,19 +21,64 @@ use crate::metrics::Metrics;
 /// [`poll_loop`] once an hour. Live quality's default window (60 scored days) needs ~3 months.
 pub const RETENTION_DAYS: i64 = 730;
 
-/// The latest live quality of each serving version, by (symbol, years).
+/// The latest live quality of each serving version, by (symbol, years), and the adaptive
+/// levels of each version, by version id.
 #[derive(Debug, Clone, Default)]
-pub struct LiveSnapshot(Arc<Mutex<HashMap<(String, u32), LiveQuality>>>);
+pub struct LiveSnapshot(Arc<Mutex<Snapshot>>);
+
+#[derive(Debug, Default)]
+struct Snapshot {
+    by_key: HashMap<(String, u32), LiveQuality>,
+    levels: HashMap<String, [f64; 2]>,
+}
 
 impl LiveSnapshot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Snapshot> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The snapshot of `(symbol, years)` when it is of `version_id`.
     pub fn latest(&self, symbol: &str, years: u32, version_id: Option<&str>) -> Option<LiveQuality> {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(&(symbol.to_string(), years)).filter(|q| Some(q.version_id.as_str()) == version_id).cloned()
+        self.lock().by_key.get(&(symbol.to_string(), years)).filter(|q| Some(q.version_id.as_str()) == version_id).cloned()
+    }
+
+    /// The adaptive levels of `version_id`, when computed.
+    pub fn levels(&self, version_id: &str) -> Option<[f64; 2]> {
+        self.lock().levels.get(version_id).copied()
     }
 
     fn put(&self, symbol: &str, years: u32, q: LiveQuality) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert((symbol.to_string(), years), q);
+        let mut s = self.lock();
+        s.levels.insert(q.version_id.clone(), [q.effective_level_80, q.effective_level_95]);
+        s.by_key.insert((symbol.to_string(), years), q);
+    }
+
+    fn put_levels(&self, version_id: &str, levels: [f64; 2]) {
+        self.lock().levels.insert(version_id.to_string(), levels);
+    }
+}
+
+/// The nominal levels, for a version that has served nothing scored yet.
+const NOMINAL: [f64; 2] = [common::calibration::LEVELS[0], common::calibration::LEVELS[1]];
+
+/// The adaptive levels Predict uses for `version_id`: from the snapshot, or, the first time this
+/// process meets the version, computed from the registry (one query; the nominal levels when
+/// it does not answer, retried on the next answer).
+pub async fn adaptive_levels(engine: &Engine, symbol: &str, years: u32, version_id: &str) -> Option<[f64; 2]> {
+    if let Some(levels) = engine.live().levels(version_id) {
+        return Some(levels);
+    }
+    let q = LiveQuery { symbol: symbol.into(), years, window_days: DEFAULT_WINDOW_DAYS, version_id: Some(version_id.into()) };
+    match get(engine, &q).await {
+        Ok(v) => {
+            let levels = v.first().map_or(NOMINAL, |q| [q.effective_level_80, q.effective_level_95]);
+            engine.live().put_levels(version_id, levels);
+            Some(levels)
+        }
+        Err(e) => {
+            tracing::debug!(symbol, years, error = %e, "adaptive levels unavailable: nominal levels served");
+            None
+        }
     }
 }
 
@@ -74,7 +120,7 @@ impl TryFrom<pb::GetLiveQualityRequest> for LiveQuery {
 /// GetLiveQuality: every version that served the key (or the one asked for), newest first.
 pub async fn get(engine: &Engine, q: &LiveQuery) -> Result<Vec<LiveQuality>> {
     let registry = engine.registry();
-    let work = live_quality(registry, &q.symbol, q.years, q.window_days, q.version_id.as_deref());
+    let work = live_quality(registry, &q.symbol, q.years, q.window_days, q.version_id.as_deref(), engine.aci_gamma());
     registry.bounded("the live quality", work).await
 }
 
@@ -152,5 +198,7 @@ pub fn live_to_pb(q: &LiveQuality) -> pb::LiveQuality {
         mae_cum: q.mae_cum,
         first_as_of: day(q.first_as_of),
         last_as_of: day(q.last_as_of),
+        effective_level_80: q.effective_level_80,
+        effective_level_95: q.effective_level_95,
     }
 }

@@ -8,10 +8,17 @@
 //!
 //! [`model_answers`] returns one named [`Answers`] per reported model: `lstm` is what Predict
 //! serves ([`crate::calibration::serve`]: calibrated `prob_up`, the cumulative return of the 5
-//! magnitudes, the normalised conformal intervals as `coverage_80` / `coverage_95`) and
-//! `lstm_raw` the uncalibrated softmax with the same returns; the report, metrics, bootstrap and
-//! plots pick them up. A level the fold model had too little calibration data for has no
-//! interval entry (its coverage is then absent, never made up).
+//! magnitudes, the normalised conformal intervals) and `lstm_raw` the uncalibrated softmax with
+//! the same returns; the report, metrics, bootstrap and plots pick them up. Intervals are
+//! reported twice (SPEC §14.2): `coverage_80` / `coverage_95` of the adaptive intervals — the
+//! predictor's rule ([`crate::calibration::adaptive::simulate`]) run over the fold's test days,
+//! starting at the nominal level as a new version does, each day using the misses of the days
+//! 5 trading days before it — and `coverage_80_static` / `coverage_95_static` of the fixed
+//! ones. To measure the step γ, `coverage_80_aci_<γ>` / `coverage_95_aci_<γ>` give the
+//! adaptive coverage for each γ of [`ACI_GAMMA_GRID`] (the served γ is
+//! [`DEFAULT_GAMMA`]). A level the fold model had too little calibration data for has no interval entry (its
+//! coverage is then absent, never made up).
+use crate::calibration::adaptive::{simulate, DEFAULT_GAMMA};
 use crate::calibration::{serve, window_vol, Calibration, LEVELS};
 use crate::data::Bar;
 use crate::features::{prediction_window, FeatureConfig};
@@ -22,6 +29,9 @@ use super::metrics::Answers;
 
 /// Name of the model's entry in the report.
 pub const MODEL: &str = "lstm";
+
+/// Steps γ whose adaptive coverage every backtest reports beside the served one.
+pub const ACI_GAMMA_GRID: [f64; 5] = [0.002, 0.005, 0.01, 0.02, 0.05];
 
 /// Raw prediction inputs of bars `test` (each from bars up to that day only).
 pub fn test_windows(bars: &[Bar], test: std::ops::Range<usize>, cfg: &FeatureConfig) -> Result<Vec<Vec<f32>>> {
@@ -46,15 +56,25 @@ pub fn cumulative_return(f: &Forecast) -> f64 {
 pub const MODEL_RAW: &str = "lstm_raw";
 
 /// The reported model entries derived from the raw forecasts of `windows` by a version with
-/// `calibration` (see the module docs).
-pub fn model_answers(calibration: Option<&Calibration>, forecasts: &[Forecast], windows: &[Vec<f32>]) -> Vec<(String, Answers)> {
-    let served: Vec<_> = forecasts.iter().zip(windows).map(|(f, w)| serve(calibration, f, window_vol(w))).collect();
+/// `calibration`, on test days whose realised 5-day returns are `realised` (see the module docs).
+pub fn model_answers(calibration: Option<&Calibration>, forecasts: &[Forecast], windows: &[Vec<f32>], realised: &[f64]) -> Vec<(String, Answers)> {
+    let vols: Vec<f64> = windows.iter().map(|w| window_vol(w)).collect();
+    let served: Vec<_> = forecasts.iter().zip(&vols).map(|(f, v)| serve(calibration, f, *v)).collect();
     let cum: Vec<f64> = forecasts.iter().map(cumulative_return).collect();
     let mut intervals = std::collections::BTreeMap::new();
     for (k, level) in LEVELS.iter().enumerate() {
         let bounds: Option<Vec<(f64, f64)>> = served.iter().map(|s| s.intervals.get(k).and_then(|i| i.bounds)).collect();
         if let Some(b) = bounds {
-            intervals.insert(format!("coverage_{}", (level * 100.0).round() as u32), b);
+            let name = format!("coverage_{}", (level * 100.0).round() as u32);
+            let ci = calibration.and_then(|c| c.intervals.as_ref());
+            let adaptive = ci.and_then(|ci| simulate(ci, k, &cum, &vols, realised, DEFAULT_GAMMA));
+            intervals.insert(name.clone(), adaptive.map_or_else(|| b.clone(), |s| s.adaptive_bounds));
+            for gamma in ACI_GAMMA_GRID {
+                if let Some(s) = ci.and_then(|ci| simulate(ci, k, &cum, &vols, realised, gamma)) {
+                    intervals.insert(format!("{name}_aci_{gamma}"), s.adaptive_bounds);
+                }
+            }
+            intervals.insert(format!("{name}_static"), b);
         }
     }
     vec![

@@ -42,7 +42,8 @@ pub struct Metrics {
     pub rmse_cum: Option<f64>,
     /// `1 − |std(pred) − std(true)| / std(true)` of the 5-day cumulative returns (1 = same spread).
     pub vol_match: Option<f64>,
-    /// Interval coverage by level name (`coverage_80`, `coverage_95`), when the model has
+    /// Interval coverage by level name (`coverage_80`, `coverage_95` of the adaptive intervals,
+    /// `coverage_80_static`, `coverage_95_static` of the fixed ones), when the model has
     /// intervals: share of days whose realised cumulative return lies inside.
     #[serde(flatten)]
     pub coverage: BTreeMap<String, Option<f64>>,

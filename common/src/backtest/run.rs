@@ -102,7 +102,8 @@ fn run_fold(
     let seed = outcome.metadata.hyperparameters["seed"].as_u64().unwrap_or_default();
 
     let windows = test_windows(bars, fold.test.clone(), &features)?;
-    let mut answers = model_answers(model.metadata().calibration.as_ref(), &forecasts(&model, &windows)?, &windows);
+    let realised: Vec<f64> = fold.test.clone().map(|t| bars[t + FORECAST_DAYS].close / bars[t].close - 1.0).collect();
+    let mut answers = model_answers(model.metadata().calibration.as_ref(), &forecasts(&model, &windows)?, &windows, &realised);
 
     let train_days: Vec<DayFeatures> =
         train.end_index.iter().enumerate().map(|(i, &t)| DayFeatures::new(bars, t, s.window(i))).collect();
@@ -114,7 +115,6 @@ fn run_fold(
         let (prob_up, cum) = b.answer(&test_days);
         answers.push((b.name.to_string(), Answers { prob_up, cum_return: Some(cum), intervals: Default::default() }));
     }
-    let realised = fold.test.clone().map(|t| bars[t + FORECAST_DAYS].close / bars[t].close - 1.0).collect();
     Ok(FoldOutput {
         fold: fold.clone(),
         origin: bars[fold.origin].date,

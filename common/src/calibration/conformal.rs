@@ -55,6 +55,11 @@ pub struct ConformalIntervals {
     pub vol_floor: f64,
     /// Per level, in [`LEVELS`] order.
     pub levels: Vec<LevelQuantiles>,
+    /// The normalised calibration scores, ascending: the quantile at any level, for adaptive
+    /// intervals ([`super::adaptive`]). Empty for versions trained before they were stored
+    /// (those serve the nominal levels).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub normalized_scores: Vec<f64>,
 }
 
 /// One interval for one forecast.
@@ -62,6 +67,9 @@ pub struct ConformalIntervals {
 pub struct Interval {
     /// Nominal level.
     pub level: f64,
+    /// The level the bounds are computed at: the nominal one, or the adaptive level of
+    /// [`super::adaptive`].
+    pub effective_level: f64,
     /// Lower / upper 5-day cumulative return; `None` when the level had too little data.
     pub bounds: Option<(f64, f64)>,
 }
@@ -100,6 +108,8 @@ impl ConformalIntervals {
         let vol_floor = (median * VOL_FLOOR_SHARE).max(VOL_FLOOR_MIN);
         let abs: Vec<f64> = (0..n).map(|i| (truth[i] - pred[i]).abs()).collect();
         let norm: Vec<f64> = (0..n).map(|i| abs[i] / vol[i].max(vol_floor)).collect();
+        let mut normalized_scores = norm.clone();
+        normalized_scores.sort_by(f64::total_cmp);
         let levels = LEVELS
             .iter()
             .map(|&level| LevelQuantiles {
@@ -109,7 +119,23 @@ impl ConformalIntervals {
                 min_samples: (1..).find(|&m| rank(m, level) <= m).unwrap_or(usize::MAX),
             })
             .collect();
-        ConformalIntervals { n_calibration: n, vol_floor, levels }
+        ConformalIntervals { n_calibration: n, vol_floor, levels, normalized_scores }
+    }
+
+    /// The normalised-score quantile at an arbitrary (adaptive) `level`, from the stored scores:
+    /// the `⌈(n + 1)·level⌉`-th smallest; 0 at `level ≤ 0`; the largest score when the rank
+    /// passes `n` (the widest interval the calibration data supports). `None` without stored
+    /// scores.
+    pub fn normalized_quantile_at(&self, level: f64) -> Option<f64> {
+        let s = &self.normalized_scores;
+        if s.is_empty() {
+            return None;
+        }
+        if level <= 0.0 {
+            return Some(0.0);
+        }
+        let k = rank(s.len(), level.min(1.0)).clamp(1, s.len());
+        Some(s[k - 1])
     }
 
     /// The intervals of one forecast `ŷ` whose window has scale `vol` ([`window_vol`]).
@@ -122,7 +148,29 @@ impl ConformalIntervals {
                     ConformalScore::Normalized => l.normalized.map(|q| q * scale),
                     ConformalScore::Absolute => l.absolute,
                 };
-                Interval { level: l.level, bounds: half.map(|h| (pred - h, pred + h)) }
+                Interval { level: l.level, effective_level: l.level, bounds: half.map(|h| (pred - h, pred + h)) }
+            })
+            .collect()
+    }
+
+    /// The normalised intervals of `ŷ` at adaptive levels (`effective[k]` for `LEVELS[k]`). A
+    /// level with too little calibration data has no interval, as [`Self::intervals`]; a version
+    /// without stored scores serves its nominal levels.
+    pub fn intervals_at(&self, pred: f64, vol: f64, effective: [f64; 2]) -> Vec<Interval> {
+        let scale = vol.max(self.vol_floor);
+        self.levels
+            .iter()
+            .enumerate()
+            .map(|(k, l)| {
+                let adaptive = l.normalized.and(self.normalized_quantile_at(effective[k]));
+                match adaptive {
+                    Some(q) => Interval { level: l.level, effective_level: effective[k], bounds: Some((pred - q * scale, pred + q * scale)) },
+                    None => Interval {
+                        level: l.level,
+                        effective_level: l.level,
+                        bounds: l.normalized.map(|q| (pred - q * scale, pred + q * scale)),
+                    },
+                }
             })
             .collect()
     }

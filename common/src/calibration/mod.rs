@@ -10,6 +10,7 @@
 //! - [`scores`]: Brier, log loss, ECE, hit rate.
 //!
 //! [`serve`] turns a raw forecast into what the predictor answers.
+pub mod adaptive;
 pub mod conformal;
 pub mod direction;
 pub mod quality;
@@ -211,8 +212,14 @@ pub fn serve_quality(calibration: Option<&Calibration>) -> ForecastQuality {
 /// [`window_vol`] is `vol`) from a version with `calibration` — `None` for versions trained
 /// before calibration existed, which are served raw and say so.
 pub fn serve(calibration: Option<&Calibration>, raw: &Forecast, vol: f64) -> ServedForecast {
+    serve_at(calibration, raw, vol, None)
+}
+
+/// [`serve`] with the intervals at adaptive levels (`effective[k]` for `LEVELS[k]`,
+/// [`adaptive`]); `None` = the nominal levels.
+pub fn serve_at(calibration: Option<&Calibration>, raw: &Forecast, vol: f64, effective: Option<[f64; 2]>) -> ServedForecast {
     let pred = cumulative_return(&raw.magnitudes);
-    let none = || LEVELS.iter().map(|&level| Interval { level, bounds: None }).collect::<Vec<_>>();
+    let none = || LEVELS.iter().map(|&level| Interval { level, effective_level: level, bounds: None }).collect::<Vec<_>>();
     let Some(c) = calibration else {
         return ServedForecast {
             prob_up: raw.prob_up,
@@ -224,7 +231,10 @@ pub fn serve(calibration: Option<&Calibration>, raw: &Forecast, vol: f64) -> Ser
             quality: serve_quality(None),
         };
     };
-    let intervals = c.intervals.as_ref().map_or_else(none, |ci| ci.intervals(ConformalScore::Normalized, pred, vol));
+    let intervals = c.intervals.as_ref().map_or_else(none, |ci| match effective {
+        Some(levels) => ci.intervals_at(pred, vol, levels),
+        None => ci.intervals(ConformalScore::Normalized, pred, vol),
+    });
     let intervals_note = if intervals.iter().any(|i| i.bounds.is_none()) { c.note.clone() } else { String::new() };
     ServedForecast {
         prob_up: c.prob_up(raw.prob_up),

@@ -212,6 +212,12 @@ pub struct LiveQuality {
     pub first_as_of: ::prost::alloc::string::String,
     #[prost(string, tag = "13")]
     pub last_as_of: ::prost::alloc::string::String,
+    /// The adaptive levels the version's next 80 % / 95 % intervals use, from the misses of all
+    /// its scored days (versions trained before adaptive intervals serve the nominal levels).
+    #[prost(double, tag = "14")]
+    pub effective_level_80: f64,
+    #[prost(double, tag = "15")]
+    pub effective_level_95: f64,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PredictRequest {
@@ -336,6 +342,7 @@ pub mod prediction {
 /// for the level; `note` then says so.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PredictionInterval {
+    /// Nominal coverage (0.8, 0.95).
     #[prost(double, tag = "1")]
     pub level: f64,
     #[prost(double, optional, tag = "2")]
@@ -352,6 +359,11 @@ pub struct PredictionInterval {
     pub available: bool,
     #[prost(string, tag = "7")]
     pub note: ::prost::alloc::string::String,
+    /// The level the bounds are computed at (SPEC §14.2): adaptive conformal inference moves it
+    /// after each scored day of the serving version (a miss raises it, a hit lowers it a little);
+    /// equal to `level` for a version without scored days or trained before adaptive intervals.
+    #[prost(double, tag = "8")]
+    pub effective_level: f64,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PredictBatchRequest {
