@@ -61,6 +61,19 @@ def main(out_dir):
                 print(f"| {recipe} | {metric} | {best} | {fmt(diff)} | "
                       f"{'—' if not iv else f'[{fmt(iv[0])}, {fmt(iv[1])}]'} |")
         print()
+        print("Interval coverage of the lstm, adaptive (served γ = 0.005; SPEC §14.2) vs static, and the adaptive "
+              "coverage for other steps γ (pooled over folds; per fold in brackets):\n")
+        gammas = ["0.002", "0.005", "0.01", "0.02", "0.05"]
+        print("| recipe | level | static | adaptive | " + " | ".join(f"γ = {g}" for g in gammas) + " |")
+        print("|---|---|---|---|" + "---|" * len(gammas))
+        for recipe, rep in reports.items():
+            m = rep["models"]["lstm"]
+            for level in ["80", "95"]:
+                per_fold = lambda key: ", ".join(fmt(f.get(key), 2) for f in m.get("per_fold", []))
+                cells = [f"{fmt(m.get(f'coverage_{level}_aci_{g}'))}" for g in gammas]
+                print(f"| {recipe} | {level} % | {fmt(m.get(f'coverage_{level}_static'))} [{per_fold(f'coverage_{level}_static')}] | "
+                      f"{fmt(m.get(f'coverage_{level}'))} [{per_fold(f'coverage_{level}')}] | " + " | ".join(cells) + " |")
+        print()
         methods = [r for r in ["default", "platt", "temperature", "none"] if r in reports]
         if len(methods) > 1:
             print("Calibration of the default recipe's fold models (same seeded fits; `raw` = softmax):\n")

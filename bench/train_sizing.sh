@@ -52,7 +52,7 @@ stop() { [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/nu
 trap stop EXIT
 serve() { # DIR CONCURRENCY THREADS -> $addr
   local port; port=$(free_port); addr=127.0.0.1:$port
-  "$BIN" serve --database-url "sqlite://$PWD/$1/registry.db" --listen "$addr" --metrics-listen off \
+  "$BIN" serve --database-url "sqlite://$PWD/$1/registry.db" --listen "$addr" --metrics-listen off --console-listen "" \
     --max-concurrent-trainings "$2" --cpu-threads "$3" >"$1/trainer.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 120); do

@@ -139,17 +139,19 @@ stop_checked() {
 # One round over a registry URL (as seen from inside the containers).
 round() {
   local backend=$1 url=$2
-  local tport pport tmport pmport trainer predictor tname pname
+  local tport pport tmport pmport cport trainer predictor tname pname
   local ports
-  ports=$(free_ports 4) || fail "[$backend] could not find four free ports"
-  read -r tport pport tmport pmport <<<"$ports"
+  ports=$(free_ports 5) || fail "[$backend] could not find five free ports"
+  read -r tport pport tmport pmport cport <<<"$ports"
   trainer=127.0.0.1:$tport predictor=127.0.0.1:$pport
   tname=lstm-$id-$backend-trainer pname=lstm-$id-$backend-predictor
   log "[$backend] start $trainer_image and $predictor_image (registry $url)"
   run_container "$tname" "$trainer_image" "DATABASE_URL=$url" "TRAINER_ADDR=$trainer" \
-    "METRICS_ADDR=127.0.0.1:$tmport" "SHUTDOWN_GRACE_SECONDS=20" "OMP_NUM_THREADS=2"
+    "METRICS_ADDR=127.0.0.1:$tmport" "SHUTDOWN_GRACE_SECONDS=20" "OMP_NUM_THREADS=2" \
+    "CONSOLE_ADDR=127.0.0.1:$cport"
   # The trainer creates the schema (migrations); then the predictor.
   wait_serving "$trainer" lstm.v1.Trainer "$tname"
+  curl -fsS "http://127.0.0.1:$cport/" | grep -q "Training runs" || fail "[$backend] the trainer image's console does not answer on $cport"
   run_container "$pname" "$predictor_image" "DATABASE_URL=$url" "PREDICTOR_ADDR=$predictor" \
     "METRICS_ADDR=127.0.0.1:$pmport" "PREDICTOR_SHUTDOWN_GRACE_MS=500" "OMP_NUM_THREADS=1"
   wait_serving "$predictor" lstm.v1.Predictor "$pname"

@@ -14,6 +14,7 @@
 #                         with early stopping; about 20 s per 1-year model on 2 idle CPU cores)
 #   WORK_DIR=data/main-job  where the SQLite registry, logs and generated CSVs go
 #   TRAINER_PORT=50051 PREDICTOR_PORT=50052 TRAINER_METRICS_PORT=9090 PREDICTOR_METRICS_PORT=9091
+#   CONSOLE_PORT=8080     the trainer's web console (http://127.0.0.1:8080/ while the job runs)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -24,6 +25,7 @@ TRAINER_PORT=${TRAINER_PORT:-50051}
 PREDICTOR_PORT=${PREDICTOR_PORT:-50052}
 TRAINER_METRICS_PORT=${TRAINER_METRICS_PORT:-9090}
 PREDICTOR_METRICS_PORT=${PREDICTOR_METRICS_PORT:-9091}
+CONSOLE_PORT=${CONSOLE_PORT:-8080}
 trainer=127.0.0.1:$TRAINER_PORT
 predictor=127.0.0.1:$PREDICTOR_PORT
 
@@ -55,7 +57,7 @@ trap stop_services EXIT
 
 say "start trainer-svc on $trainer and predictor-svc on $predictor (registry $db)"
 "$bin/trainer-svc" serve --database-url "$db" --listen "$trainer" \
-  --metrics-listen "127.0.0.1:$TRAINER_METRICS_PORT" >"$WORK_DIR/trainer.log" 2>&1 &
+  --metrics-listen "127.0.0.1:$TRAINER_METRICS_PORT" --console-listen "127.0.0.1:$CONSOLE_PORT" >"$WORK_DIR/trainer.log" 2>&1 &
 pids+=($!)
 # The trainer creates the schema; start the predictor once it answers.
 wait_serving() {
@@ -74,7 +76,7 @@ wait_serving "$trainer" lstm.v1.Trainer
   --metrics-listen "127.0.0.1:$PREDICTOR_METRICS_PORT" >"$WORK_DIR/predictor.log" 2>&1 &
 pids+=($!)
 wait_serving "$predictor" lstm.v1.Predictor
-echo "both services SERVING"
+echo "both services SERVING; the trainer's web console: http://127.0.0.1:$CONSOLE_PORT/"
 
 real_dir=
 if [ -z "${CSV:-}" ] && [ "${SYNTHETIC:-0}" != 1 ]; then

@@ -36,6 +36,15 @@ impl Auth {
         self.token.is_some()
     }
 
+    /// Whether `given` (trimmed) is the configured token, compared in constant time; true when no
+    /// token is configured. For front ends that take the token in a form (the web console).
+    pub fn accepts(&self, given: &str) -> bool {
+        match &self.token {
+            None => true,
+            Some(expected) => constant_time_eq(given.trim().as_bytes(), expected.as_bytes()),
+        }
+    }
+
     /// Checks `authorization: Bearer <token>` on the RPC named `method`
     /// ([`Error::Unauthenticated`] when it is missing, malformed or wrong).
     pub fn check(&self, method: &str, metadata: &MetadataMap) -> Result<()> {

@@ -68,6 +68,10 @@ pub struct ServeConfig {
     /// Prometheus `/metrics` listen address; `off` disables the endpoint.
     #[arg(long, env = "METRICS_ADDR", default_value = DEFAULT_TRAINER_METRICS_ADDR)]
     pub metrics_listen: String,
+    /// Web console address (SPEC §14.4): runs, versions, quality and plots in the browser;
+    /// empty disables it. In Kubernetes reach it with `kubectl port-forward`.
+    #[arg(long = "console-listen", env = "CONSOLE_ADDR", default_value = "127.0.0.1:8080")]
+    pub console_listen: String,
     /// Bearer token required on mutating RPCs (Train, IngestBars, DeleteVersion, ...); unset = open.
     #[arg(long, env = "AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
@@ -144,6 +148,7 @@ impl ServeConfig {
             },
             listen: DEFAULT_TRAINER_ADDR.into(),
             metrics_listen: "off".into(),
+            console_listen: String::new(),
             auth_token: None,
             log_format: LogFormat::Text,
             holidays: String::new(),

@@ -25,6 +25,7 @@ use crate::live::LiveRuns;
 use crate::metrics::Metrics;
 
 pub mod abandoned;
+pub mod actions;
 pub mod attach;
 pub mod backtest;
 pub mod data;

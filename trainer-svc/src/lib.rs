@@ -27,6 +27,7 @@ use tracing::{info, warn};
 
 pub use common::auth;
 pub mod commands;
+pub mod console;
 pub mod config;
 pub mod convert;
 pub mod core;
@@ -207,6 +208,15 @@ async fn run_server(
     });
     if let Some(at) = scheduler_time {
         tokio::spawn(triggered::run_scheduler(core.clone(), at, token.clone()));
+    }
+    if !config.console_listen.trim().is_empty() {
+        let addr = config.console_listen.trim();
+        let l = TcpListener::bind(addr).await.map_err(|e| {
+            Error::invalid(format!("cannot listen for the console on {addr}: {e}; set --console-listen (empty disables it)"))
+        })?;
+        let stop = token.clone();
+        let console = console::Console::new(core.clone(), auth.clone());
+        tokio::spawn(console::serve(l, console, async move { stop.cancelled().await }));
     }
     tokio::spawn(core::abandoned::run_sweeper(core.clone(), token.clone()));
 

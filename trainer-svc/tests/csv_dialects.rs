@@ -158,7 +158,8 @@ impl Server {
     async fn start(db: &str) -> Server {
         let addr = free_port();
         let child = cli()
-            .args(["serve", "--listen", &addr.to_string(), "--metrics-listen", "off", "--database-url", db])
+            .args(["serve", "--listen", &addr.to_string(), "--metrics-listen", "off", "--console-listen", ""])
+            .args(["--database-url", db])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

@@ -38,7 +38,7 @@ impl Trainer {
     async fn start(db_url: &str, envs: &[(&str, &str)]) -> Trainer {
         let addr = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_trainer-svc"));
-        cmd.args(["serve", "--listen", &addr.to_string(), "--metrics-listen", "off"])
+        cmd.args(["serve", "--listen", &addr.to_string(), "--metrics-listen", "off", "--console-listen", ""])
             .args(["--database-url", db_url])
             .args(["--lease-ttl-seconds", &TTL_SECONDS.to_string(), "--lease-renew-seconds", "1"])
             .args(["--cpu-threads", "1", "--health-check-ms", "200", "--shutdown-grace-seconds", "10"])

@@ -133,16 +133,8 @@ impl TrainerService {
         let by = peer(&req);
         let pb::SetCurrentVersionRequest { symbol, years, version_id, reason } = req.into_inner();
         let id = required("version_id", &version_id)?;
-        let info = self.core.registry.version_info(&id).await?;
-        if !symbol.trim().is_empty() && symbol.trim() != info.symbol {
-            return Err(Error::invalid(format!("version {id} belongs to {}, not {}", info.symbol, symbol.trim())).into());
-        }
-        if years != 0 && years != info.years {
-            return Err(Error::invalid(format!("version {id} is a {}-year model, not {years}-year", info.years)).into());
-        }
         let reason = if reason.trim().is_empty() { "set by SetCurrentVersion".to_string() } else { reason };
-        let rec = self.core.registry.set_current(&info.symbol, info.years, &id, &by, &reason).await?;
-        tracing::info!(symbol = %info.symbol, years = info.years, from = ?rec.from_version, to = %rec.to_version, "current version changed");
+        let rec = self.core.set_current_version(&symbol, years, &id, &by, &reason).await?;
         Ok(pb::SetCurrentVersionResponse {
             previous_version_id: rec.from_version.unwrap_or_default(),
             current_version_id: rec.to_version,

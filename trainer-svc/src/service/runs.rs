@@ -9,7 +9,7 @@ use tonic::{Request, Status};
 
 use super::{peer, required, BoxStream, TrainerService};
 use crate::convert;
-use crate::core::{abandoned, attach, train_all, Core, RunSpec, Work};
+use crate::core::{attach, train_all, Core, RunSpec, Work};
 use crate::requests::{BacktestJob, IncrementalJob, TrainAllJob, TrainJob, TriggeredJob};
 
 /// Buffered events per response stream; a slower client applies back-pressure to its run.
@@ -206,37 +206,8 @@ impl TrainerService {
         self.auth.check("CancelRun", req.metadata())?;
         let pb::CancelRunRequest { run_id } = req.into_inner();
         let id = required("run_id", &run_id)?;
-        if let Some(run) = self.core.live.get(&id) {
-            run.cancel.cancel();
-            tracing::info!(run_id = %id, "run cancellation requested");
-            return Ok(pb::CancelRunResponse { run_id: id, status: "cancelling".into() });
-        }
-        let runs = self.core.registry.runs(None, Some(&id), 1).await?;
-        let Some(run) = runs.first() else {
-            return Err(Error::not_found(format!(
-                "training run {} not found; list runs with GetTrainingRuns",
-                common::text::clip(&id)
-            ))
-            .into());
-        };
-        if run.status.is_terminal() {
-            return Ok(pb::CancelRunResponse { run_id: id, status: run.status.as_str().into() });
-        }
-        match abandoned::cancel_elsewhere(&self.core, run).await? {
-            Some(status) => Ok(pb::CancelRunResponse { run_id: id, status: status.as_str().into() }),
-            None => {
-                // Another replica runs it: it picks the request up at its next lease renewal.
-                self.core.registry.request_run_cancel(&id).await?;
-                tracing::info!(run_id = %id, "run cancellation requested for another replica");
-                // It may have ended meanwhile: then its end is the answer.
-                let now = self.core.registry.runs(None, Some(&id), 1).await?;
-                let status = match now.first() {
-                    Some(run) if run.status.is_terminal() => run.status.as_str().to_string(),
-                    _ => "cancelling".to_string(),
-                };
-                Ok(pb::CancelRunResponse { run_id: id, status })
-            }
-        }
+        let status = self.core.cancel_run(&id).await?;
+        Ok(pb::CancelRunResponse { run_id: id, status })
     }
 
     pub(super) async fn training_runs_impl(
