@@ -173,7 +173,7 @@ async fn backend(label: &str, url: &str, rows: usize) -> AnyResult<()> {
     sampler.join().ok();
     let extra_mb = (peak.load(Ordering::Relaxed).saturating_sub(before)) as f64 / 1024.0;
     println!(
-        "[{label}] reference: SELECT of {fetched} rows {:.2} s | scoring {KEYS} keys ({scored} distinct days): {:.2} s = {:.2} x the reference, \
+        "[{label}] reference: SELECT of {fetched} rows {:.2} s | scoring {KEYS} keys ({scored} scored + pending days in their windows): {:.2} s = {:.2} x the reference, \
          {:.1} ms per key, +{extra_mb:.1} MB resident at peak | load {}",
         reference.as_secs_f64(),
         scoring.as_secs_f64(),

@@ -84,7 +84,7 @@ async fn run_server(
     let budget_bytes = config.budget_bytes()?;
     if !(0.0..=0.5).contains(&config.aci_gamma) {
         return Err(Error::invalid(format!(
-            "--aci-gamma {} is outside 0..=0.5; the authors use 0.005 on daily returns, 0 keeps the nominal levels",
+            "--aci-gamma {} is outside 0..=0.5; the default is 0.01 (the authors use 0.005 on daily returns), 0 keeps the nominal levels",
             config.aci_gamma
         )));
     }

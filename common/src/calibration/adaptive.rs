@@ -14,9 +14,11 @@
 //! runs [`simulate`] over each fold's test days: the same rule on both sides.
 use super::conformal::{ConformalIntervals, LEVELS};
 
-/// Step size γ unless configured: the authors' choice for daily returns; see QUALITY.md
-/// ("Adaptive intervals") for what it gives here.
-pub const DEFAULT_GAMMA: f64 = 0.005;
+/// Step size γ unless configured, chosen by measurement (QUALITY.md, "Adaptive intervals"): of
+/// 0.002, 0.005 (the authors' value for daily returns), 0.01, 0.02 and 0.05, 0.01 gave the
+/// smallest mean |coverage − nominal| over the 80 % and 95 % intervals of the AMZN, NVDA and
+/// S&P 500 backtests (0.029, against 0.036 at 0.005 and 0.053 static).
+pub const DEFAULT_GAMMA: f64 = 0.01;
 /// Trading days before a forecast's miss is known (the target horizon).
 pub const DELAY: usize = crate::features::FORECAST_DAYS;
 
