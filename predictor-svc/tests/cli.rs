@@ -97,6 +97,56 @@ async fn predict_prints_the_forecast_as_snake_case_json() {
 }
 
 #[tokio::test]
+async fn live_quality_prints_what_get_live_quality_computes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _) = registry_with_model(dir.path()).await;
+    let reg = Registry::connect(&url).await.unwrap();
+    let bars = reg.bars("CLI", None, None).await.unwrap();
+    // 30 first answers of a day (and a repeat of each), the last 5 days still pending.
+    for (i, b) in bars[bars.len() - 30..].iter().enumerate() {
+        for _ in 0..2 {
+            let p = common::registry::NewPrediction {
+                entry_id: common::registry::NewPrediction::new_entry_id(),
+                symbol: "CLI".into(),
+                years: 2,
+                version_id: "cli-v1".into(),
+                as_of: b.date,
+                predicted_cumulative_return: 0.001 * i as f64,
+                prob_up: 0.4 + 0.01 * i as f64,
+                magnitudes: vec![0.0; 5],
+                inline_bars: false,
+                interval_80: Some((-0.02, 0.02)),
+                interval_95: Some((-0.05, 0.05)),
+            };
+            reg.record_prediction(p).await.unwrap();
+        }
+    }
+    let out = Command::new(BIN)
+        .args(["live-quality", "--symbol", "CLI", "--years", "2", "--database-url", &url])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gamma = common::calibration::adaptive::DEFAULT_GAMMA;
+    let want = common::live::live_quality(&reg, "CLI", 2, 60, None, gamma).await.unwrap();
+    // Field by field; numbers to 1e-12 (serde_json's float parsing may differ in the last bit).
+    let want_json = serde_json::to_value(&want).unwrap();
+    for (k, w) in want_json[0].as_object().unwrap() {
+        let got = &printed["versions"][0][k];
+        match (w.as_f64(), got.as_f64()) {
+            (Some(a), Some(b)) => assert!((a - b).abs() < 1e-12, "{k}: {a} vs {b}"),
+            _ => assert_eq!(got, w, "{k}"),
+        }
+    }
+    assert_eq!((want[0].n_scored, want[0].n_pending), (25, 5));
+    assert!(printed["versions"][0]["coverage_80"].as_f64().is_some());
+    // A bad key is refused with the reason, exit non-zero.
+    let out = Command::new(BIN).args(["live-quality", "--symbol", "C L I", "--database-url", &url]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("symbol"));
+}
+
+#[tokio::test]
 async fn serve_answers_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let (url, _) = registry_with_model(dir.path()).await;
