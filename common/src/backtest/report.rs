@@ -17,7 +17,8 @@
 //! ```
 //! `<name>` is every reported model (`lstm`, and any entry [`super::forecast::model_answers`]
 //! adds, e.g. `lstm_raw`) and every baseline. The best baseline of a metric is the one with the
-//! best pooled value (highest hit rate and IC, lowest Brier); the difference's interval comes
+//! best pooled value (highest hit rate and IC, lowest Brier), chosen again inside every bootstrap
+//! resample for the difference's interval; the difference's interval comes
 //! from the same resamples as the model's. No timing is in the report, so a seeded backtest's
 //! report is reproducible byte for byte.
 use serde_json::{json, Map, Value};
@@ -89,7 +90,7 @@ pub fn build(cfg: &BacktestConfig, outputs: &[FoldOutput]) -> Value {
 
     // Best baseline per metric, for each reported (non-baseline) model.
     let mut best = Map::new();
-    let mut best_idx: Vec<(usize, &str, usize)> = Vec::new(); // (model, metric, baseline)
+    let mut best_idx: Vec<(usize, &str, bool)> = Vec::new(); // (model, metric, higher is better)
     let mut difference = Map::new();
     for (m, name) in p.names.iter().enumerate().filter(|(_, n)| !is_baseline(n)) {
         let mut b_names = Map::new();
@@ -102,7 +103,7 @@ pub fn build(cfg: &BacktestConfig, outputs: &[FoldOutput]) -> Value {
             if let Some((j, v)) = chosen {
                 b_names.insert(metric.into(), json!(p.names[j]));
                 diffs.insert(metric.into(), json!(pooled_stat(m, metric).map(|mv| mv - v)));
-                best_idx.push((m, metric, j));
+                best_idx.push((m, metric, higher));
             }
         }
         best.insert(name.clone(), Value::Object(b_names));
@@ -110,6 +111,7 @@ pub fn build(cfg: &BacktestConfig, outputs: &[FoldOutput]) -> Value {
     }
 
     // Intervals: every model's metrics, and each model-minus-best difference.
+    let baselines: Vec<usize> = p.names.iter().enumerate().filter(|(_, n)| is_baseline(n)).map(|(j, _)| j).collect();
     let mut keys: Vec<(String, &str)> = Vec::new();
     let mut stats: Vec<Statistic<'_>> = Vec::new();
     for (j, name) in p.names.iter().enumerate() {
@@ -119,10 +121,18 @@ pub fn build(cfg: &BacktestConfig, outputs: &[FoldOutput]) -> Value {
             stats.push(Box::new(move |idx: &[usize]| stat(metric, a, r, y, idx)));
         }
     }
-    for &(m, metric, b) in &best_idx {
+    // The best baseline is chosen again inside every resample (the pooled choice held fixed
+    // would let the resamples where another baseline wins look better for the model than they are).
+    for &(m, metric, higher) in &best_idx {
         keys.push((format!("{}_minus_best_baseline", p.names[m]), metric));
-        let (am, ab, r, y) = (&p.answers[m], &p.answers[b], &p.realised, &p.up);
-        stats.push(Box::new(move |idx: &[usize]| Some(stat(metric, am, r, y, idx)? - stat(metric, ab, r, y, idx)?)));
+        let (am, r, y, p, baselines) = (&p.answers[m], &p.realised, &p.up, &p, baselines.as_slice());
+        stats.push(Box::new(move |idx: &[usize]| {
+            let best = baselines
+                .iter()
+                .filter_map(|&b| stat(metric, &p.answers[b], r, y, idx))
+                .max_by(|a, b| if higher { a.total_cmp(b) } else { b.total_cmp(a) })?;
+            Some(stat(metric, am, r, y, idx)? - best)
+        }));
     }
     let cis = intervals(p.realised.len(), &cfg.bootstrap, &mut stats);
     let mut ci = Map::new();

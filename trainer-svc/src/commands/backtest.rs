@@ -120,8 +120,9 @@ fn request(args: &BacktestArgs) -> Result<pb::BacktestRequest> {
         folds: Some(args.folds),
         horizon_days: Some(args.horizon),
         parallelism: Some(args.parallelism),
-        // Fills were already dropped above (or are kept on purpose).
-        keep_repeated_bars: Some(true),
+        // With --csv the fills were already dropped above (or are kept on purpose); without it the
+        // server reads the registry's bars and drops them itself unless asked not to.
+        keep_repeated_bars: Some(args.csv.is_some() || args.keep_repeated_bars),
         ..args.recipe.backtest_fields()
     })
 }
@@ -261,4 +262,29 @@ pub async fn run(args: BacktestArgs) -> Result<()> {
         println!("run {run_id}: {:.0} s, {} folds at once", c.seconds, c.parallelism);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: BacktestArgs,
+    }
+
+    fn request_of(argv: &[&str]) -> pb::BacktestRequest {
+        let cli = Cli::try_parse_from(std::iter::once("backtest").chain(argv.iter().copied())).unwrap();
+        request(&cli.args).unwrap()
+    }
+
+    #[test]
+    fn the_registry_path_keeps_the_servers_repeated_bar_filter() {
+        // Issue 23.4: without --csv the server's filter used to be switched off.
+        assert_eq!(request_of(&["--symbol", "AMZN"]).keep_repeated_bars, Some(false));
+        assert_eq!(request_of(&["--symbol", "AMZN", "--keep-repeated-bars"]).keep_repeated_bars, Some(true));
+    }
 }
