@@ -22,8 +22,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-/// Trading days between a forecast's `as_of` bar and the bar that resolves it.
-pub const HORIZON: usize = 5;
+/// Trading days between a forecast's `as_of` bar and the bar that resolves it: the forecast
+/// horizon.
+pub const HORIZON: usize = crate::features::FORECAST_DAYS;
 /// Scored days a window holds unless asked otherwise.
 pub const DEFAULT_WINDOW_DAYS: usize = 60;
 /// Scored days the `live_quality` trigger needs before it may fire.
@@ -105,7 +106,9 @@ pub struct ScoredDay {
     pub inside_95: Option<bool>,
 }
 
-/// The realised 5-day return of a forecast made on `as_of`, when `closes` (date-sorted) hold it.
+/// The realised 5-day return of a forecast made on `as_of`, when `closes` (date-sorted) hold it:
+/// `close[t + 5] / close[t] − 1`, `t` the last bar on or before `as_of`. The one outcome rule:
+/// live scoring and the prediction log's resolution (`Registry::resolve_predictions`) use it.
 pub fn realised_return(closes: &[(NaiveDate, f64)], as_of: NaiveDate) -> Option<f64> {
     let after = closes.partition_point(|(d, _)| *d <= as_of);
     let base = after.checked_sub(1)?;

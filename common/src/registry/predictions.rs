@@ -6,9 +6,6 @@ use super::rows::{self, fmt_date, now_ms};
 use super::{check_id, check_symbol, check_years, NewPrediction, Registry};
 use crate::error::{Error, Result};
 
-/// Trading days between a prediction's `as_of` bar and the bar that resolves it.
-const HORIZON: usize = 5;
-
 impl Registry {
     /// Records a prediction served to a caller; it is resolved once 5 more bars exist. Recording
     /// an `entry_id` that is already stored changes nothing (retries are idempotent).
@@ -181,16 +178,10 @@ impl Registry {
         let now = now_ms();
         let mut resolved = 0;
         for (id, as_of, predicted) in pending {
-            // The base is the last bar on or before as_of.
-            let after = bars.partition_point(|(d, _)| *d <= as_of);
-            if after == 0 {
-                continue;
-            }
-            let base = after - 1;
-            let Some(&(_, target)) = bars.get(base + HORIZON) else {
+            // The outcome rule lives with live scoring (one rule for both).
+            let Some(realized) = crate::live::realised_return(&bars, as_of) else {
                 continue;
             };
-            let realized = target / bars[base].1 - 1.0;
             sqlx::query(&update)
                 .bind(realized)
                 .bind((predicted - realized).abs())
