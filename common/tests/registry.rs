@@ -1107,6 +1107,34 @@ async fn lease_contention_queue_and_expiry(db: &TestDb) {
     assert!(matches!(err, Error::InvalidArgument(_)));
 }
 
+/// The fencing token (issue 28.2): a version is stored for a run only while the run holds its
+/// symbol's lease; after the lease expired and another run took it, the old holder's write is
+/// refused and stores nothing, whatever it was doing meanwhile (paused, partitioned).
+async fn a_version_is_stored_only_under_a_held_lease(db: &TestDb) {
+    use common::registry::LeaseFence;
+    let reg = &db.reg;
+    let fence = |holder: &str| LeaseFence { symbol: "FENCE".into(), holder: holder.into() };
+    assert_eq!(reg.try_acquire_lease("FENCE", "run-a", Duration::from_millis(300)).await.unwrap(), LeaseAttempt::Acquired);
+    reg.save_version_fenced(new_version("fence-a1", "FENCE", 1, vec![1; 8]), promo("t", "r"), Some(&fence("run-a"))).await.unwrap();
+    // A is "paused" past its TTL; B takes the symbol over and stores its version.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(reg.try_acquire_lease("FENCE", "run-b", Duration::from_secs(30)).await.unwrap(), LeaseAttempt::Acquired);
+    reg.save_version_fenced(new_version("fence-b1", "FENCE", 1, vec![2; 8]), promo("t", "r"), Some(&fence("run-b"))).await.unwrap();
+    // A wakes up and tries to store what it trained: refused, nothing written.
+    let e = reg.save_version_fenced(new_version("fence-a2", "FENCE", 1, vec![3; 8]), promo("t", "r"), Some(&fence("run-a"))).await.unwrap_err();
+    assert!(matches!(e, Error::Aborted(_)), "{e}");
+    assert!(e.to_string().contains("run run-b holds it now") && e.to_string().contains("fence-a2 is not stored"), "{e}");
+    let ids: Vec<String> = reg.list_versions(Some("FENCE"), None).await.unwrap().into_iter().map(|v| v.version_id).collect();
+    assert!(!ids.contains(&"fence-a2".to_string()), "{ids:?}");
+    assert_eq!(reg.current_version("FENCE", 1).await.unwrap().unwrap().version_id, "fence-b1");
+    // An expired lease nobody took over refuses too: A cannot confirm it still owns the symbol.
+    reg.release_lease("FENCE", "run-b").await.unwrap();
+    assert_eq!(reg.try_acquire_lease("FENCE", "run-c", Duration::from_millis(100)).await.unwrap(), LeaseAttempt::Acquired);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let e = reg.save_version_fenced(new_version("fence-c1", "FENCE", 1, vec![4; 8]), None, Some(&fence("run-c"))).await.unwrap_err();
+    assert!(e.to_string().contains("nobody holds it now"), "{e}");
+}
+
 async fn lease_race_has_one_winner(db: &TestDb) {
     let regs = [db.reg.clone(), db.reconnect().await];
     let mut tasks = vec![];
@@ -1236,6 +1264,7 @@ conformance!(
     change_counter_poller_sees_every_promotion,
     lease_contention_queue_and_expiry,
     lease_race_has_one_winner,
+    a_version_is_stored_only_under_a_held_lease,
     run_cancel_requests_are_idempotent,
     health_probe_is_a_real_write,
     reopen_keeps_data,

@@ -101,7 +101,11 @@ where
     loop {
         match write().await {
             Ok(()) => return Ok(()),
-            Err(e) if attempt >= 5 => return Err(e),
+            // A refusal is final (e.g. the terminal event's slot already holds the `abandoned`
+            // end another replica recorded while this one was paused): retrying cannot help.
+            Err(e) if attempt >= 5 || !matches!(e, Error::Unavailable(_) | Error::StorageFull(_) | Error::Internal(_)) => {
+                return Err(e)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, attempt, "could not write {what}; retrying");
                 tokio::time::sleep(wait).await;

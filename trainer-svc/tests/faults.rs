@@ -252,6 +252,56 @@ async fn kill_9_of_a_trainer_abandons_its_run_postgres() -> anyhow::Result<()> {
     kill_9_scenario(&url).await
 }
 
+/// SIGSTOP of the replica running a run, for longer than the lease TTL (a GC pause, a stalled
+/// VM): the other replica takes the symbol over and stores its version; when the paused one
+/// resumes, its run ends without storing anything (its renewal fails, and the registry's fence
+/// refuses a version from a run that no longer holds the lease), and it trains again without a
+/// restart. At no point does the symbol have two versions from two holders.
+async fn sigstop_scenario(db_url: &str) -> anyhow::Result<()> {
+    let a = Trainer::start(db_url, &[]).await;
+    let b = Trainer::start(db_url, &[]).await;
+    let mut ca = a.client().await?;
+    let mut cb = b.client().await?;
+    ca.ingest_bars(pb::IngestBarsRequest { symbol: "PAUSE".into(), bars: bars(4, 300), ..Default::default() }).await?;
+    let mut stream = ca.train(train("PAUSE", 1000)).await?.into_inner();
+    let run_a = until_first_epoch(&mut stream).await;
+
+    a.signal("-STOP");
+    // Past the TTL (and the sweep that closes a run whose lease expired) B may take the symbol.
+    tokio::time::sleep(Duration::from_secs(2 * TTL_SECONDS + 1)).await;
+    trains_without_queueing(&mut cb, "PAUSE", "the paused run").await?;
+    let stored = cb.list_versions(pb::ListVersionsRequest { symbol: "PAUSE".into(), years: Some(1) }).await?.into_inner().versions;
+    assert_eq!(stored.len(), 1, "B's version only: {stored:?}");
+    let b_version = stored[0].version_id.clone();
+
+    a.signal("-CONT");
+    // A's run ends (renewal fails at once); a liveness guard well above the 1 s renew period.
+    let (last, status) = tokio::time::timeout(Duration::from_secs(30), drain(&mut stream)).await?;
+    let failed = matches!(last, Some(Event::Failed(_))) || status.is_some();
+    assert!(failed, "the resumed run must not complete: {last:?} {status:?}");
+    let run = run_record(&mut cb, &run_a).await?;
+    assert!(run.version_id.is_empty() && run.status != "succeeded", "{run:?}");
+    let after = cb.list_versions(pb::ListVersionsRequest { symbol: "PAUSE".into(), years: Some(1) }).await?.into_inner().versions;
+    assert_eq!(after.iter().map(|v| v.version_id.as_str()).collect::<Vec<_>>(), [b_version.as_str()], "nothing from the paused run");
+    assert!(after[0].is_current);
+    // Recovered without a restart: A serves and trains the symbol again.
+    a.until_status(ServingStatus::Serving, "after SIGCONT").await?;
+    trains_without_queueing(&mut ca, "PAUSE", "anything").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_paused_past_its_ttl_stores_nothing_sqlite() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    sigstop_scenario(&format!("sqlite://{}/registry.db", dir.path().display())).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_paused_past_its_ttl_stores_nothing_postgres() -> anyhow::Result<()> {
+    let Some(url) = postgres_db().await else { return Ok(()) };
+    sigstop_scenario(&url).await
+}
+
 /// Reads `stream` to its end; the last event and the closing status (`None` = clean end).
 async fn drain(stream: &mut tonic::Streaming<pb::TrainEvent>) -> (Option<Event>, Option<tonic::Status>) {
     let mut last = None;

@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 
 pub use types::{
     Backend, FailureRecord, LeaseAttempt, NewPrediction, NewRun, NewVersion, Promotion,
-    PromotionRecord, RunRecord, RunStatus, UpsertStats, VersionInfo, VersionRecord,
+    LeaseFence, PromotionRecord, RunRecord, RunStatus, UpsertStats, VersionInfo, VersionRecord,
 };
 
 /// Default number of non-current versions kept per `(symbol, years)` (SPEC §7 `MAX_VERSIONS`).

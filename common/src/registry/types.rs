@@ -333,6 +333,18 @@ impl NewPrediction {
     }
 }
 
+/// The fencing token of a write made on behalf of a training run: the symbol's lease must still
+/// be held by `holder` (the run's id, unique per run) and unexpired when the write commits, or the
+/// write is refused and nothing is stored. A process paused past its lease's TTL (GC, SIGSTOP, a
+/// partition) therefore cannot store a version after another replica took the symbol over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseFence {
+    /// The symbol whose lease the run holds.
+    pub symbol: String,
+    /// The lease holder (the run id).
+    pub holder: String,
+}
+
 /// Outcome of [`super::Registry::try_acquire_lease`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseAttempt {

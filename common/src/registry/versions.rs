@@ -62,10 +62,18 @@ impl Registry {
     /// Stores a version and, with `promote`, makes it current — one transaction that also
     /// applies retention (keep the newest `max_versions` non-current versions of the key).
     /// A failure at any step stores nothing.
-    pub async fn save_version(
+    pub async fn save_version(&self, v: NewVersion, promote: Option<Promotion>) -> Result<VersionInfo> {
+        self.save_version_fenced(v, promote, None).await
+    }
+
+    /// [`Registry::save_version`] for a training run: with a `fence`, the transaction also checks,
+    /// under the leases lock, that the run still holds its symbol's lease; a lease that expired
+    /// or was taken over refuses the write (`Aborted`) and nothing is stored.
+    pub async fn save_version_fenced(
         &self,
         v: NewVersion,
         promote: Option<Promotion>,
+        fence: Option<&super::LeaseFence>,
     ) -> Result<VersionInfo> {
         check_id("version_id", &v.version_id, 128)?;
         check_symbol(&v.symbol)?;
@@ -102,6 +110,23 @@ impl Registry {
 
         let mut tx = self.pool.begin().await?;
         let seq = self.lock(&mut tx, LockName::Versions).await?;
+        if let Some(f) = fence {
+            // Versions, then leases: no other path takes them the other way round.
+            self.lock(&mut tx, LockName::Leases).await?;
+            let q = self.sql("SELECT holder, expires_at_ms FROM training_leases WHERE symbol = ?");
+            let lease = sqlx::query(&q).bind(&f.symbol).fetch_optional(&mut *tx).await?;
+            let (holder, expires) = match &lease {
+                Some(r) => (rows::text(r, 0)?, rows::int(r, 1)?),
+                None => (String::new(), 0),
+            };
+            if holder != f.holder || expires < now_ms() {
+                let who = if holder.is_empty() || holder == f.holder { "nobody holds it now".to_string() } else { format!("run {holder} holds it now") };
+                return Err(Error::Aborted(format!(
+                    "run {} no longer holds the training lease of {} ({who}): its version {} is not stored",
+                    f.holder, f.symbol, v.version_id
+                )));
+            }
+        }
         let q = self.sql(
             "INSERT INTO model_versions (version_id, symbol, years, model_kind, created_at_ms, \
              seq, training_seconds, data_start, data_end, metadata_json, metrics_json, weights, \

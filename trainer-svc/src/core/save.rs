@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use common::pb::{self, train_event::Event};
-use common::registry::{NewVersion, Promotion, Registry};
+use common::registry::{LeaseFence, NewVersion, Promotion, Registry};
 use common::Result;
 use tracing::warn;
 
@@ -54,8 +54,11 @@ pub async fn save(
             .filter(|(_, v)| v.is_finite())
             .map(|(k, v)| (k.clone(), *v))
             .collect();
+        // Fenced: stored only while this run still holds the symbol's lease (a replica paused past
+        // the TTL must not store a version after another took the symbol over).
+        let fence = LeaseFence { symbol: spec.symbol.clone(), holder: sink.run_id().to_string() };
         registry
-            .save_version(
+            .save_version_fenced(
                 NewVersion {
                     version_id: id.clone(),
                     symbol: spec.symbol.clone(),
@@ -73,6 +76,7 @@ pub async fn save(
                     actor: ACTOR.into(),
                     reason: outcome.reason.clone(),
                 }),
+                Some(&fence),
             )
             .await?;
         version_id = id;
