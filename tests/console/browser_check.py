@@ -124,32 +124,45 @@ def model(d, url, symbol, years, vid):
 
 
 def make_current(d, url, symbol, years, vid):
-    d.get(f"{url}/models/{symbol}/{years}")
-    row = d.find_element(By.CSS_SELECTOR, f"tr[data-version-id='{vid}']")
-    row.find_element(By.CSS_SELECTOR, "button.make-current").click()
-    time.sleep(0.3)
+    seen = []
+    for _ in range(5):
+        d.get(f"{url}/models/{symbol}/{years}")
+        rows_found = d.find_elements(By.CSS_SELECTOR, f"tr[data-version-id='{vid}'] button.make-current")
+        if rows_found:
+            rows_found[0].click()
+            return seen
+        seen.append(d.find_element(By.TAG_NAME, "body").text[:400])
+        time.sleep(0.5)
+    fail(f"no 'Make current' for {vid} on the model page after 5 loads; the pages said: {seen}")
 
 
 def rollback(d, url, symbol, years, vid, token, shot=None):
-    make_current(d, url, symbol, years, vid)
-    refused = d.find_element(By.TAG_NAME, "body").text
+    body = lambda: d.find_element(By.TAG_NAME, "body").text
+    retries = make_current(d, url, symbol, years, vid)
+    # Each form submission navigates: wait for its answer before the next step (a get() issued
+    # while it is still loading can be overtaken by it).
+    wait("the refusal page", lambda: d.current_url.endswith("/current") and "Forbidden" in body(), timeout=15)
+    refused = body()
     if "bearer token" not in refused:
         fail(f"setting the current version without the token was not refused: {refused[:300]}")
     d.get(f"{url}/login")
     d.find_element(By.ID, "token").send_keys("not-the-token")
     d.find_element(By.ID, "sign-in").click()
-    if "not the server's token" not in d.find_element(By.TAG_NAME, "body").text:
+    wait("the wrong token's answer", lambda: "not the server's token" in body() or d.current_url.rstrip("/") == url, timeout=15)
+    if "not the server's token" not in body():
         fail("a wrong token was accepted")
     d.get(f"{url}/login")
     d.find_element(By.ID, "token").send_keys(token)
     d.find_element(By.ID, "sign-in").click()
-    make_current(d, url, symbol, years, vid)
+    wait("the sign-in to land on the runs page", lambda: d.current_url.rstrip("/") == url, timeout=15)
+    retries += make_current(d, url, symbol, years, vid)
     current = wait("the new current version on the model page", lambda: d.find_element(By.ID, "current").text == vid, timeout=10)
     if token in d.current_url:
         fail("the token appeared in a URL")
     if shot:
         d.save_screenshot(shot)
-    return {"refused": refused.splitlines()[1] if "\n" in refused else refused, "current": vid if current else None}
+    return {"refused": refused.splitlines()[1] if "\n" in refused else refused, "current": vid if current else None,
+            "reloads_needed": retries}
 
 
 def escaped(d, url, run_id):

@@ -159,6 +159,8 @@ pub struct ModelPage {
     pub versions: Vec<VersionInfo>,
     /// Live quality of the versions that served the key.
     pub live: Vec<LiveQuality>,
+    /// Why live quality is missing, when scoring failed (the page still shows the versions).
+    pub live_error: Option<String>,
     /// Promotions, oldest first.
     pub history: Vec<PromotionRecord>,
 }
@@ -168,7 +170,7 @@ pub async fn model(core: &Core, symbol: &str, years: u32) -> Result<ModelPage> {
     let symbol = common::config::validate_symbol(symbol)?;
     let years = common::config::validate_years(Some(years))?;
     let versions = core.registry.list_versions(Some(&symbol), Some(years)).await?;
-    let live = common::live::live_quality(
+    let scored = common::live::live_quality(
         &core.registry,
         &symbol,
         years,
@@ -176,7 +178,14 @@ pub async fn model(core: &Core, symbol: &str, years: u32) -> Result<ModelPage> {
         None,
         common::calibration::adaptive::DEFAULT_GAMMA,
     )
-    .await?;
+    .await;
+    let (live, live_error) = match scored {
+        Ok(live) => (live, None),
+        Err(e) => {
+            tracing::warn!(%symbol, years, error = %e, "console: live quality unavailable");
+            (Vec::new(), Some(common::text::cap_message(e.to_string())))
+        }
+    };
     Ok(ModelPage {
         current: versions.iter().find(|v| v.is_current).map(|v| v.version_id.clone()),
         history: core.registry.promotion_history(&symbol, years).await?,
@@ -184,5 +193,6 @@ pub async fn model(core: &Core, symbol: &str, years: u32) -> Result<ModelPage> {
         years,
         versions,
         live,
+        live_error,
     })
 }

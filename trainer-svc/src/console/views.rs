@@ -202,6 +202,7 @@ pub fn model(page: &ModelPage, csrf: &str, needs_token: bool) -> Markup {
         h1 { "Model " (page.symbol) " / " (page.years) "y" }
         p { "Current version: " strong #current { (page.current.clone().unwrap_or_else(|| "none".into())) } }
         @if needs_token { p.muted { "Changing the current version needs the token: " a href="/login" { "sign in" } } }
+        @if let Some(e) = &page.live_error { p.error { "Live quality unavailable: " (e) } }
         table #versions {
             thead { tr {
                 th { "version" } th { "created" } th { "data" } th { "holdout Brier" } th { "base-rate Brier" } th { "linear Brier" }
