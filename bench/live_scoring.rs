@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 #[path = "support.rs"]
 mod support;
-use support::{artifact, ms, pct, store, AnyResult};
+use support::{artifact, loadavg, ms, pct, store, AnyResult};
 
 const KEYS: usize = 300;
 const ANSWERS_PER_DAY: usize = 5;
@@ -39,10 +39,6 @@ fn rss_kb() -> u64 {
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
         .unwrap_or(0)
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
 fn symbol(k: usize) -> String {

@@ -42,7 +42,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 #[path = "support.rs"]
 mod support;
-use support::{artifact, ms, pct, store, AnyResult};
+use support::{artifact, loadavg, ms, pct, store, AnyResult};
 
 
 struct Run {
@@ -261,11 +261,6 @@ struct Checkpoint {
     raw: Vec<Duration>,
 }
 
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
 
 /// The raw forward, measured on its own OS thread (like a model lane) on request.
 struct RawForward {

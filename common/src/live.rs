@@ -22,6 +22,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::backtest::metrics;
+
 /// Trading days between a forecast's `as_of` bar and the bar that resolves it: the forecast
 /// horizon.
 pub const HORIZON: usize = crate::features::FORECAST_DAYS;
@@ -181,10 +183,12 @@ pub fn quality_of(
         let (sum, k) = xs.fold((0.0, 0usize), |(s, k), x| (s + x, k + 1));
         (k > 0).then(|| sum / k as f64)
     };
-    let up = |d: &ScoredDay| if d.realised_return > 0.0 { 1.0 } else { 0.0 };
-    let hit_rate = mean(&mut w.iter().map(|d| if (d.prob_up >= 0.5) == (d.realised_return > 0.0) { 1.0 } else { 0.0 }));
-    let brier = mean(&mut w.iter().map(|d| (d.prob_up - up(d)).powi(2)));
-    let base_rate_brier = base_rate.and_then(|b| mean(&mut w.iter().map(|d| (b - up(d)).powi(2))));
+    // The backtest's own scoring functions: one definition of hit rate, Brier and IC.
+    let prob: Vec<f64> = w.iter().map(|d| d.prob_up).collect();
+    let y: Vec<bool> = w.iter().map(|d| metrics::up(d.realised_return)).collect();
+    let hit_rate = metrics::hit_rate(&prob, &y);
+    let brier = metrics::brier(&prob, &y);
+    let base_rate_brier = base_rate.and_then(|b| metrics::brier(&vec![b; n], &y));
     let brier_skill = match (brier, base_rate_brier) {
         (Some(b), Some(base)) if base > 0.0 => Some(1.0 - b / base),
         _ => None,
@@ -204,30 +208,14 @@ pub fn quality_of(
         brier_skill,
         coverage_80: coverage(|d| d.inside_80),
         coverage_95: coverage(|d| d.inside_95),
-        ic: pearson(&pred, &real),
+        // Fewer than 3 days: a correlation of 2 points is ±1 and says nothing.
+        ic: if n >= 3 { metrics::pearson(&pred, &real) } else { None },
         mae_cum: mean(&mut w.iter().map(|d| (d.predicted_return - d.realised_return).abs())),
         first_as_of: w.first().map(|d| d.as_of),
         last_as_of: w.last().map(|d| d.as_of),
         effective_level_80,
         effective_level_95,
     }
-}
-
-/// Pearson correlation; `None` with fewer than 3 pairs or no variance on either side.
-pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
-    let n = x.len().min(y.len());
-    if n < 3 {
-        return None;
-    }
-    let (mx, my) = (x[..n].iter().sum::<f64>() / n as f64, y[..n].iter().sum::<f64>() / n as f64);
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for i in 0..n {
-        let (dx, dy) = (x[i] - mx, y[i] - my);
-        sxy += dx * dy;
-        sxx += dx * dx;
-        syy += dy * dy;
-    }
-    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
 }
 
 /// Live quality of every version in `log` (one key's prediction log), newest version first as
@@ -396,7 +384,17 @@ mod tests {
         let out = score(&log, &closes, &HashMap::new(), &created, 60, 0.005);
         assert_eq!(out.iter().map(|q| q.version_id.as_str()).collect::<Vec<_>>(), ["new", "old"]);
         assert_eq!(out[0].base_rate_brier, None);
-        assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.5]).unwrap() - 0.9986).abs() < 1e-3);
-        assert_eq!(pearson(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
+        // One scored day: no IC.
+        assert_eq!(out[0].ic, None);
+        // Five: the Pearson correlation of predicted and realised 5-day returns.
+        let closes: Vec<(NaiveDate, f64)> = (0..20).map(|i| (d(i), 100.0 + ((i * i) % 7) as f64)).collect();
+        let log: Vec<LoggedForecast> = (0..5).map(|i| f(i as i64, "v", i, 0.5, [0.01, -0.02, 0.03, 0.0, 0.02][i as usize])).collect();
+        let q = &score(&log, &closes, &HashMap::new(), &HashMap::new(), 60, 0.005)[0];
+        let real: Vec<f64> = (0..5).map(|i| realised_return(&closes, d(i)).unwrap()).collect();
+        let pred = [0.01, -0.02, 0.03, 0.0, 0.02];
+        let (mp, mr) = (pred.iter().sum::<f64>() / 5.0, real.iter().sum::<f64>() / 5.0);
+        let cov: f64 = (0..5).map(|i| (pred[i] - mp) * (real[i] - mr)).sum();
+        let (vp, vr): (f64, f64) = ((0..5).map(|i| (pred[i] - mp).powi(2)).sum(), (0..5).map(|i| (real[i] - mr).powi(2)).sum());
+        assert!((q.ic.unwrap() - cov / (vp * vr).sqrt()).abs() < 1e-12, "{:?}", q.ic);
     }
 }

@@ -99,3 +99,34 @@ fn missing_value_and_short_rows() {
         .unwrap_err();
     assert_eq!(without_hint(e), "row 1 (2024-01-02), field Volume: `null` is not a number; fix or drop the row");
 }
+
+#[test]
+fn inline_bars_refuse_or_skip_bad_ones_like_the_csv_reader() {
+    use common::data::{read_pb_bars, OnBadRows};
+    let bar = |date: &str, high: f64| common::pb::Bar {
+        date: date.into(),
+        open: 10.0,
+        high,
+        low: 9.0,
+        close: 10.5,
+        volume: 100.0,
+        amount: None,
+    };
+    let bars = vec![bar("2024-01-03", 11.0), bar("2024-01-02", 9.5), bar("not a date", 11.0), bar("2024-01-04", 10.5 * (1.0 - 1e-12))];
+    // Refused by default (dates are read before the bars are checked, so the bad date is named).
+    let e = read_pb_bars(bars.clone(), OnBadRows::Refuse).unwrap_err().to_string();
+    assert!(e.starts_with("row 3 (not a date), field date"), "{e}");
+    let e = read_pb_bars(vec![bar("2024-01-03", 11.0), bar("2024-01-02", 9.5)], OnBadRows::Refuse).unwrap_err().to_string();
+    assert!(e.starts_with("row 2 (2024-01-02), field high"), "{e}");
+    // Skipped and listed; the rest sorted, rounding snapped onto the close.
+    let (kept, bad) = read_pb_bars(bars, OnBadRows::Skip).unwrap();
+    let dates: Vec<String> = kept.iter().map(|b| b.date.to_string()).collect();
+    assert_eq!(dates, ["2024-01-03", "2024-01-04"]);
+    assert_eq!(kept[1].high, 10.5);
+    assert_eq!(bad.iter().map(|b| (b.row, b.field.as_str())).collect::<Vec<_>>(), [(2, "high"), (3, "date")]);
+    // A date sent twice refuses the request even when skipping.
+    let dup = vec![bar("2024-01-02", 11.0), bar("2024-01-02", 11.0)];
+    assert!(read_pb_bars(dup, OnBadRows::Skip).unwrap_err().to_string().contains("duplicate of row 1"));
+    // Nothing good left: an error.
+    assert!(read_pb_bars(vec![bar("x", 11.0)], OnBadRows::Skip).unwrap_err().to_string().contains("every bar of the request is bad"));
+}

@@ -80,7 +80,9 @@ pub fn read_pb_bars(bars: Vec<crate::pb::Bar>, on_bad_rows: OnBadRows) -> crate:
             bad[0].reason
         )));
     }
-    validate_bars(&mut out)?;
+    // Every kept bar passed check_bar and the duplicate check above: only snap and sort remain.
+    out.iter_mut().for_each(validate::snap_rounding);
+    out.sort_by_key(|b| b.date);
     Ok((out, bad))
 }
 

@@ -142,15 +142,21 @@ struct CsrfForm {
     token: String,
 }
 
-/// The session of a state-changing request, when its CSRF token matches and, with a server
-/// token, it has signed in. `action` names the action in the refusal.
-fn allowed(c: &Console, headers: &HeaderMap, form: &CsrfForm, action: &str) -> Result<String, Error> {
+/// The session of a form's request when the form carries that session's CSRF token.
+fn form_session(c: &Console, headers: &HeaderMap, form: &CsrfForm, action: &str) -> Result<session::Session, Error> {
     let Some(s) = c.sessions.find(headers) else {
         return Err(Error::Unauthenticated(format!("{action}: no console session; open the page again and resubmit")));
     };
-    if !Auth::new(Some(s.csrf.clone())).accepts(&form.csrf) {
+    if !common::auth::constant_time_eq(form.csrf.as_bytes(), s.csrf.as_bytes()) {
         return Err(Error::Unauthenticated(format!("{action}: the form's CSRF token does not match this session; reload the page")));
     }
+    Ok(s)
+}
+
+/// The session of a state-changing request, when its CSRF token matches and, with a server
+/// token, it has signed in. `action` names the action in the refusal.
+fn allowed(c: &Console, headers: &HeaderMap, form: &CsrfForm, action: &str) -> Result<String, Error> {
+    let s = form_session(c, headers, form, action)?;
     if c.auth.enabled() && !s.authenticated {
         return Err(Error::Unauthenticated(format!("{action} changes server state and this server requires its bearer token: sign in at /login first")));
     }
@@ -185,12 +191,10 @@ async fn login_page(State(c): State<Console>, headers: HeaderMap) -> Response {
 }
 
 async fn login(State(c): State<Console>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
-    let Some(s) = c.sessions.find(&headers) else {
-        return error_page(Error::Unauthenticated("no console session; open /login again".into()));
+    let s = match form_session(&c, &headers, &form, "signing in") {
+        Ok(s) => s,
+        Err(e) => return error_page(e),
     };
-    if !Auth::new(Some(s.csrf.clone())).accepts(&form.csrf) {
-        return error_page(Error::Unauthenticated("the form's CSRF token does not match this session; reload /login".into()));
-    }
     if !c.auth.accepts(&form.token) {
         tracing::info!("console sign-in refused: wrong token");
         return (StatusCode::FORBIDDEN, Html(views::login(&s.csrf, Some("That is not the server's token.")).into_string())).into_response();
