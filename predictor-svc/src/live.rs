@@ -62,8 +62,9 @@ impl LiveSnapshot {
 const NOMINAL: [f64; 2] = [common::calibration::LEVELS[0], common::calibration::LEVELS[1]];
 
 /// The adaptive levels Predict uses for `version_id`: from the snapshot, or, the first time this
-/// process meets the version, computed from the registry (one query; the nominal levels when
-/// it does not answer, retried on the next answer).
+/// process meets the version, computed from the registry (one query). When the registry does
+/// not answer, the nominal levels are kept until the next live poll refreshes them, so an outage
+/// does not add a registry timeout to every answer.
 pub async fn adaptive_levels(engine: &Engine, symbol: &str, years: u32, version_id: &str) -> Option<[f64; 2]> {
     if let Some(levels) = engine.live().levels(version_id) {
         return Some(levels);
@@ -76,7 +77,8 @@ pub async fn adaptive_levels(engine: &Engine, symbol: &str, years: u32, version_
             Some(levels)
         }
         Err(e) => {
-            tracing::debug!(symbol, years, error = %e, "adaptive levels unavailable: nominal levels served");
+            tracing::debug!(symbol, years, error = %e, "adaptive levels unavailable: nominal levels until the next live poll");
+            engine.live().put_levels(version_id, NOMINAL);
             None
         }
     }
