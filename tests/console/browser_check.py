@@ -137,7 +137,8 @@ def make_current(d, url, symbol, years, vid):
 
 
 def rollback(d, url, symbol, years, vid, token, shot=None):
-    body = lambda: d.find_element(By.TAG_NAME, "body").text
+    # Read in one script call each: an element found before a navigation ends goes stale.
+    body = lambda: d.execute_script("return document.body ? document.body.innerText : '';")
     retries = make_current(d, url, symbol, years, vid)
     # Each form submission navigates: wait for its answer before the next step (a get() issued
     # while it is still loading can be overtaken by it).
@@ -156,7 +157,8 @@ def rollback(d, url, symbol, years, vid, token, shot=None):
     d.find_element(By.ID, "sign-in").click()
     wait("the sign-in to land on the runs page", lambda: d.current_url.rstrip("/") == url, timeout=15)
     retries += make_current(d, url, symbol, years, vid)
-    current = wait("the new current version on the model page", lambda: d.find_element(By.ID, "current").text == vid, timeout=10)
+    shown = lambda: d.execute_script("const e = document.getElementById('current'); return e ? e.textContent : null;")
+    current = wait("the new current version on the model page", lambda: shown() == vid, timeout=10)
     if token in d.current_url:
         fail("the token appeared in a URL")
     if shot:
