@@ -4,6 +4,6 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-bash scripts/browser-setup.sh
+bash scripts/test-tools.sh
 CONSOLE_SCREENSHOT="$repo/docs/images/console.png" cargo test --locked -p system-tests --test console_browser -- --nocapture
 ls -l docs/images/console.png docs/images/console-model.png

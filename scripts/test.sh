@@ -5,7 +5,7 @@
 # MariaDB when they answer (TEST_POSTGRES_URL / TEST_MYSQL_URL; set them yourself to use others),
 # checks the Markdown links, validates the Kubernetes manifests, checks the protocol with buf (lint,
 # and breaking changes against the last released protocol), installs the console test's browser
-# (scripts/browser-setup.sh), runs every Rust test in the
+# and the partition test's network tools (scripts/test-tools.sh), runs every Rust test in the
 # workspace, then builds the container images from the binaries those tests ran and runs the
 # container system test (scripts/container-test.sh; a NOTICE where podman cannot work here).
 # Ends with the list of Rust tests that skipped themselves (a missing database, tool or privilege).
@@ -53,7 +53,7 @@ trap list_skips EXIT
 python3 scripts/check-links.py
 bash scripts/validate-k8s.sh
 bash scripts/check-proto.sh
-bash scripts/browser-setup.sh
+bash scripts/test-tools.sh
 
 cargo test --workspace --locked --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"
 

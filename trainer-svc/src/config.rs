@@ -54,6 +54,11 @@ pub struct RegistryArgs {
     /// Non-current model versions kept per (symbol, years) besides the current one.
     #[arg(long, env = "MAX_VERSIONS", default_value_t = common::registry::DEFAULT_MAX_VERSIONS)]
     pub max_versions: usize,
+    /// Deadline of each registry call a training run makes (events, lease, run records, the
+    /// version); a database that silently stops answering (a network partition) fails the
+    /// call after this long instead of holding the run (docs/registry.md).
+    #[arg(long, env = "REGISTRY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub registry_timeout_ms: u64,
 }
 
 /// Settings of `trainer-svc serve`: the one configuration struct of the server.
@@ -145,6 +150,7 @@ impl ServeConfig {
             registry: RegistryArgs {
                 database_url: database_url.into(),
                 max_versions: common::registry::DEFAULT_MAX_VERSIONS,
+                registry_timeout_ms: 10_000,
             },
             listen: DEFAULT_TRAINER_ADDR.into(),
             metrics_listen: "off".into(),

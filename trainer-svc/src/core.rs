@@ -255,9 +255,8 @@ impl Core {
         self.metrics
             .queue_wait_seconds
             .observe(accepted.elapsed().as_secs_f64());
-        self.registry
-            .set_run_status(run.events.run_id(), RunStatus::Running)
-            .await?;
+        let running = self.registry.set_run_status(run.events.run_id(), RunStatus::Running);
+        self.registry.bounded("marking the run running", running).await?;
         let _active = ActiveRun::new(&self.metrics);
         let sink = &mut run.events;
         sink.emit(pb::train_event::Event::Started(pb::Started {

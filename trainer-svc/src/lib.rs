@@ -120,7 +120,14 @@ fn undecodable_is_invalid_argument<B>(mut res: http::Response<B>) -> http::Respo
 
 /// Opens the registry named by the config (creating a SQLite file and its directory).
 pub async fn open_registry(args: &config::RegistryArgs) -> Result<Registry> {
-    let opts = RegistryOptions { max_versions: args.max_versions, ..RegistryOptions::default() };
+    if args.registry_timeout_ms == 0 {
+        return Err(Error::invalid("--registry-timeout-ms must be at least 1"));
+    }
+    let opts = RegistryOptions {
+        max_versions: args.max_versions,
+        query_timeout: Some(Duration::from_millis(args.registry_timeout_ms)),
+        ..RegistryOptions::default()
+    };
     Registry::connect_with(&args.database_url, opts).await
 }
 

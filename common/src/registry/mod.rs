@@ -58,9 +58,11 @@ pub struct RegistryOptions {
     pub acquire_timeout: Duration,
     /// SQLite `busy_timeout`: how long a writer waits for another process's write lock.
     pub sqlite_busy_timeout: Duration,
-    /// Deadline of one call wrapped in [`Registry::bounded`] (the predictor's request path): a
-    /// database that accepts connections but never answers is `Unavailable` after this long
-    /// instead of hanging. `None` = no deadline.
+    /// Deadline of one call wrapped in [`Registry::bounded`] (the predictor's request path, the
+    /// trainer's run path): a database that accepts connections but never answers is
+    /// `Unavailable` after this long instead of hanging. `None` = no deadline. On PostgreSQL it
+    /// also sets `idle_in_transaction_session_timeout` to half of it, so a client partitioned away
+    /// mid-transaction cannot hold its locks for longer.
     pub query_timeout: Option<Duration>,
 }
 
@@ -188,6 +190,20 @@ impl Registry {
         let mut pool_opts = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(opts.acquire_timeout);
+        if let (Backend::Postgres, Some(limit)) = (backend, opts.query_timeout) {
+            // A client cut off mid-transaction (a partition) would hold its row locks (the
+            // `leases` lock among them) until the server notices the dead connection, hours
+            // later: the server ends such a transaction after half the client's own deadline,
+            // so a waiting replica's bounded call gets the lock in time.
+            let idle_ms = (limit.as_millis() / 2).max(100);
+            pool_opts = pool_opts.after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    let set = format!("SET idle_in_transaction_session_timeout = {idle_ms}");
+                    conn.execute(set.as_str()).await?;
+                    Ok(())
+                })
+            });
+        }
         if backend == Backend::Sqlite {
             pool_opts = pool_opts.after_connect(move |conn, _meta| {
                 Box::pin(async move {

@@ -40,9 +40,9 @@ type Lost = Arc<Mutex<Option<String>>>;
 impl LeaseGuard {
     /// Waits (up to `timeout`, or until `cancel`) for the lease of the sink's symbol, held by
     /// the run id, announcing each new queue position on `sink`; then renews it every
-    /// `timing.renew`. A lease that is lost (taken over after expiry, or not renewable for a
-    /// whole ttl) means another replica may train the symbol now: `cancel` fires rather than
-    /// racing it to write a version.
+    /// `timing.renew`. A lease that is lost (taken over after expiry, or not confirmed by the
+    /// registry for `ttl - renew`) means another replica may train the symbol soon: `cancel`
+    /// fires rather than racing it to write a version.
     pub async fn acquire(
         registry: &Registry,
         timing: LeaseTiming,
@@ -54,18 +54,21 @@ impl LeaseGuard {
         let poll = (timing.ttl / 4).clamp(Duration::from_millis(50), Duration::from_millis(500));
         let started = Instant::now();
         let mut last: Option<(u32, String)> = None;
-        loop {
+        let renewed = loop {
             // A CancelRun that reached another replica counts as a local one. Checked right
             // before each attempt, so a queued run cannot take the lease after one.
             cancel_if_requested(registry, &holder, cancel).await;
             if cancel.is_cancelled() {
-                let _ = registry.leave_lease_queue(&symbol, &holder).await;
+                let _ = registry.bounded("leaving the lease queue", registry.leave_lease_queue(&symbol, &holder)).await;
                 return Err(Error::Cancelled(
                     "run cancelled while waiting for the symbol's training lease".into(),
                 ));
             }
-            match registry.try_acquire_lease(&symbol, &holder, timing.ttl).await? {
-                LeaseAttempt::Acquired => break,
+            // The lease's expiry is computed from the clock before the statement is sent.
+            let attempt_started = Instant::now();
+            let attempt = registry.try_acquire_lease(&symbol, &holder, timing.ttl);
+            match registry.bounded("a lease attempt", attempt).await? {
+                LeaseAttempt::Acquired => break attempt_started,
                 LeaseAttempt::Waiting {
                     position,
                     holder: ahead,
@@ -80,7 +83,7 @@ impl LeaseGuard {
                         last = Some((position, ahead.clone()));
                     }
                     if started.elapsed() >= timeout {
-                        let _ = registry.leave_lease_queue(&symbol, &holder).await;
+                        let _ = registry.bounded("leaving the lease queue", registry.leave_lease_queue(&symbol, &holder)).await;
                         return Err(Error::LeaseTimeout(format!(
                             "timed out after {}s waiting for the training lease of {symbol}, held by run \
                              {ahead}; retry later, cancel that run (CancelRun), or raise lease_timeout_seconds",
@@ -93,14 +96,14 @@ impl LeaseGuard {
                     }
                 }
             }
-        }
+        };
         let stop = CancellationToken::new();
         let lost = Lost::default();
         tokio::spawn(renew(
             registry.clone(),
             timing,
-            symbol.clone(),
-            holder.clone(),
+            renewed,
+            (symbol.clone(), holder.clone()),
             stop.clone(),
             cancel.clone(),
             lost.clone(),
@@ -151,7 +154,7 @@ impl Drop for LeaseGuard {
 async fn release(registry: &Registry, symbol: &str, holder: &str) {
     let mut wait = Duration::from_millis(100);
     for attempt in 1..=4 {
-        match registry.release_lease(symbol, holder).await {
+        match registry.bounded("a lease release", registry.release_lease(symbol, holder)).await {
             Ok(()) => return,
             Err(e) if attempt == 4 => warn!(%symbol, %holder, error = %e,
                 "could not release the training lease; it expires by itself after its ttl"),
@@ -168,7 +171,7 @@ async fn cancel_if_requested(registry: &Registry, run_id: &str, run_cancel: &Can
     if run_cancel.is_cancelled() {
         return;
     }
-    match registry.run_cancel_requested(run_id).await {
+    match registry.bounded("a cancellation check", registry.run_cancel_requested(run_id)).await {
         Ok(true) => {
             info!(%run_id, "run cancellation requested through another trainer replica");
             run_cancel.cancel();
@@ -180,41 +183,64 @@ async fn cancel_if_requested(registry: &Registry, run_id: &str, run_cancel: &Can
 
 /// Renews the lease every `timing.renew` until `stop`; fires `run_cancel` when it is lost, or
 /// when cancellation was requested from another replica.
+///
+/// The safety argument (docs/registry.md, "Leases under partitions"): a renewal that starts at
+/// `t` sets the lease's expiry to at least `t + ttl` (the expiry is computed from the caller's
+/// clock before the statement is sent). The run gives up at `renewed + ttl - renew`, where
+/// `renewed` is the start of the last renewal that the registry confirmed — one renew period
+/// before the earliest moment another replica may take the symbol over. Each attempt is bounded
+/// by the time left until then, so a registry that silently stops answering (a partition, not a
+/// refusal) cannot hold the decision back. A run that continued anyway (a process paused past its
+/// ttl) is refused by the registry's fence when it tries to store a version.
 async fn renew(
     registry: Registry,
     timing: LeaseTiming,
-    symbol: String,
-    holder: String,
+    renewed: Instant,
+    keys: (String, String),
     stop: CancellationToken,
     run_cancel: CancellationToken,
     lost: Lost,
 ) {
+    let (symbol, holder) = keys;
     let lose = |reason: String| {
         *lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
         run_cancel.cancel();
     };
-    let mut last_renewed = Instant::now();
+    let margin = timing.ttl.saturating_sub(timing.renew);
+    let mut renewed = renewed;
     loop {
+        let give_up_at = renewed + margin;
+        let next = (Instant::now() + timing.renew).min(give_up_at);
         tokio::select! {
             _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(timing.renew) => {}
+            _ = tokio::time::sleep_until(next.into()) => {}
         }
-        match registry.renew_lease(&symbol, &holder, timing.ttl).await {
-            Ok(true) => {
-                last_renewed = Instant::now();
+        let started = Instant::now();
+        let left = give_up_at.saturating_duration_since(started);
+        if left.is_zero() {
+            error!(%symbol, %holder, "training lease not confirmed for ttl - renew; stopping the run");
+            lose(format!(
+                "the training lease of {symbol} could not be renewed within {:.1}s (the registry did not \
+                 confirm a renewal; another replica may take the symbol over after {:.1}s)",
+                margin.as_secs_f64(),
+                timing.ttl.as_secs_f64()
+            ));
+            break;
+        }
+        // At most one renew period per attempt: a hung connection is dropped and the next attempt
+        // gets another one.
+        match tokio::time::timeout(left.min(timing.renew), registry.renew_lease(&symbol, &holder, timing.ttl)).await {
+            Ok(Ok(true)) => {
+                renewed = started;
                 cancel_if_requested(&registry, &holder, &run_cancel).await;
             }
-            Ok(false) => {
+            Ok(Ok(false)) => {
                 error!(%symbol, %holder, "training lease was lost (expired or taken over); stopping the run");
                 lose(format!("the training lease of {symbol} was lost (expired or taken over by another run)"));
                 break;
             }
-            Err(e) if last_renewed.elapsed() >= timing.ttl => {
-                error!(%symbol, %holder, error = %e, "training lease not renewable for a whole ttl; stopping the run");
-                lose(format!("the training lease of {symbol} could not be renewed for a whole ttl ({e})"));
-                break;
-            }
-            Err(e) => warn!(%symbol, %holder, error = %e, "could not renew the training lease; retrying"),
+            Ok(Err(e)) => warn!(%symbol, %holder, error = %e, "could not renew the training lease; retrying"),
+            Err(_) => warn!(%symbol, %holder, "the registry did not answer a lease renewal in time; retrying"),
         }
     }
 }

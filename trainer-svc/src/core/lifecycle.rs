@@ -2,6 +2,8 @@
 //! then the live broadcast for AttachRun, then the caller's stream), and exactly one terminal
 //! state. [`RunTracker::finish`] is the one place a run ends; a tracker dropped before that (a
 //! panicking or dropped run future) still records the end from its `Drop`.
+use std::time::{Duration, Instant};
+
 use common::pb::{self, train_event::Event};
 use common::registry::{NewRun, Registry, RunStatus};
 use common::{Error, Result};
@@ -15,8 +17,14 @@ use crate::convert;
 use crate::live::LiveGuard;
 use crate::metrics::{code_name, Metrics};
 
+/// How long a run stops trying to store its progress events after one could not be stored (the
+/// registry is down or partitioned away): each attempt waits out the registry timeout, which
+/// would otherwise hold every epoch and the run's reaction to a lost lease.
+const STORE_RETRY_AFTER: Duration = Duration::from_secs(5);
+
 /// Writes the events of one run: registry first, then the live broadcast, then the caller's
-/// stream. A caller that went away cancels the run.
+/// stream. A caller that went away cancels the run. Progress events the registry cannot take
+/// are still sent (AttachRun on another replica then skips them); the terminal one is retried.
 pub struct EventSink {
     run_id: String,
     symbol: String,
@@ -26,6 +34,8 @@ pub struct EventSink {
     live: broadcast::Sender<pb::TrainEvent>,
     tx: Option<EventTx>,
     cancel: CancellationToken,
+    /// When an event last could not be stored (cleared by the next stored one).
+    store_failed: Option<Instant>,
 }
 
 impl EventSink {
@@ -51,17 +61,31 @@ impl EventSink {
             event: Some(event),
         };
         let json = convert::event_to_json(&ev);
-        let stored = if convert::is_terminal(&ev) {
-            // The end of a run is retried: AttachRun followers wait for it.
-            super::retry_write("the terminal run event", || {
-                self.registry.append_run_event(&self.run_id, self.seq, &json)
-            })
-            .await
-        } else {
-            self.registry.append_run_event(&self.run_id, self.seq, &json).await
+        let store = || {
+            let append = self.registry.append_run_event(&self.run_id, self.seq, &json);
+            self.registry.bounded("storing a run event", append)
         };
-        if let Err(e) = stored {
-            warn!(run_id = %self.run_id, seq = self.seq, error = %e, "could not store run event");
+        let stored = if !convert::is_terminal(&ev) {
+            if self.store_failed.is_some_and(|t| t.elapsed() < STORE_RETRY_AFTER) {
+                None
+            } else {
+                Some(store().await)
+            }
+        } else if self.registry_unreachable() {
+            // One attempt: retrying an unreachable registry only delays the caller's answer;
+            // another replica closes the run as abandoned once its lease expires.
+            Some(store().await)
+        } else {
+            // The end of a run is retried: AttachRun followers wait for it.
+            Some(super::retry_write("the terminal run event", store).await)
+        };
+        match stored {
+            Some(Ok(())) => self.store_failed = None,
+            Some(Err(e)) => {
+                warn!(run_id = %self.run_id, seq = self.seq, error = %e, "could not store run event");
+                self.store_failed = Some(Instant::now());
+            }
+            None => {}
         }
         let _ = self.live.send(ev.clone());
         if let Some(tx) = &self.tx {
@@ -71,6 +95,11 @@ impl EventSink {
                 self.cancel.cancel();
             }
         }
+    }
+
+    /// Whether the last attempt to store an event failed (the registry is down or unreachable).
+    pub fn registry_unreachable(&self) -> bool {
+        self.store_failed.is_some()
     }
 
     /// A `Stage` event.
@@ -107,16 +136,15 @@ impl RunTracker {
         tx: Option<EventTx>,
         cancel: CancellationToken,
     ) -> Result<RunTracker> {
-        core.registry
-            .create_run(NewRun {
-                run_id: run_id.clone(),
-                symbol: spec.symbol.clone(),
-                years: spec.years,
-                mode: spec.mode.clone(),
-                config_json: spec.config_json(),
-                requested_by: spec.requested_by.clone(),
-            })
-            .await?;
+        let create = core.registry.create_run(NewRun {
+            run_id: run_id.clone(),
+            symbol: spec.symbol.clone(),
+            years: spec.years,
+            mode: spec.mode.clone(),
+            config_json: spec.config_json(),
+            requested_by: spec.requested_by.clone(),
+        });
+        core.registry.bounded("creating the run record", create).await?;
         let (live, live_tx) = core.live.register(&run_id, cancel.clone());
         let watch = tx.clone().map(|tx| {
             let done = CancellationToken::new();
@@ -144,6 +172,7 @@ impl RunTracker {
                 live: live_tx,
                 tx,
                 cancel: cancel.clone(),
+                store_failed: None,
             },
             cancel,
             mode: spec.mode.clone(),
@@ -172,10 +201,17 @@ impl RunTracker {
             Err(Error::Aborted(_)) => (RunStatus::Abandoned, None, Some(result_error(result))),
             Err(_) => (RunStatus::Failed, None, Some(result_error(result))),
         };
-        let recorded = super::retry_write("the end of the run", || {
-            registry.finish_run(&run_id, status, version.as_deref(), error.as_deref())
-        })
-        .await;
+        let record = || {
+            let finish = registry.finish_run(&run_id, status, version.as_deref(), error.as_deref());
+            registry.bounded("recording the end of the run", finish)
+        };
+        let recorded = if status == RunStatus::Abandoned || self.events.registry_unreachable() {
+            // The lease is lost or the registry unreachable: one attempt, so the caller hears
+            // of the end now; the record is another replica's once the lease expires.
+            record().await
+        } else {
+            super::retry_write("the end of the run", record).await
+        };
         if let Err(e) = recorded {
             warn!(error = %e, "could not record the end of the run; its lease is released, so \
                 any replica closes it as abandoned once the registry takes writes again");
@@ -186,9 +222,8 @@ impl RunTracker {
             }
             (Err(err), Some(msg)) => {
                 if status == RunStatus::Failed {
-                    if let Err(e) = registry
-                        .record_failure(&self.events.symbol, self.years, Some(&run_id), msg)
-                        .await
+                    let failure = registry.record_failure(&self.events.symbol, self.years, Some(&run_id), msg);
+                    if let Err(e) = registry.bounded("recording the training failure", failure).await
                     {
                         warn!(error = %e, "could not record the training failure");
                     }

@@ -57,28 +57,27 @@ pub async fn save(
         // Fenced: stored only while this run still holds the symbol's lease (a replica paused past
         // the TTL must not store a version after another took the symbol over).
         let fence = LeaseFence { symbol: spec.symbol.clone(), holder: sink.run_id().to_string() };
-        registry
-            .save_version_fenced(
-                NewVersion {
-                    version_id: id.clone(),
-                    symbol: spec.symbol.clone(),
-                    years: spec.years,
-                    model_kind: model_kind.clone(),
-                    data_start: data.data_start,
-                    data_end: data.data_end,
-                    training_seconds: outcome.training_seconds.max(0.0),
-                    metadata_json: serde_json::to_string(&outcome.metadata)?,
-                    metrics,
-                    weights: std::mem::take(&mut outcome.weights),
-                    note,
-                },
-                deploy.then(|| Promotion {
-                    actor: ACTOR.into(),
-                    reason: outcome.reason.clone(),
-                }),
-                Some(&fence),
-            )
-            .await?;
+        let save = registry.save_version_fenced(
+            NewVersion {
+                version_id: id.clone(),
+                symbol: spec.symbol.clone(),
+                years: spec.years,
+                model_kind: model_kind.clone(),
+                data_start: data.data_start,
+                data_end: data.data_end,
+                training_seconds: outcome.training_seconds.max(0.0),
+                metadata_json: serde_json::to_string(&outcome.metadata)?,
+                metrics,
+                weights: std::mem::take(&mut outcome.weights),
+                note,
+            },
+            deploy.then(|| Promotion {
+                actor: ACTOR.into(),
+                reason: outcome.reason.clone(),
+            }),
+            Some(&fence),
+        );
+        registry.bounded("storing the version", save).await?;
         version_id = id;
     }
     let plots = save_plots(registry, sink.run_id(), &outcome.plots).await;
@@ -94,7 +93,7 @@ pub async fn save(
 async fn save_plots(registry: &Registry, run_id: &str, plots: &[(String, Vec<u8>)]) -> Vec<pb::PlotRef> {
     let mut refs = Vec::new();
     for (name, png) in plots {
-        match registry.save_plot(run_id, name, png).await {
+        match registry.bounded("storing a plot", registry.save_plot(run_id, name, png)).await {
             Ok(()) => refs.push(pb::PlotRef {
                 run_id: run_id.to_string(),
                 name: name.clone(),
