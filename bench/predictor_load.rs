@@ -318,6 +318,77 @@ async fn on<T: Send + 'static>(
 /// Symbols of the many-models phase.
 const MANY_MODELS: usize = 16;
 
+/// `(sum, count)` of each `predictor_predict_stage_seconds{stage}` series and of
+/// `predictor_request_seconds{method="Predict"}` (as stage `handler`), from the server's /metrics.
+async fn stage_sums(metrics: std::net::SocketAddr) -> AnyResult<std::collections::BTreeMap<String, (f64, f64)>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(metrics).await?;
+    conn.write_all(format!("GET /metrics HTTP/1.0\r\nHost: {metrics}\r\n\r\n").as_bytes()).await?;
+    let mut body = String::new();
+    conn.read_to_string(&mut body).await?;
+    let mut out = std::collections::BTreeMap::new();
+    for line in body.lines() {
+        let (series, value) = match line.rsplit_once(' ') {
+            Some((s, v)) => (s, v.parse::<f64>().unwrap_or(f64::NAN)),
+            None => continue,
+        };
+        let stage = if let Some(rest) = series.strip_prefix("predictor_predict_stage_seconds_") {
+            rest.split_once("{stage=\"").map(|(kind, l)| (kind, l.trim_end_matches("\"}").to_string()))
+        } else if let Some(rest) = series.strip_prefix("predictor_request_seconds_") {
+            rest.split_once("{method=\"Predict\"}").map(|(kind, _)| (kind, "handler".to_string()))
+        } else {
+            None
+        };
+        if let Some((kind, stage)) = stage {
+            let e = out.entry(stage).or_insert((0.0, 0.0));
+            match kind {
+                "sum" => e.0 = value,
+                "count" => e.1 = value,
+                _ => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Where one answer of the 1-client phase spent its time: the mean of each stage inside the
+/// service, the handler's own rest, and what lies outside the handler (transport, HTTP/2,
+/// decoding, encoding and the client), against the client's mean latency.
+fn print_stages(
+    before: &std::collections::BTreeMap<String, (f64, f64)>,
+    after: &std::collections::BTreeMap<String, (f64, f64)>,
+    one: &Run,
+) {
+    let mean = |stage: &str| -> f64 {
+        let (a, b) = (before.get(stage).copied().unwrap_or_default(), after.get(stage).copied().unwrap_or_default());
+        let n = b.1 - a.1;
+        if n > 0.0 { 1e3 * (b.0 - a.0) / n } else { 0.0 }
+    };
+    let client_mean = 1e3 * one.latencies.iter().map(Duration::as_secs_f64).sum::<f64>() / one.latencies.len().max(1) as f64;
+    println!();
+    println!("One Predict by stage (1 client, mean over {} answers; client mean {client_mean:.3} ms):", one.latencies.len());
+    println!("| stage | mean ms | share of the client's mean |");
+    println!("|---|---|---|");
+    let stages = ["model", "bars", "features", "queue", "forward", "calibration", "assemble", "log"];
+    for stage in stages {
+        println!("| {stage} | {:.3} | {:.0} % |", mean(stage), 100.0 * mean(stage) / client_mean);
+    }
+    // `model` and `bars` run concurrently: the longer of the two counts.
+    let inside = mean("model").max(mean("bars"))
+        + stages[2..].iter().map(|s| mean(s)).sum::<f64>();
+    let handler = mean("handler");
+    println!(
+        "| rest of the handler (auth, request and response conversion, metrics) | {:.3} | {:.0} % |",
+        handler - inside,
+        100.0 * (handler - inside) / client_mean
+    );
+    println!(
+        "| outside the handler (receive, HTTP/2, decode, encode, the client) | {:.3} | {:.0} % |",
+        client_mean - handler,
+        100.0 * (client_mean - handler) / client_mean
+    );
+}
+
 fn goal(name: &str, ratio: f64, met: bool) -> bool {
     println!("goal {name}: {ratio:.2}x {}", if met { "MET" } else { "MISSED" });
     met
@@ -384,9 +455,11 @@ async fn main() -> AnyResult<()> {
     // The server, in this process, on loopback.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
+    let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let metrics_addr = metrics_listener.local_addr()?;
     let stop = CancellationToken::new();
     let s = stop.clone();
-    let server = tokio::spawn(predictor_svc::serve_with_metrics(listener, None, config.clone(), async move {
+    let server = tokio::spawn(predictor_svc::serve_with_metrics(listener, Some(metrics_listener), config.clone(), async move {
         s.cancelled().await
     }));
     let grpc = format!("http://{addr}");
@@ -397,7 +470,9 @@ async fn main() -> AnyResult<()> {
     // 2. One client, between batch-1 references at the service's threads and at all cores.
     cps.push(checkpoint(&mut py, &raw)?);
     let py_all1_before = py_all.measure(1, ref_secs, GAP)?;
+    let stages_before = stage_sums(metrics_addr).await?;
     let one = on(&client, load(grpc.clone(), 1, secs(8.0), 1000, one_model(), async {})).await?;
+    let stages_after = stage_sums(metrics_addr).await?;
     cps.push(checkpoint(&mut py, &raw)?);
     let py_all1_after = py_all.measure(1, ref_secs, GAP)?;
     // 3. 64 clients, between two batch-64 references at the service's threads and at all cores;
@@ -577,6 +652,7 @@ async fn main() -> AnyResult<()> {
         (64 / MANY_MODELS) as f64 / py_all4.p50.as_secs_f64()
     );
     let errors = many16.errors + trivial.errors + one.errors + many.errors + normal.errors + swapped.errors + during.errors + failed_batches;
+    print_stages(&stages_before, &stages_after, &one);
     println!();
     goal("raw forecast p50 <= 1.1 x PyTorch batch 1 (median paired ratio)", raw_ratio, raw_ratio <= 1.1);
     let best = |d: Duration| ms(d) / ms(py_best1.p50);

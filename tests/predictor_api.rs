@@ -155,6 +155,34 @@ async fn forecasts_and_errors_as_a_client_sees_them() -> anyhow::Result<()> {
     server.stop().await
 }
 
+/// A request tonic cannot decode is the client's input: INVALID_ARGUMENT, as on the trainer
+/// (both use `common::server`), not tonic's INTERNAL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_request_is_invalid_argument() -> anyhow::Result<()> {
+    // Invalid UTF-8 in `symbol` (field 1 of PredictRequest).
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RawPredict {
+        #[prost(bytes = "vec", tag = "1")]
+        symbol: Vec<u8>,
+    }
+    let reg = TestRegistry::new().await?;
+    let server = RunningPredictor::start(&reg.url, |_| {}).await?;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))?.connect().await?;
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await?;
+    let e = grpc
+        .unary::<_, pb::Prediction, _>(
+            tonic::Request::new(RawPredict { symbol: vec![b'A', 0xff, 0xfe] }),
+            "/lstm.v1.Predictor/Predict".parse().unwrap(),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(e.message().contains("UTF-8"), "{e:?}");
+    server.stop().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_turns_serving_once_the_registry_answers() -> anyhow::Result<()> {
     use tonic_health::pb::health_check_response::ServingStatus;

@@ -1,7 +1,8 @@
 //! One hot model on several threads (issue 26): concurrent Predicts on one model are answered by
 //! more than one thread of its interactive lane (seen in `predictor_forward_passes_total`), and
 //! the answers equal those of a one-thread predictor to 1e-6. A hot swap under multi-thread load
-//! is covered by `predictor_hot_reload.rs`, which runs its promotion with three threads.
+//! is covered by `predictor_hot_reload.rs`, which runs its promotion with three threads. Each
+//! answer's stages are observed once in `predictor_predict_stage_seconds`.
 use common::features::N_FEATURES;
 use common::model::Architecture;
 use common::pb;
@@ -65,5 +66,11 @@ async fn concurrent_predicts_on_one_model_use_several_threads_and_answer_as_one_
         by_thread.iter().filter(|&&n| n > 0.0).count() > 1,
         "one thread ran every pass of 8 concurrent clients: {by_thread:?}\n{m}"
     );
+    // Every answer's time is broken down by stage (predictor_predict_stage_seconds): the load
+    // and the 320 answers, each observed once per stage.
+    for stage in ["model", "bars", "features", "queue", "forward", "calibration", "assemble"] {
+        let n = metric_value(&m, "predictor_predict_stage_seconds_count", &format!(r#"stage="{stage}""#));
+        assert_eq!(n, 321.0, "stage {stage} observed {n} times for 321 answers");
+    }
     server.stop().await
 }

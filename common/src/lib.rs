@@ -13,6 +13,7 @@
 //! - [`registry`]: the sqlx model registry (SQLite, PostgreSQL, MySQL/MariaDB);
 //! - [`calendar`] and [`triggers`]: trading days and retraining triggers;
 //! - [`spec`]: the machine-readable training specification of this build;
+//! - [`server`]: the one gRPC server shell (reflection, TLS, undecodable requests, shutdown);
 //! - [`config`], [`telemetry`], [`tls`], [`auth`], [`error`]: process plumbing shared by both
 //!   services;
 //! - [`test_skip`], [`test_ports`]: test support: how a test reports that it skipped itself (listed
@@ -33,6 +34,7 @@ pub mod live;
 pub mod model;
 pub mod pb;
 pub mod registry;
+pub mod server;
 pub mod spec;
 pub mod telemetry;
 pub mod test_ports;

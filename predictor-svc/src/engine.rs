@@ -12,6 +12,7 @@
 //! the served `prob_up`.
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use common::calendar::TradingCalendar;
@@ -320,6 +321,7 @@ pub struct Engine {
     bars: Arc<BarStore>,
     live: crate::live::LiveSnapshot,
     aci_gamma: f64,
+    stages: Option<prometheus::HistogramVec>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -338,7 +340,20 @@ impl Engine {
     ) -> Engine {
         let bars = Arc::new(BarStore::new(registry.clone()));
         let aci_gamma = common::calibration::adaptive::DEFAULT_GAMMA;
-        Engine { registry, cache, calendar, log, features: FeatureConfig::default(), bars, live: Default::default(), aci_gamma }
+        Engine { registry, cache, calendar, log, features: FeatureConfig::default(), bars, live: Default::default(), aci_gamma, stages: None }
+    }
+
+    /// The engine observing each answer's stages in `stages`
+    /// (`predictor_predict_stage_seconds{stage}`).
+    pub fn with_stage_metrics(mut self, stages: prometheus::HistogramVec) -> Engine {
+        self.stages = Some(stages);
+        self
+    }
+
+    fn observe(&self, stage: &str, took: Duration) {
+        if let Some(h) = &self.stages {
+            h.with_label_values(&[stage]).observe(took.as_secs_f64());
+        }
     }
 
     /// The engine with adaptive intervals of step `gamma` (default
@@ -385,22 +400,39 @@ impl Engine {
         let (handle, window, last, provenance) = match bars {
             Some(bars) => {
                 // Inline data is checked before any model is loaded for it.
+                let t = Instant::now();
                 let (window, last) = self.window(&tail(bars))?;
-                (self.cache.get(&key).await?, window, last, None)
+                self.observe("features", t.elapsed());
+                let t = Instant::now();
+                let handle = self.cache.get(&key).await?;
+                self.observe("model", t.elapsed());
+                (handle, window, last, None)
             }
             None => {
                 // Fetched together; the model's error (e.g. NOT_FOUND) wins over the bars'.
-                let (handle, bars) = tokio::join!(self.cache.get(&key), self.bars.recent(&key.symbol));
-                let (handle, bars) = (handle?, bars?);
+                let (handle, bars) = tokio::join!(
+                    timed(self.cache.get(&key)),
+                    timed(self.bars.recent(&key.symbol))
+                );
+                self.observe("model", handle.1);
+                self.observe("bars", bars.1);
+                let (handle, bars) = (handle.0?, bars.0?);
+                let t = Instant::now();
                 let (window, last) = self.window(&bars.bars)?;
+                self.observe("features", t.elapsed());
                 (handle, window, last, Some(bars))
             }
         };
         let vol = window_vol(&window);
         let out = handle.worker.forecast_in(window, lane).await?;
+        self.observe("queue", out.queued);
+        self.observe("forward", out.forward);
         let f = out.forecast;
+        let t = Instant::now();
         let levels = crate::live::adaptive_levels(self, &key.symbol, key.years, &handle.version_id).await;
         let served = serve_at(handle.calibration.as_deref(), &f, vol, levels);
+        self.observe("calibration", t.elapsed());
+        let t = Instant::now();
         let mut p = assemble(&key, &handle.version_id, &last, f.prob_up, f.magnitudes, &self.calendar)
             .with_served(served);
         let inline_bars = provenance.is_none();
@@ -409,7 +441,9 @@ impl Engine {
             p.bars_as_of = view.as_of;
             p.bars_source = view.source.as_str();
         }
+        self.observe("assemble", t.elapsed());
         if let Some(log) = &self.log {
+            let t = Instant::now();
             log.record(NewPrediction {
                 entry_id: NewPrediction::new_entry_id(),
                 symbol: p.symbol.clone(),
@@ -423,6 +457,7 @@ impl Engine {
                 interval_80: p.interval_bounds(0.8),
                 interval_95: p.interval_bounds(0.95),
             });
+            self.observe("log", t.elapsed());
         }
         Ok(p)
     }
@@ -521,6 +556,13 @@ impl From<KeyStatus> for pb::ModelStatus {
             live: live.as_ref().map(crate::live::live_to_pb),
         }
     }
+}
+
+/// `fut`'s output and how long it took.
+async fn timed<T>(fut: impl std::future::Future<Output = T>) -> (T, Duration) {
+    let t = Instant::now();
+    let out = fut.await;
+    (out, t.elapsed())
 }
 
 #[cfg(test)]

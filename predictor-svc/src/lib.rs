@@ -39,6 +39,9 @@ pub use config::{Cli, Command, Config, LiveQualityArgs, PredictArgs};
 
 /// gRPC service name used for the per-service health status.
 pub const SERVICE_NAME: &str = "lstm.v1.Predictor";
+/// How long in-flight calls may still run once the shutdown sequence (NOT_SERVING, then
+/// `--shutdown-grace-ms`) has finished, before the server stops regardless.
+pub const STOP_AFTER_DRAIN: Duration = Duration::from_secs(10);
 /// Health name of the registry dependency: SERVING while the registry answers. During an
 /// outage it is NOT_SERVING while [`SERVICE_NAME`] stays SERVING as long as loaded models can
 /// answer from held bars.
@@ -52,13 +55,8 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let metrics_listener = TcpListener::bind(config.metrics_listen).await.map_err(|e| {
-        Error::Unavailable(format!(
-            "cannot listen for metrics on {}: {e}; pick another --metrics-listen",
-            config.metrics_listen
-        ))
-    })?;
-    run_server(listener, Some(metrics_listener), config, Box::pin(shutdown)).await
+    let metrics_listener = common::server::bind_metrics(&config.metrics_listen.to_string(), "--metrics-listen").await?;
+    run_server(listener, metrics_listener, config, Box::pin(shutdown)).await
 }
 
 /// [`serve`] with an already bound (or no) metrics listener (tests bind port 0 for both).
@@ -104,7 +102,9 @@ async fn run_server(
     let (log, log_writer) =
         predlog::PredictionLog::start(registry.clone(), config.prediction_log_capacity, metrics.clone());
     let engine = Arc::new(
-        engine::Engine::new(registry.clone(), cache.clone(), calendar, Some(log)).with_aci_gamma(config.aci_gamma),
+        engine::Engine::new(registry.clone(), cache.clone(), calendar, Some(log))
+            .with_aci_gamma(config.aci_gamma)
+            .with_stage_metrics(metrics.stage_seconds.clone()),
     );
 
     let stop = CancellationToken::new();
@@ -144,22 +144,6 @@ async fn run_server(
         })))
     });
 
-    // Reflection v1 and v1alpha (grpcurl and older clients still ask for v1alpha).
-    let reflection = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            // The protocol's descriptor set also holds lstm.v1.Trainer: list what is served here.
-            .with_service_name(SERVICE_NAME)
-            .with_service_name("grpc.health.v1.Health")
-            .with_service_name("grpc.reflection.v1.ServerReflection")
-            .with_service_name("grpc.reflection.v1alpha.ServerReflection")
-    };
-    let reflection_v1 =
-        reflection().build_v1().map_err(|e| Error::internal(format!("reflection service: {e}")))?;
-    let reflection_v1alpha = reflection()
-        .build_v1alpha()
-        .map_err(|e| Error::internal(format!("reflection service: {e}")))?;
     let auth = common::auth::Auth::new(config.auth_token.clone());
     tracing::info!(auth = auth.enabled(), "bearer token {}", if auth.enabled() { "required on lstm.v1.Predictor" } else { "not configured: lstm.v1.Predictor is open" });
     let service = grpc::PredictorService::new(engine.clone(), metrics.clone(), auth);
@@ -186,26 +170,11 @@ async fn run_server(
         }
     };
     tracing::info!(addr = ?listener.local_addr().ok(), tls = config.tls_cert.is_some(), "lstm.v1.Predictor listening");
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(tls) = tls {
-        builder = builder
-            .tls_config(tls)
-            .map_err(|e| Error::invalid(format!("TLS configuration rejected: {e}")))?;
-    }
-    let served = builder
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(pb::predictor_server::PredictorServer::new(service))
-        // TCP_NODELAY on every accepted connection: with Nagle on, a small answer waits for the
-        // client's delayed ACK (~40 ms per Predict on an idle machine). tonic sets it only for
-        // listeners it binds itself.
-        .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            signal,
-        )
-        .await
-        .map_err(|e| Error::Unavailable(format!("gRPC server failed: {e}")));
+    // After the drain above, unary calls finish quickly; a stream that does not (a stuck
+    // client) is cut after STOP_AFTER_DRAIN.
+    let server = common::server::GrpcServer { service_name: SERVICE_NAME, listener, tls, stop_after: STOP_AFTER_DRAIN };
+    let routes = tonic::service::Routes::new(health_service).add_service(pb::predictor_server::PredictorServer::new(service));
+    let served = server.serve(routes, signal).await;
     stop.cancel();
     let _ = reload_task.await;
     let _ = live_task.await;

@@ -17,6 +17,10 @@ pub struct Metrics {
     pub request_seconds: HistogramVec,
     /// `predictor_batch_size`: windows per forward pass.
     pub batch_size: Histogram,
+    /// `predictor_predict_stage_seconds{stage}`: where one answer's time goes inside the
+    /// service, by stage (`model`, `bars`, `features`, `queue`, `forward`, `calibration`,
+    /// `assemble`, `log`); receiving, decoding and encoding are the RPC's latency outside it.
+    pub stage_seconds: HistogramVec,
     /// `predictor_queue_wait_seconds{lane}`: how long the oldest window of each forward pass
     /// waited in its lane's queue (`interactive` | `bulk`).
     pub queue_wait_seconds: HistogramVec,
@@ -77,6 +81,15 @@ impl Metrics {
         let batch_size = Histogram::with_opts(
             HistogramOpts::new("predictor_batch_size", "Windows per model forward pass")
                 .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        )
+        .expect("valid metric");
+        let stage_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "predictor_predict_stage_seconds",
+                "Time of one answer's stages inside the predictor (model lookup, bars, features, queue, forward, calibration, assemble, log)",
+            )
+            .buckets(exponential_buckets(0.000_005, 2.0, 20).expect("valid buckets")),
+            &["stage"],
         )
         .expect("valid metric");
         let queue_wait_seconds = HistogramVec::new(
@@ -167,6 +180,7 @@ impl Metrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_seconds.clone()),
             Box::new(batch_size.clone()),
+            Box::new(stage_seconds.clone()),
             Box::new(queue_wait_seconds.clone()),
             Box::new(forward_passes.clone()),
             Box::new(loaded_models.clone()),
@@ -192,6 +206,7 @@ impl Metrics {
             requests,
             request_seconds,
             batch_size,
+            stage_seconds,
             queue_wait_seconds,
             forward_passes,
             loaded_models,

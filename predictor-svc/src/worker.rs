@@ -129,6 +129,10 @@ pub struct BatchedForecast {
     pub forecast: Forecast,
     /// Windows in the forward pass this request was part of.
     pub batch_size: usize,
+    /// How long this request's window waited in its lane's queue before its pass started.
+    pub queued: Duration,
+    /// Wall time of that forward pass (input assembly included).
+    pub forward: Duration,
 }
 
 struct Job {
@@ -406,15 +410,18 @@ fn run_batch<M: BatchForward>(model: &M, jobs: Vec<Job>, on_batch: &dyn Fn(usize
     }
     let n = jobs.len();
     on_batch(n);
+    let started = Instant::now();
     let mut input = Vec::with_capacity(n * SEQ_LEN * N_FEATURES);
     for j in &jobs {
         input.extend_from_slice(&j.window);
     }
     let result = forward_guarded(model, &input, n);
+    let forward = started.elapsed();
     match result {
         Ok(out) if out.len() == n => {
             for (job, forecast) in jobs.into_iter().zip(out) {
-                let _ = job.reply.send(Ok(BatchedForecast { forecast, batch_size: n }));
+                let queued = started.saturating_duration_since(job.queued_at);
+                let _ = job.reply.send(Ok(BatchedForecast { forecast, batch_size: n, queued, forward }));
             }
         }
         Ok(out) => {
@@ -427,10 +434,12 @@ fn run_batch<M: BatchForward>(model: &M, jobs: Vec<Job>, on_batch: &dyn Fn(usize
             // One bad window (non-finite values) must not fail its neighbours: retry one by one.
             if n > 1 {
                 for job in jobs {
+                    let alone = Instant::now();
                     let r = forward_guarded(model, &job.window, 1).and_then(|mut v| {
                         v.pop().ok_or_else(|| Error::internal("model returned no forecast"))
                     });
-                    let _ = job.reply.send(r.map(|forecast| BatchedForecast { forecast, batch_size: 1 }));
+                    let (queued, forward) = (started.saturating_duration_since(job.queued_at), alone.elapsed());
+                    let _ = job.reply.send(r.map(|forecast| BatchedForecast { forecast, batch_size: 1, queued, forward }));
                 }
             } else if let Some(job) = jobs.into_iter().next() {
                 let _ = job.reply.send(Err(e));

@@ -8,7 +8,8 @@
 //! - [`engine`]: the blocking call into `common::training`;
 //! - [`service`]: the thin gRPC handlers; [`requests`] / [`convert`]: protocol ⇄ domain;
 //! - [`triggered`]: triggered training and the daily scheduler;
-//! - [`backtest`]: the Backtest RPC / CLI run (walk-forward evaluation, `common::backtest`);
+//!   `backtest` runs the Backtest RPC / CLI (walk-forward evaluation, `common::backtest`);
+//! - the gRPC server shell (reflection, TLS, shutdown) is `common::server`, shared with the predictor;
 //! - [`auth`], [`metrics`], [`config`]: plumbing; [`commands`]: the one-shot subcommands.
 use std::future::Future;
 use std::sync::Arc;
@@ -22,7 +23,6 @@ use common::{Error, Result};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
-use tonic::codegen::http;
 use tracing::{info, warn};
 
 pub use common::auth;
@@ -42,26 +42,6 @@ pub use config::{Cli, Command, ServeConfig};
 
 /// The gRPC service name used by health checks.
 pub const SERVICE_NAME: &str = "lstm.v1.Trainer";
-
-/// Reflection over exactly the services this server runs (the protocol's descriptor set also
-/// holds `lstm.v1.Predictor`, which is served elsewhere and must not be advertised here).
-fn reflection() -> tonic_reflection::server::Builder<'static> {
-    let mut b = tonic_reflection::server::Builder::configure()
-        .include_reflection_service(false)
-        .register_encoded_file_descriptor_set(common::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET);
-    for name in [
-        SERVICE_NAME,
-        "grpc.health.v1.Health",
-        "grpc.reflection.v1.ServerReflection",
-        "grpc.reflection.v1alpha.ServerReflection",
-    ] {
-        b = b.with_service_name(name);
-    }
-    b
-}
 
 /// Readiness: `lstm.v1.Trainer` is SERVING while the registry takes a (harmless) write within
 /// one second — and, for SQLite, its filesystem is writable with `min_free_bytes` free —
@@ -103,21 +83,6 @@ async fn health_loop(
     }
 }
 
-/// tonic answers a request it cannot decode (e.g. invalid UTF-8 in a string field) with
-/// INTERNAL; it is the client's input, so the answer becomes INVALID_ARGUMENT (same message).
-fn undecodable_is_invalid_argument<B>(mut res: http::Response<B>) -> http::Response<B> {
-    let headers = res.headers_mut();
-    let internal = headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"13");
-    let undecodable = headers.get("grpc-message").is_some_and(|v| {
-        let m = v.as_bytes();
-        m.starts_with(b"failed%20to%20decode%20Protobuf") || m.starts_with(b"failed to decode Protobuf")
-    });
-    if internal && undecodable {
-        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
-    }
-    res
-}
-
 /// Opens the registry named by the config (creating a SQLite file and its directory).
 pub async fn open_registry(args: &config::RegistryArgs) -> Result<Registry> {
     if args.registry_timeout_ms == 0 {
@@ -138,12 +103,7 @@ pub async fn serve(
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let metrics_listener = match config.metrics_listen.trim() {
-        "" | "off" => None,
-        addr => Some(TcpListener::bind(addr).await.map_err(|e| {
-            Error::invalid(format!("cannot listen for /metrics on {addr}: {e}; set --metrics-listen"))
-        })?),
-    };
+    let metrics_listener = common::server::bind_metrics(&config.metrics_listen, "--metrics-listen").await?;
     run_server(listener, metrics_listener, config, Box::pin(shutdown)).await
 }
 
@@ -199,8 +159,6 @@ async fn run_server(
     };
     let core = Arc::new(core::Core::new(registry, calendar, metrics::Metrics::new(), settings, token.clone()));
     let auth = auth::Auth::new(config.auth_token.clone());
-    let reflection_v1 = reflection().build_v1().map_err(Error::internal)?;
-    let reflection_v1alpha = reflection().build_v1alpha().map_err(Error::internal)?;
     let trainer = TrainerServer::new(service::TrainerService::new(core.clone(), auth.clone()))
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
@@ -244,8 +202,6 @@ async fn run_server(
         "trainer-svc serving"
     );
 
-    // TCP_NODELAY on every accepted connection (tonic sets it only for listeners it binds).
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let (mut h2, core2, t2) = (health.clone(), core.clone(), token.clone());
     let signal = async move {
         shutdown.await;
@@ -256,37 +212,19 @@ async fn run_server(
         core2.live.cancel_all();
         t2.cancel();
         // End the Health/Watch streams (each has been sent NOT_SERVING first), so they do not
-        // hold the graceful shutdown until the forced stop below.
+        // hold the graceful shutdown until the forced stop.
         h2.clear_service_status(SERVICE_NAME).await;
         h2.clear_service_status("").await;
     };
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(tls) = tls {
-        builder = builder
-            .tls_config(tls)
-            .map_err(|e| Error::invalid(format!("TLS configuration rejected: {e}")))?;
-    }
-    let server = builder
-        .layer(tower::util::MapResponseLayer::new(undecodable_is_invalid_argument))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(trainer)
-        .serve_with_incoming_shutdown(incoming, signal);
-    // Streams that never end by themselves (Health/Watch, a stuck client) must not hold the
-    // process: after the grace period the server stops regardless.
-    let grace = Duration::from_secs(config.shutdown_grace_seconds);
-    let forced = async {
-        token.cancelled().await;
-        tokio::time::sleep(grace).await;
+    // Streams that never end by themselves (a stuck client) must not hold the process: after
+    // the grace period the server stops regardless.
+    let server = common::server::GrpcServer {
+        service_name: SERVICE_NAME,
+        listener,
+        tls,
+        stop_after: Duration::from_secs(config.shutdown_grace_seconds),
     };
-    let served = tokio::select! {
-        r = server => r,
-        _ = forced => {
-            warn!(grace_seconds = grace.as_secs(), "open streams did not finish in time; stopping anyway");
-            Ok(())
-        }
-    };
+    let served = server.serve(tonic::service::Routes::new(health_service).add_service(trainer), signal).await;
     token.cancel();
     // Runs record their end (cancelled) before the process exits.
     let deadline = Instant::now() + Duration::from_secs(config.shutdown_grace_seconds);
@@ -301,5 +239,5 @@ async fn run_server(
     }
     core.registry.close().await;
     info!("trainer-svc stopped");
-    served.map_err(|e| Error::internal(format!("gRPC server: {e}")))
+    served
 }

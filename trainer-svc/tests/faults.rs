@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 use common::data::{generate, SyntheticConfig};
 use common::pb::{self, train_event::Event, trainer_client::TrainerClient};
 use common::test_ports::free_port;
-use tokio::io::AsyncWriteExt;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest};
+
+mod support;
+use support::{postgres_db, server_addr, tcp_proxy};
 
 /// Lease ttl of the processes: detection of a dead owner takes about this long.
 const TTL_SECONDS: u64 = 3;
@@ -167,30 +168,6 @@ async fn until_first_epoch(stream: &mut tonic::Streaming<pb::TrainEvent>) -> Str
     }
 }
 
-/// A fresh PostgreSQL database from `TEST_POSTGRES_URL`, or `None` with a NOTICE.
-async fn postgres_db() -> Option<String> {
-    use sqlx::Connection;
-    let Ok(server) = std::env::var("TEST_POSTGRES_URL") else {
-        common::test_skip::notice("TEST_POSTGRES_URL not set — no PostgreSQL variant");
-        return None;
-    };
-    sqlx::any::install_default_drivers();
-    let mut admin = match sqlx::AnyConnection::connect(&server).await {
-        Ok(c) => c,
-        Err(e) => {
-            common::test_skip::notice(format_args!("PostgreSQL at {server} does not answer ({e})"));
-            return None;
-        }
-    };
-    // Tests of this file run concurrently in one process: a counter keeps their databases apart.
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = format!("trainer_faults_{}_{}_{n}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create db");
-    let base = server.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(server);
-    Some(format!("{base}/{name}"))
-}
-
 /// kill -9 of the replica running a run: within about one lease ttl the other replica shows it
 /// `abandoned` with a reason, AttachRun ends with a terminal event, CancelRun answers, and a
 /// new Train of the symbol runs.
@@ -248,7 +225,7 @@ async fn kill_9_of_a_trainer_abandons_its_run_sqlite() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_a_trainer_abandons_its_run_postgres() -> anyhow::Result<()> {
-    let Some(url) = postgres_db().await else { return Ok(()) };
+    let Some(url) = postgres_db("trainer_faults", "no PostgreSQL variant").await else { return Ok(()) };
     kill_9_scenario(&url).await
 }
 
@@ -298,7 +275,7 @@ async fn a_replica_paused_past_its_ttl_stores_nothing_sqlite() -> anyhow::Result
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_paused_past_its_ttl_stores_nothing_postgres() -> anyhow::Result<()> {
-    let Some(url) = postgres_db().await else { return Ok(()) };
+    let Some(url) = postgres_db("trainer_faults", "no PostgreSQL variant").await else { return Ok(()) };
     sigstop_scenario(&url).await
 }
 
@@ -370,7 +347,7 @@ async fn cancel_run_reaches_the_replica_that_runs_it_sqlite() -> anyhow::Result<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_run_reaches_the_replica_that_runs_it_postgres() -> anyhow::Result<()> {
-    let Some(url) = postgres_db().await else { return Ok(()) };
+    let Some(url) = postgres_db("trainer_faults", "no PostgreSQL variant").await else { return Ok(()) };
     cancel_on_another_replica_scenario(&url).await
 }
 
@@ -423,46 +400,14 @@ async fn sigterm_token_newline_and_undecodable_requests() -> anyhow::Result<()> 
     Ok(())
 }
 
-/// A TCP proxy to `target` that can be stopped: new connections are refused and open ones cut,
-/// as when the database host goes away.
-async fn proxy(target: SocketAddr) -> (SocketAddr, CancellationToken) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut inbound, _) = tokio::select! {
-                c = listener.accept() => match c { Ok(c) => c, Err(_) => continue },
-                _ = s.cancelled() => return,
-            };
-            let s = s.clone();
-            tokio::spawn(async move {
-                let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else { return };
-                tokio::select! {
-                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                    _ = s.cancelled() => {
-                        let _ = inbound.shutdown().await;
-                    }
-                }
-            });
-        }
-    });
-    (addr, stop)
-}
-
 /// Health tells the truth: NOT_SERVING for `lstm.v1.Trainer` while the registry (PostgreSQL
 /// behind a proxy that is stopped) cannot be written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_is_not_serving_while_the_registry_cannot_be_written() -> anyhow::Result<()> {
-    let Some(url) = postgres_db().await else { return Ok(()) };
-    let (host_port, rest) = {
-        let after = url.split_once('@').map(|(_, r)| r).unwrap_or(&url);
-        let (hp, db) = after.split_once('/').unwrap();
-        (hp.to_string(), db.to_string())
-    };
-    let target: SocketAddr = tokio::net::lookup_host(&host_port).await?.next().unwrap();
-    let (addr, stop) = proxy(target).await;
+    let Some(url) = postgres_db("trainer_faults", "no PostgreSQL variant").await else { return Ok(()) };
+    let rest = url.rsplit_once('/').map(|(_, db)| db.to_string()).unwrap();
+    let target = server_addr(&url).await;
+    let (addr, stop) = tcp_proxy("127.0.0.1:0".parse()?, target).await;
     let user = url.split_once("://").unwrap().1.split_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
     let proxied = format!("postgres://{user}{addr}/{rest}");
     let t = Trainer::start(&proxied, &[]).await;

@@ -27,6 +27,9 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest};
 
+mod support;
+use support::{postgres_db, server_addr, tcp_proxy};
+
 /// Lease timing of both replicas: A must give up by `TTL - RENEW` after its last renewal.
 const TTL_SECONDS: u64 = 9;
 const RENEW_SECONDS: u64 = 3;
@@ -119,30 +122,6 @@ impl Drop for Netns {
     fn drop(&mut self) {
         let _ = run("ip", &["netns", "del", &self.name]);
     }
-}
-
-/// Forwards connections accepted on `listen` to `target` (the host's PostgreSQL) until dropped.
-async fn forwarder(listen: SocketAddr, target: SocketAddr) -> CancellationToken {
-    let listener = tokio::net::TcpListener::bind(listen).await.expect("bind the forwarder");
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut inbound, _) = tokio::select! {
-                c = listener.accept() => match c { Ok(c) => c, Err(_) => continue },
-                _ = s.cancelled() => return,
-            };
-            let s = s.clone();
-            tokio::spawn(async move {
-                let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else { return };
-                tokio::select! {
-                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                    _ = s.cancelled() => {}
-                }
-            });
-        }
-    });
-    stop
 }
 
 /// A trainer-svc process (optionally inside a namespace), killed when dropped.
@@ -275,40 +254,19 @@ fn sample_leases(db_url: String, stop: CancellationToken) -> Arc<Mutex<Vec<Lease
     samples
 }
 
-/// A fresh PostgreSQL database from `TEST_POSTGRES_URL`: (its URL, the server's address).
-async fn postgres_db() -> Option<(String, SocketAddr)> {
-    let Ok(server) = std::env::var("TEST_POSTGRES_URL") else {
-        common::test_skip::notice("TEST_POSTGRES_URL not set — the partition test needs PostgreSQL");
-        return None;
-    };
-    sqlx::any::install_default_drivers();
-    let mut admin = match sqlx::AnyConnection::connect(&server).await {
-        Ok(c) => c,
-        Err(e) => {
-            common::test_skip::notice(format_args!("PostgreSQL at {server} does not answer ({e})"));
-            return None;
-        }
-    };
-    let name = format!("trainer_partition_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create db");
-    let base = server.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(server);
-    let host_port = base.rsplit_once('@').map(|(_, hp)| hp).unwrap_or(base.trim_start_matches("postgres://"));
-    let addr = tokio::net::lookup_host(host_port).await.ok()?.next()?;
-    Some((format!("{base}/{name}"), addr))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partitioned_replica_stops_before_its_lease_expires_and_recovers() -> anyhow::Result<()> {
     if let Some(why) = missing_prerequisite() {
         common::test_skip::notice(why);
         return Ok(());
     }
-    let Some((db_url, pg)) = postgres_db().await else { return Ok(()) };
+    let Some(db_url) = postgres_db("trainer_partition", "the partition test needs PostgreSQL").await else { return Ok(()) };
+    let pg = server_addr(&db_url).await;
     let Some(ns) = Netns::create() else { return Ok(()) };
 
     // A reaches PostgreSQL only through the forwarder on the host end of its veth pair.
     let fwd = SocketAddr::from((ns.host_ip, free_port().port()));
-    let _forwarder = forwarder(fwd, pg).await.drop_guard();
+    let _forwarder = tcp_proxy(fwd, pg).await.1.drop_guard();
     let via_fwd = {
         let (scheme_user, rest) = db_url.rsplit_once('@').expect("user@host in TEST_POSTGRES_URL");
         let db = rest.split_once('/').expect("a database name").1;
