@@ -16,6 +16,8 @@
 #   4. `podman stop` (SIGTERM) each container: a Health/Watch stream opened before must report
 #      NOT_SERVING and then be ended by the service, and the process must exit 0 within the
 #      grace period.
+# Then scripts/kube-play-test.sh plays the dev overlay's Deployments with `podman kube play`
+# from the same images (KUBE_PLAY_TEST=0 skips it).
 # Prints a NOTICE and exits 0 where podman cannot work (not root, neither podman nor apt, the
 # tools cannot be installed, `podman info` fails) — anything failing after that is a test failure.
 # Containers share the host network (127.0.0.1 on free ports): no CNI plugins are needed.
@@ -210,3 +212,10 @@ else
 fi
 
 log "passed in $(($(date +%s) - started)) s (images included)"
+
+# The manifests themselves, played by podman, from the images built above (not built again).
+if [ "${KUBE_PLAY_TEST:-1}" = 0 ]; then
+  echo "NOTICE: KUBE_PLAY_TEST=0 — skipping the kube play test (scripts/kube-play-test.sh)"
+else
+  KUBE_PLAY_BUILD=0 bash scripts/kube-play-test.sh
+fi

@@ -6,8 +6,8 @@
 #   localhost/lstm-forecast-predictor:<version>      predictor-svc, CPU libtorch
 #
 # <version> is the workspace version (Cargo.toml). Hermetic: nothing comes from an image registry.
-# * Tools: podman, buildah, runc, skopeo, debootstrap, patchelf, binutils from apt (installed when
-#   missing; needs root or sudo). Podman runs with the containers.conf generated below
+# * Tools: podman, buildah, runc, skopeo, debootstrap, patchelf, binutils, catatonit from apt
+#   (installed when missing; needs root or sudo). Podman runs with the containers.conf generated below
 #   (CONTAINERS_CONF): runtime runc (crun fails on hosts with hybrid cgroups) and open-files /
 #   process ulimits inside this machine's hard limits (podman's defaults exceed them here).
 # * Base: `debootstrap --variant=minbase bookworm` from the Debian mirror, slimmed like
@@ -45,7 +45,9 @@ die() { log "ERROR: $*"; exit 1; }
 [ -n "$version" ] || die "no version in Cargo.toml [workspace.package]"
 
 # ---- tools -----------------------------------------------------------------------------------
-packages=(podman buildah runc skopeo debootstrap patchelf binutils)
+# catatonit: the pause process of podman's pods (scripts/kube-play-test.sh; `podman kube play`
+# builds its local pause image from it).
+packages=(podman buildah runc skopeo debootstrap patchelf binutils catatonit)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

