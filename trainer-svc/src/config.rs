@@ -209,10 +209,37 @@ pub struct FeaturesArgs {
     pub end: Option<NaiveDate>,
 }
 
-/// The SPEC §13.2 / §13.3 recipe options, shared by `train` and `backtest` (TrainRequest /
-/// BacktestRequest fields 21–28).
+/// The recipe of every command that trains (`train`, `backtest`), each flag written once: the
+/// SPEC §9 pipeline options (model, training strategy, search, epochs, seed, device) and the
+/// SPEC §13.2 / §13.3 ones (calibration, gate, search strategy). Both requests carry the same
+/// fields under the same names; [`RecipeFlags::train_request`] and
+/// [`RecipeFlags::backtest_request`] fill them from the one list in `recipe_request!`.
 #[derive(Debug, Clone, Args)]
 pub struct RecipeFlags {
+    /// 3 CV folds and the fast grid.
+    #[arg(long)]
+    pub fast: bool,
+    /// Cap on the epochs of every training stage.
+    #[arg(long)]
+    pub max_epochs: Option<u32>,
+    /// Seed for repeatable CPU runs (in a backtest also repeatable folds and intervals).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// `auto` | `cpu` | `cuda:N`.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Use the base LSTMDualHead instead of LSTMDualHeadEnhanced.
+    #[arg(long)]
+    pub base_model: bool,
+    /// Plain Adam training (enables the cross-validated grid search) instead of the improved strategy.
+    #[arg(long)]
+    pub plain: bool,
+    /// Skip the grid search.
+    #[arg(long)]
+    pub no_cv: bool,
+    /// `mse` | `huber` | `volatility` | `full`.
+    #[arg(long, default_value = "full")]
+    pub reg_loss_type: String,
     /// Direction-head calibration: `temperature` | `platt` | `none` (empty = the default,
     /// temperature; see `trainer-svc spec`).
     #[arg(long, default_value = "")]
@@ -237,36 +264,42 @@ pub struct RecipeFlags {
     pub search_time_budget_seconds: Option<u32>,
 }
 
-impl RecipeFlags {
-    /// These options as TrainRequest fields (the rest left at their defaults); BacktestRequest
-    /// takes the same fields through [`RecipeFlags::backtest_fields`].
-    pub fn request_fields(&self) -> common::pb::TrainRequest {
-        common::pb::TrainRequest {
-            calibration: self.calibration.clone(),
-            require_beats_baseline: Some(self.require_beats_baseline),
-            target_precision: self.target_precision,
-            search: self.search.clone(),
-            n_trials: self.n_trials,
-            cv_metric: self.cv_metric.clone(),
+/// The recipe fields of `$flags` as a `pb::$message` (TrainRequest or BacktestRequest: the
+/// same field names), the rest left at their defaults.
+macro_rules! recipe_request {
+    ($message:ident, $flags:expr) => {{
+        let f: &RecipeFlags = $flags;
+        common::pb::$message {
+            do_cv_tune: Some(!f.no_cv),
+            fast_training: Some(f.fast),
+            use_improved_training: Some(!f.plain),
+            use_enhanced_model: Some(!f.base_model),
+            reg_loss_type: f.reg_loss_type.clone(),
+            seed: f.seed,
+            device: f.device.clone(),
+            max_epochs: f.max_epochs,
+            calibration: f.calibration.clone(),
+            require_beats_baseline: Some(f.require_beats_baseline),
+            target_precision: f.target_precision,
+            search: f.search.clone(),
+            n_trials: f.n_trials,
+            cv_metric: f.cv_metric.clone(),
             search_space: None,
-            search_time_budget_seconds: self.search_time_budget_seconds,
+            search_time_budget_seconds: f.search_time_budget_seconds,
             ..Default::default()
         }
+    }};
+}
+
+impl RecipeFlags {
+    /// The recipe as TrainRequest fields.
+    pub fn train_request(&self) -> common::pb::TrainRequest {
+        recipe_request!(TrainRequest, self)
     }
 
-    /// These options as BacktestRequest fields (the rest left at their defaults).
-    pub fn backtest_fields(&self) -> common::pb::BacktestRequest {
-        common::pb::BacktestRequest {
-            calibration: self.calibration.clone(),
-            require_beats_baseline: Some(self.require_beats_baseline),
-            target_precision: self.target_precision,
-            search: self.search.clone(),
-            n_trials: self.n_trials,
-            cv_metric: self.cv_metric.clone(),
-            search_space: None,
-            search_time_budget_seconds: self.search_time_budget_seconds,
-            ..Default::default()
-        }
+    /// The recipe as BacktestRequest fields.
+    pub fn backtest_request(&self) -> common::pb::BacktestRequest {
+        recipe_request!(BacktestRequest, self)
     }
 }
 
@@ -288,27 +321,6 @@ pub struct TrainArgs {
     /// Last day of data (YYYY-MM-DD); default the latest bar.
     #[arg(long)]
     pub end: Option<String>,
-    /// 3 CV folds and the fast grid.
-    #[arg(long)]
-    pub fast: bool,
-    /// Cap on the epochs of every training stage.
-    #[arg(long)]
-    pub max_epochs: Option<u32>,
-    /// Seed for repeatable CPU runs.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// `auto` | `cpu` | `cuda:N`.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    /// Use the base LSTMDualHead instead of LSTMDualHeadEnhanced.
-    #[arg(long)]
-    pub base_model: bool,
-    /// Plain Adam training (enables the cross-validated grid search) instead of the improved strategy.
-    #[arg(long)]
-    pub plain: bool,
-    /// Skip the grid search.
-    #[arg(long)]
-    pub no_cv: bool,
     /// Skip feature importance.
     #[arg(long)]
     pub no_importance: bool,
@@ -321,13 +333,10 @@ pub struct TrainArgs {
     /// Drop (instead of keeping) a candidate that loses the validation.
     #[arg(long)]
     pub drop_rejected: bool,
-    /// `mse` | `huber` | `volatility` | `full`.
-    #[arg(long, default_value = "full")]
-    pub reg_loss_type: String,
     /// How long to wait for the symbol's lease.
     #[arg(long, default_value_t = 600)]
     pub lease_timeout_seconds: u32,
-    /// Calibration, gate and search of the recipe.
+    /// The recipe (model, training, search, calibration, gate).
     #[command(flatten)]
     pub recipe: RecipeFlags,
     /// libtorch intra-op CPU threads.

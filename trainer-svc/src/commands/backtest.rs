@@ -4,18 +4,15 @@
 //! bar on stderr. Prints a summary table, or the report JSON with `--json`; `--out DIR` also
 //! writes `report.json` and the plots there.
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Args;
-use common::calendar::TradingCalendar;
 use common::pb::{self, backtest_event::Event as B, backtest_fold_progress::Progress};
 use common::{Error, Result};
 use futures::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use tokio_util::sync::CancellationToken;
 
 use crate::config::{RecipeFlags, RegistryArgs};
-use crate::core::{Core, CoreSettings};
+use crate::core::CoreSettings;
 use crate::requests::{bar_to_pb, BacktestJob};
 use crate::service::backtest_stream;
 
@@ -40,34 +37,10 @@ pub struct BacktestArgs {
     /// Last test day (YYYY-MM-DD); default the latest bar with a realised 5-day outcome.
     #[arg(long)]
     pub end: Option<String>,
-    /// Cap on the epochs of every training stage.
-    #[arg(long)]
-    pub max_epochs: Option<u32>,
-    /// Seed: repeatable folds and intervals.
-    #[arg(long)]
-    pub seed: Option<u64>,
     /// Folds trained at once (0 = automatic: cores / libtorch threads per fit).
     #[arg(long, default_value_t = 0)]
     pub parallelism: u32,
-    /// `auto` | `cpu` | `cuda:N`.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    /// Use the base LSTMDualHead instead of LSTMDualHeadEnhanced.
-    #[arg(long)]
-    pub base_model: bool,
-    /// Plain Adam training (with the cross-validated grid search unless --no-cv).
-    #[arg(long)]
-    pub plain: bool,
-    /// Skip the grid search.
-    #[arg(long)]
-    pub no_cv: bool,
-    /// 3 CV folds and the fast grid.
-    #[arg(long)]
-    pub fast: bool,
-    /// `mse` | `huber` | `volatility` | `full`.
-    #[arg(long, default_value = "full")]
-    pub reg_loss_type: String,
-    /// Calibration, gate and search of the recipe (as `trainer-svc train`).
+    /// The recipe each fold trains with (the same flags as `trainer-svc train`).
     #[command(flatten)]
     pub recipe: RecipeFlags,
     /// Keep CSV rows repeating the previous bar on weekends / holidays (dropped by default).
@@ -106,24 +79,14 @@ fn request(args: &BacktestArgs) -> Result<pb::BacktestRequest> {
         symbol: args.symbol.clone(),
         years: Some(args.years),
         end: args.end.clone().unwrap_or_default(),
-        do_cv_tune: Some(!args.no_cv),
-        fast_training: Some(args.fast),
-        use_improved_training: Some(!args.plain),
-        use_enhanced_model: Some(!args.base_model),
-        reg_loss_type: args.reg_loss_type.clone(),
-        param_grid: None,
-        do_post_training_validation: None,
-        seed: args.seed,
-        device: args.device.clone(),
         bars,
-        max_epochs: args.max_epochs,
         folds: Some(args.folds),
         horizon_days: Some(args.horizon),
         parallelism: Some(args.parallelism),
         // With --csv the fills were already dropped above (or are kept on purpose); without it the
         // server reads the registry's bars and drops them itself unless asked not to.
         keep_repeated_bars: Some(args.csv.is_some() || args.keep_repeated_bars),
-        ..args.recipe.backtest_fields()
+        ..args.recipe.backtest_request()
     })
 }
 
@@ -211,22 +174,10 @@ pub fn summary_table(report: &serde_json::Value) -> String {
 pub async fn run(args: BacktestArgs) -> Result<()> {
     let job = BacktestJob::try_from(request(&args)?)?;
     let registry = crate::open_registry(&args.registry).await?;
-    let shutdown = CancellationToken::new();
-    let core = Arc::new(Core::new(
-        registry.clone(),
-        TradingCalendar::default(),
-        crate::metrics::Metrics::new(),
-        CoreSettings { cpu_threads: args.cpu_threads, ..CoreSettings::default() },
-        shutdown.clone(),
-    ));
+    let (core, _shutdown) = super::cli_core(registry.clone(), CoreSettings { cpu_threads: args.cpu_threads, ..CoreSettings::default() });
     if job.inline_bars.is_none() {
         core.ensure_symbol(&job.symbol).await?;
     }
-    let ctrl_c = shutdown.clone();
-    tokio::spawn(async move {
-        common::telemetry::shutdown_signal().await;
-        ctrl_c.cancel();
-    });
     let p = progress(args.quiet, args.folds);
     let by = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
     let mut events = backtest_stream(&core, job, &by);
@@ -269,6 +220,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::core::Work;
 
     #[derive(Parser)]
     struct Cli {
@@ -279,6 +231,33 @@ mod tests {
     fn request_of(argv: &[&str]) -> pb::BacktestRequest {
         let cli = Cli::try_parse_from(std::iter::once("backtest").chain(argv.iter().copied())).unwrap();
         request(&cli.args).unwrap()
+    }
+
+    #[test]
+    fn train_and_backtest_read_the_same_recipe_flags_into_the_same_fields() {
+        #[derive(Parser)]
+        struct TrainCli {
+            #[command(flatten)]
+            args: crate::config::TrainArgs,
+        }
+        let recipe = ["--plain", "--fast", "--base-model", "--seed", "3", "--max-epochs", "2", "--device", "cpu"];
+        let recipe = recipe.iter().chain(&["--reg-loss-type", "huber", "--calibration", "platt", "--target-precision", "0.7"]);
+        let recipe: Vec<&str> = recipe.chain(&["--search", "tpe", "--n-trials", "5", "--cv-metric", "auc"]).copied().collect();
+        let b = request_of(&[&["--symbol", "AMZN"], recipe.as_slice()].concat());
+        let argv = std::iter::once("train").chain(["--symbol", "AMZN"]).chain(recipe.iter().copied());
+        let t = crate::commands::train::specs(&TrainCli::try_parse_from(argv).unwrap().args).unwrap();
+        let Work::Pipeline { config, .. } = &t[0].work else { panic!("a pipeline run") };
+        let bt = BacktestJob::try_from(b).unwrap();
+        let recipe = |c: &common::training::PipelineConfig| {
+            format!(
+                "{} {} {} {} {:?} {:?} {:?} {:?} {:?} {} {:?}",
+                c.use_improved_training, c.do_cv_tune, c.fast_training, c.use_enhanced_model, c.reg_loss_type,
+                c.seed, c.max_epochs, c.device, c.calibration, c.target_precision, c.search
+            )
+        };
+        assert_eq!(recipe(&bt.config.recipe), recipe(config));
+        assert!(!config.use_improved_training && config.do_cv_tune && config.fast_training && !config.use_enhanced_model);
+        assert_eq!((config.seed, config.max_epochs, config.target_precision), (Some(3), Some(2), 0.7));
     }
 
     #[test]

@@ -1,16 +1,12 @@
 //! `trainer-svc train`: one training run (or three with `--all-years`) without a server, through
 //! the same core as the Train RPC, with a progress bar driven by the run's events.
-use std::sync::Arc;
-
-use common::calendar::TradingCalendar;
 use common::pb::{self, train_event::Event};
 use common::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::TrainArgs;
-use crate::core::{Core, CoreSettings, RunSpec, Work};
+use crate::core::{CoreSettings, RunSpec, Work};
 
 /// Builds the runs of the command line (validated like the Train RPC).
 pub fn specs(args: &TrainArgs) -> Result<Vec<RunSpec>> {
@@ -20,22 +16,12 @@ pub fn specs(args: &TrainArgs) -> Result<Vec<RunSpec>> {
         years: (!args.all_years).then_some(args.years),
         start: args.start.clone().unwrap_or_default(),
         end: args.end.clone().unwrap_or_default(),
-        do_cv_tune: Some(!args.no_cv),
         do_shap: Some(!args.no_importance),
         do_plot: Some(!args.no_plot),
-        fast_training: Some(args.fast),
-        use_improved_training: Some(!args.plain),
-        use_enhanced_model: Some(!args.base_model),
-        reg_loss_type: args.reg_loss_type.clone(),
-        param_grid: None,
         do_post_training_validation: Some(!args.no_validation),
-        seed: args.seed,
-        device: args.device.clone(),
-        bars: Vec::new(),
-        max_epochs: args.max_epochs,
         lease_timeout_seconds: Some(args.lease_timeout_seconds),
         keep_rejected: Some(!args.drop_rejected),
-        ..args.recipe.request_fields()
+        ..args.recipe.train_request()
     };
     let job = crate::requests::TrainJob::try_from(req)?;
     let by = format!(
@@ -149,23 +135,12 @@ fn show(pb: &ProgressBar, ev: &pb::TrainEvent) {
 pub async fn run(args: TrainArgs) -> Result<()> {
     let specs = specs(&args)?;
     let registry = crate::open_registry(&args.registry).await?;
-    let shutdown = CancellationToken::new();
-    let core = Arc::new(Core::new(
-        registry.clone(),
-        TradingCalendar::default(),
-        crate::metrics::Metrics::new(),
-        CoreSettings {
-            cpu_threads: args.cpu_threads,
-            max_train_samples: args.max_train_samples.max(1),
-            ..CoreSettings::default()
-        },
-        shutdown.clone(),
-    ));
-    let ctrl_c = shutdown.clone();
-    tokio::spawn(async move {
-        common::telemetry::shutdown_signal().await;
-        ctrl_c.cancel();
-    });
+    let settings = CoreSettings {
+        cpu_threads: args.cpu_threads,
+        max_train_samples: args.max_train_samples.max(1),
+        ..CoreSettings::default()
+    };
+    let (core, shutdown) = super::cli_core(registry.clone(), settings);
     let mut results = Vec::new();
     for spec in specs {
         if spec.inline_bars.is_none() {
