@@ -14,12 +14,12 @@ use serde_json::{json, Value};
 use crate::evaluation::{DEPLOY_TOLERANCE, HOLDOUT_MAX, HOLDOUT_MIN, MAX_MSE_RATIO, MIN_F1_IMPROVEMENT, PURGE_GAP};
 use crate::features::{FeatureConfig, FEATURES, FORECAST_DAYS, MIN_TRADING_DAYS, N_FEATURES, SEQ_LEN};
 use crate::model::{Architecture, ModelKind, Network};
+use crate::training::calibrate::MIN_INNER_VAL;
 use crate::training::config::{ImprovedConfig, IncrementalConfig, ParamGrid, PipelineConfig};
+use crate::training::cv::{CV_SPLITS, CV_SPLITS_FAST};
 use crate::training::fit::TARGET_SCALE;
 use crate::training::losses::{EPS, QUANTILES};
-use crate::training::pipeline::{
-    BASE_HIDDEN, ENHANCED_HIDDEN, IG_STEPS, MIN_INNER_VAL, PERMUTATION_REPEATS, PIPELINE_EPOCHS, PIPELINE_LR,
-};
+use crate::training::pipeline::{BASE_HIDDEN, ENHANCED_HIDDEN, IG_STEPS, PERMUTATION_REPEATS, PIPELINE_EPOCHS, PIPELINE_LR};
 use crate::triggers::{DECAY_RATIO, DECAY_WINDOW, WEEKLY_MONTHS};
 
 /// Version of the spec document's format (seed 001 §5 used "1.0"; 2.0 adds English names,
@@ -31,10 +31,6 @@ pub const TCH_VERSION: &str = "0.24";
 /// torch-sys 0.24's build script refuses to link any other version (unless
 /// `LIBTORCH_BYPASS_VERSION_CHECK` is set), and scripts/setup.sh installs the `torch==2.11.0` wheel.
 pub const LIBTORCH_VERSION: &str = "2.11.0";
-/// Cross-validation folds (sklearn `TimeSeriesSplit`) of the default pipeline.
-pub const CV_SPLITS: usize = 5;
-/// Cross-validation folds with `fast_training`.
-pub const CV_SPLITS_FAST: usize = 3;
 
 /// SPEC §3 definition of each feature, in SPEC order.
 pub const FEATURE_DEFINITIONS: [&str; N_FEATURES] = [

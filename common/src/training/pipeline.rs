@@ -2,13 +2,10 @@
 //! (improved or plain) → leak-free holdout validation against the current model → feature
 //! importance → plots → artifact.
 use super::config::{ImprovedConfig, PipelineConfig};
-use super::cv::{cv_search, CvPlan};
+use super::cv::{cv_search, cv_splits, CvPlan};
 use super::search::SearchMode;
 use super::events::{stage, TrainEvent};
-use super::fit::{
-    evaluate, fit, Augmentation, CosineRestarts, EvalOutput, FitOptions, FitReport, OptimizerKind,
-    TensorSet, TARGET_SCALE,
-};
+use super::fit::{evaluate, fit, EvalOutput, FitOptions, FitReport, OptimizerKind, TensorSet, TARGET_SCALE};
 use super::calibrate::{calibrate, calibration_split, holdout_report, served};
 use super::losses::population_std;
 use super::session::Session;
@@ -30,9 +27,6 @@ use tokio_util::sync::CancellationToken;
 /// Fewest samples the final fit may be trained on (the improved strategy keeps ≥ 20 of them for
 /// its inner validation split).
 pub const MIN_TRAIN_SAMPLES: usize = 40;
-/// Inner validation split of the improved strategy: the last 20 % of the training samples, at
-/// least this many.
-pub const MIN_INNER_VAL: usize = 20;
 /// Learning rate of the final fit when CV is skipped (SPEC §6: the pipeline overrides the
 /// improved strategy's 1e-3 with 5e-4).
 pub const PIPELINE_LR: f64 = 5e-4;
@@ -85,8 +79,9 @@ pub struct PipelineOutcome {
     pub n_samples: usize,
 }
 
-/// Checks that `samples` is internally consistent (lengths, finite values).
-pub(crate) fn check_samples(samples: &Samples) -> Result<()> {
+/// Checks that `samples` is internally consistent (lengths, finite values) and holds at least
+/// `need` samples; returns how many it holds.
+pub(crate) fn check_samples(samples: &Samples, need: usize) -> Result<usize> {
     let n = samples.len();
     let w = SEQ_LEN * N_FEATURES;
     if samples.x.len() != n * w
@@ -108,7 +103,10 @@ pub(crate) fn check_samples(samples: &Samples) -> Result<()> {
     if samples.y_mag.iter().flatten().any(|v| !v.is_finite()) {
         return Err(Error::invalid("samples contain a non-finite target return"));
     }
-    Ok(())
+    if n < need {
+        return Err(insufficient_samples(need, n));
+    }
+    Ok(n)
 }
 
 /// Samples needed so that the final fit gets [`MIN_TRAIN_SAMPLES`] after the holdout and gap.
@@ -142,12 +140,7 @@ pub fn run_pipeline(
 ) -> Result<PipelineOutcome> {
     let started = Instant::now();
     cfg.validate()?;
-    check_samples(samples)?;
-    let n = samples.len();
-    let need = min_samples(cfg.do_post_training_validation);
-    if n < need {
-        return Err(insufficient_samples(need, n));
-    }
+    let n = check_samples(samples, min_samples(cfg.do_post_training_validation))?;
     let mut session = Session::start(cfg.device, cfg.seed, cfg.cpu_threads)?;
     let device = session.device;
 
@@ -178,7 +171,7 @@ pub fn run_pipeline(
         dropout: None,
     };
     if cfg.runs_cv() {
-        let folds = if cfg.fast_training { 3 } else { 5 };
+        let folds = cv_splits(cfg.fast_training);
         let what = match cfg.search.mode {
             SearchMode::Grid => format!("grid: {} combinations", grid.combinations().len()),
             SearchMode::Tpe => format!("tpe: {} trials", cfg.search.n_trials),
@@ -245,40 +238,11 @@ pub fn run_pipeline(
     ));
     let tset = TensorSet::new(&fit_part, &norm, TARGET_SCALE, device);
     let vset = val_part.as_ref().map(|v| TensorSet::new(v, &norm, TARGET_SCALE, device));
+    let (lr, epochs, batch_size, reg) = (params.lr, params.epochs, params.batch_size, cfg.reg_loss_type);
     let opts = if cfg.use_improved_training {
-        FitOptions {
-            phase: "training".into(),
-            optimizer: OptimizerKind::AdamW { weight_decay: improved.weight_decay },
-            lr: params.lr,
-            epochs: params.epochs,
-            batch_size: params.batch_size,
-            schedule: Some(CosineRestarts { t_0: improved.t_0, t_mult: improved.t_mult, eta_min: improved.eta_min }),
-            grad_clip: Some(improved.grad_clip),
-            patience: Some(improved.patience),
-            augmentation: improved.augment.then_some(Augmentation {
-                noise_std: improved.noise_std,
-                scale_low: improved.scale_low,
-                scale_high: improved.scale_high,
-            }),
-            reg_loss: cfg.reg_loss_type,
-            w_cls: improved.weight_cls,
-            w_reg: improved.weight_reg,
-        }
+        FitOptions::improved("training", lr, epochs, batch_size, reg, &improved)
     } else {
-        FitOptions {
-            phase: "training".into(),
-            optimizer: OptimizerKind::Adam,
-            lr: params.lr,
-            epochs: params.epochs,
-            batch_size: params.batch_size,
-            schedule: None,
-            grad_clip: None,
-            patience: None,
-            augmentation: None,
-            reg_loss: cfg.reg_loss_type,
-            w_cls: 1.0,
-            w_reg: 1.0,
-        }
+        FitOptions::plain("training", lr, epochs, batch_size, reg)
     };
     let report = fit(&vs, &net, &tset, vset.as_ref(), &opts, &mut session.rng, events, cancel)?;
     let val_eval = match &vset {
