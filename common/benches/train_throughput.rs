@@ -17,7 +17,7 @@ use std::time::Instant;
 use common::features::{FORECAST_DAYS, N_FEATURES, SEQ_LEN};
 use common::model::{Architecture, Network};
 use common::training::config::{ImprovedConfig, RegLossType};
-use common::training::fit::{fit, Augmentation, CosineRestarts, FitOptions, OptimizerKind, TensorSet};
+use common::training::fit::{fit, FitOptions, TensorSet};
 use common::training::pipeline::{ENHANCED_HIDDEN, PIPELINE_LR};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -69,23 +69,10 @@ fn main() -> anyhow::Result<()> {
     let vs = VarStore::new(Device::Cpu);
     let net = Network::new(&vs.root(), &Architecture::enhanced(N_FEATURES as i64, ENHANCED_HIDDEN))?;
     let imp = ImprovedConfig::default();
+    // The pipeline's improved fit, without early stopping (there is no validation set).
     let opts = |epochs: u32| FitOptions {
-        phase: "bench".into(),
-        optimizer: OptimizerKind::AdamW { weight_decay: imp.weight_decay },
-        lr: PIPELINE_LR,
-        epochs,
-        batch_size: 32,
-        schedule: Some(CosineRestarts { t_0: imp.t_0, t_mult: imp.t_mult, eta_min: imp.eta_min }),
-        grad_clip: Some(imp.grad_clip),
         patience: None,
-        augmentation: Some(Augmentation {
-            noise_std: imp.noise_std,
-            scale_low: imp.scale_low,
-            scale_high: imp.scale_high,
-        }),
-        reg_loss: RegLossType::Full,
-        w_cls: imp.weight_cls,
-        w_reg: imp.weight_reg,
+        ..FitOptions::improved("bench", PIPELINE_LR, epochs, 32, RegLossType::Full, &imp)
     };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let cancel = CancellationToken::new();

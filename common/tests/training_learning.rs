@@ -3,7 +3,7 @@
 use common::data::synthetic::{generate, SyntheticConfig};
 use common::features::{build_samples, FeatureConfig, NormStats, Samples};
 use common::model::{Architecture, LoadedModel, Network};
-use common::training::fit::{evaluate, fit, FitOptions, OptimizerKind, TensorSet, TARGET_SCALE};
+use common::training::fit::{evaluate, fit, FitOptions, TensorSet, TARGET_SCALE};
 use common::training::{run_pipeline, DeviceChoice, ParamGrid, PipelineConfig, RegLossType, TrainEvent};
 use common::Error;
 use rand::SeedableRng;
@@ -64,20 +64,7 @@ fn planted_signal_is_learnt_and_pure_noise_is_not() {
 }
 
 fn opts(epochs: u32, patience: Option<u32>, lr: f64) -> FitOptions {
-    FitOptions {
-        phase: "training".into(),
-        optimizer: OptimizerKind::Adam,
-        lr,
-        epochs,
-        batch_size: 32,
-        schedule: None,
-        grad_clip: Some(1.0),
-        patience,
-        augmentation: None,
-        reg_loss: RegLossType::Full,
-        w_cls: 1.0,
-        w_reg: 1.0,
-    }
+    FitOptions { grad_clip: Some(1.0), patience, ..FitOptions::plain("training", lr, epochs, 32, RegLossType::Full) }
 }
 
 /// Validation targets shrunk ×0.1: predictions start almost constant (heads ~N(0, 0.01)), their

@@ -7,8 +7,7 @@ use super::scores::{ECE_BINS, EPS};
 use super::signal::{DEFAULT_TARGET_PRECISION, MIN_POSITIVES, TAU_MAX, TAU_MIN, TAU_STEP};
 use crate::baselines::L2_PENALTY;
 use crate::evaluation::PURGE_GAP;
-use crate::training::calibrate::MIN_PLAIN_FIT;
-use crate::training::pipeline::MIN_INNER_VAL;
+use crate::training::calibrate::{MIN_INNER_VAL, MIN_PLAIN_FIT};
 use serde_json::{json, Value};
 
 /// The section as JSON.

@@ -1,5 +1,7 @@
-//! The pipeline's side of [`crate::calibration`]: which samples calibrate a version, fitting on
-//! them, the served probabilities used in validation, holdout quality and the baselines.
+//! The training side of [`crate::calibration`]: which samples calibrate a version (the
+//! pipeline's [`calibration_split`] and the incremental fine-tune's tail, both cut by
+//! [`purged_tail`]), fitting on them ([`calibrate_on_tail`]), the served probabilities used in
+//! validation, holdout quality and the baselines.
 //!
 //! Calibration samples are never trained on and never in the holdout, and no calibration
 //! sample's 5-day target shares a daily return with a trained one (issue 23):
@@ -14,10 +16,9 @@
 //! The share is sized so that a 3-year key (≈ 680 training samples) calibrates on ≥ 150
 //! out-of-sample forecasts (measured: BENCHMARKS.md, issue 23).
 use super::config::PipelineConfig;
-use super::pipeline::MIN_INNER_VAL;
 use crate::baselines::{score_baselines, BaseRate, BaselineScore};
 use crate::calibration::{
-    coverage, realised_cumulative, sample_vols, scores, Calibration, CalibrationData, ConformalScore,
+    coverage, realised_cumulative, sample_vols, scores, Calibration, CalibrationData, CalibrationMethod, ConformalScore,
     ForecastQuality, ProbabilityScores,
 };
 use crate::evaluation::{compare_with_baselines, BaselineComparison, PURGE_GAP};
@@ -26,6 +27,10 @@ use crate::model::{Forecast, LoadedModel, ModelMetadata};
 use crate::Result;
 use std::collections::BTreeMap;
 use std::ops::Range;
+
+/// Fewest samples of a calibration tail (and of the improved strategy's inner validation
+/// split, which is the same samples).
+pub const MIN_INNER_VAL: usize = 20;
 
 /// Share (percent) of the training part that calibrates.
 pub const CALIBRATION_SHARE_PCT: usize = 25;
@@ -44,18 +49,54 @@ pub struct CalibrationSplit {
     pub source: &'static str,
 }
 
+/// Length of the calibration tail of `n` samples: `share_pct` % of them, at least
+/// [`MIN_INNER_VAL`].
+pub fn tail_len(n: usize, share_pct: usize) -> usize {
+    MIN_INNER_VAL.max(n * share_pct / 100)
+}
+
+/// `(fit samples, calibration tail)` of `n` chronological samples: the last `n_cal` calibrate,
+/// after a [`PURGE_GAP`]-sample gap, when at least `min_fit` samples remain before the gap;
+/// `None` when `n` is too short for that.
+pub fn purged_tail(n: usize, n_cal: usize, min_fit: usize) -> Option<(Range<usize>, Range<usize>)> {
+    (n >= n_cal + PURGE_GAP + min_fit).then(|| (0..n - n_cal - PURGE_GAP, n - n_cal..n))
+}
+
 /// Splits `n_train` chronological training samples (see the module doc).
 pub fn calibration_split(n_train: usize, improved: bool) -> CalibrationSplit {
-    let n_cal = MIN_INNER_VAL.max(n_train * CALIBRATION_SHARE_PCT / 100);
+    let n_cal = tail_len(n_train, CALIBRATION_SHARE_PCT);
     if improved {
         let s = n_train.saturating_sub(n_cal);
         return CalibrationSplit { fit: 0..s.saturating_sub(PURGE_GAP), cal: Some(s..n_train), source: "inner_validation" };
     }
-    if n_train >= n_cal + PURGE_GAP + MIN_PLAIN_FIT {
-        let fit_end = n_train - n_cal - PURGE_GAP;
-        return CalibrationSplit { fit: 0..fit_end, cal: Some(n_train - n_cal..n_train), source: "purged_training_tail" };
+    match purged_tail(n_train, n_cal, MIN_PLAIN_FIT) {
+        Some((fit, cal)) => CalibrationSplit { fit, cal: Some(cal), source: "purged_training_tail" },
+        None => CalibrationSplit { fit: 0..n_train, cal: None, source: "none" },
     }
-    CalibrationSplit { fit: 0..n_train, cal: None, source: "none" }
+}
+
+/// Fits a [`Calibration`] (`method`, signal at `target_precision`, shrinkage toward
+/// `base_rate`) on the forecasts of `model` for `samples[tail]`, recording the tail as the
+/// version's calibration data (`source`, indices into `samples`, dates).
+pub fn calibrate_on_tail(
+    model: &LoadedModel,
+    samples: &Samples,
+    tail: Range<usize>,
+    source: &str,
+    method: CalibrationMethod,
+    target_precision: f64,
+    base_rate: f64,
+) -> Result<Calibration> {
+    let cal = samples.subset(tail.clone());
+    let raw = model.forecast(&cal.x, cal.len())?;
+    let data = CalibrationData {
+        source: source.to_string(),
+        start: tail.start,
+        end: tail.end,
+        first_date: cal.end_dates.first().copied(),
+        last_date: cal.end_dates.last().copied(),
+    };
+    Ok(Calibration::fit(method, target_precision, &cal, &raw, data, base_rate))
 }
 
 /// Fits the version's [`Calibration`] on the calibration samples of `train` (indices of `split`
@@ -73,17 +114,8 @@ pub fn calibrate(model: &LoadedModel, train: &Samples, split: &CalibrationSplit,
         ));
     };
     let _span = tracing::info_span!("calibration", method = %cfg.calibration, n = r.len(), source = split.source).entered();
-    let cal = train.subset(r.clone());
-    let raw = model.forecast(&cal.x, cal.len())?;
-    let data = CalibrationData {
-        source: split.source.to_string(),
-        start: r.start,
-        end: r.end,
-        first_date: cal.end_dates.first().copied(),
-        last_date: cal.end_dates.last().copied(),
-    };
     let base_rate = BaseRate::fit(&train.y_dir).prob_up;
-    let c = Calibration::fit(cfg.calibration, cfg.target_precision, &cal, &raw, data, base_rate);
+    let c = calibrate_on_tail(model, train, r, split.source, cfg.calibration, cfg.target_precision, base_rate)?;
     if let Some(s) = &c.shrinkage {
         tracing::info!(base_rate = s.base_rate, weight = s.weight, log_loss_base = s.log_loss_base,
             log_loss_shrunk = s.log_loss_shrunk, n = s.n, "shrinkage toward the base rate fitted");
@@ -204,4 +236,27 @@ pub fn holdout_report(calibration: &Calibration, raw: &[Forecast], holdout: &Sam
         }
     }
     Ok(HoldoutReport { quality, baselines, comparison, metrics: m })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::training::incremental::incremental_split;
+
+    #[test]
+    fn tails_are_purged_and_sized_by_their_share() {
+        // Plain: max(20, 25 %) after a 5-sample gap, once 20 fit samples remain.
+        assert_eq!(calibration_split(44, false), CalibrationSplit { fit: 0..44, cal: None, source: "none" });
+        let s = calibration_split(45, false);
+        assert_eq!((s.fit, s.cal, s.source), (0..20, Some(25..45), "purged_training_tail"));
+        let s = calibration_split(400, false);
+        assert_eq!((s.fit, s.cal), (0..295, Some(300..400)));
+        // Improved: the inner validation split, the gap taken from the fit.
+        let s = calibration_split(400, true);
+        assert_eq!((s.fit, s.cal, s.source), (0..295, Some(300..400), "inner_validation"));
+        // Incremental: max(20, 20 %) after the gap, once 10 fine-tune samples remain.
+        assert_eq!(incremental_split(34), (0..34, None));
+        assert_eq!(incremental_split(35), (0..10, Some(15..35)));
+        assert_eq!(incremental_split(200), (0..155, Some(160..200)));
+    }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::config::{ParamGrid, RegLossType};
 use super::events::{CvTrialEnd, TrainEvent};
-use super::fit::{evaluate, fit, FitOptions, OptimizerKind, TensorSet, TARGET_SCALE};
+use super::fit::{evaluate, fit, FitOptions, TensorSet, TARGET_SCALE};
 use super::search::{
     cv_score, run_study, CvMetric, Dim, FoldScores, MedianPruner, Proposer, Sampler, SearchConfig, SearchMode,
     SearchSpace, StudyOptions, StudyOutcome, TrialParams, TrialRecord, TrialState,
@@ -29,6 +29,20 @@ use serde_json::{json, Value};
 use tch::nn::VarStore;
 use tch::Device;
 use tokio_util::sync::CancellationToken;
+
+/// Cross-validation folds (sklearn `TimeSeriesSplit`) of the default pipeline.
+pub const CV_SPLITS: usize = 5;
+/// Cross-validation folds with `fast_training`.
+pub const CV_SPLITS_FAST: usize = 3;
+
+/// The pipeline's number of folds: [`CV_SPLITS_FAST`] with `fast_training`, else [`CV_SPLITS`].
+pub fn cv_splits(fast_training: bool) -> usize {
+    if fast_training {
+        CV_SPLITS_FAST
+    } else {
+        CV_SPLITS
+    }
+}
 
 /// Outcome of a CV search.
 #[derive(Debug, Clone)]
@@ -103,20 +117,8 @@ fn train_fold(
     let vs = VarStore::new(device);
     let arch = Architecture { dropout: p.dropout, ..Architecture::base(N_FEATURES as i64, p.hidden_size) };
     let net = Network::new(&vs.root(), &arch)?;
-    let opts = FitOptions {
-        phase: "cv".into(),
-        optimizer: OptimizerKind::Adam,
-        lr: p.lr,
-        epochs: plan.max_epochs.map_or(p.epochs, |m| p.epochs.min(m)),
-        batch_size: p.batch_size,
-        schedule: None,
-        grad_clip: None,
-        patience: None,
-        augmentation: None,
-        reg_loss: plan.reg_loss,
-        w_cls: 1.0,
-        w_reg: 1.0,
-    };
+    let epochs = plan.max_epochs.map_or(p.epochs, |m| p.epochs.min(m));
+    let opts = FitOptions::plain("cv", p.lr, epochs, p.batch_size, plan.reg_loss);
     fit(&vs, &net, &tset, None, &opts, rng, events, cancel)?;
     let out = evaluate(&net, &vset, plan.reg_loss, 1.0, 1.0)?;
     Ok(FoldScores::from(&metrics_of(&out.prob_up, &out.magnitudes, TARGET_SCALE, &test)))

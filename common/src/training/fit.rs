@@ -1,7 +1,7 @@
 //! The epoch loop shared by every training mode: mini-batches in a seeded shuffled order,
 //! optional augmentation, Adam / AdamW, cosine warm restarts, gradient clipping, validation,
 //! early stopping on validation volatility match with best-weight restore, cancellation.
-use super::config::RegLossType;
+use super::config::{ImprovedConfig, RegLossType};
 use super::events::TrainEvent;
 use super::losses;
 use crate::evaluation::TrainingCurves;
@@ -133,6 +133,58 @@ pub struct FitOptions {
     pub w_cls: f64,
     /// Weight of the regression loss.
     pub w_reg: f64,
+}
+
+impl FitOptions {
+    /// Plain training (the plain pipeline, every CV fold, incremental fine-tuning): Adam at a
+    /// constant `lr`, no clipping, no early stopping, no augmentation, both losses weighted 1.
+    pub fn plain(phase: &str, lr: f64, epochs: u32, batch_size: usize, reg_loss: RegLossType) -> FitOptions {
+        FitOptions {
+            phase: phase.into(),
+            optimizer: OptimizerKind::Adam,
+            lr,
+            epochs,
+            batch_size,
+            schedule: None,
+            grad_clip: None,
+            patience: None,
+            augmentation: None,
+            reg_loss,
+            w_cls: 1.0,
+            w_reg: 1.0,
+        }
+    }
+
+    /// The improved strategy `imp` (SPEC §6) at `lr` for up to `epochs`: AdamW, cosine warm
+    /// restarts, gradient clipping, early stopping, augmentation when `imp.augment`, its loss
+    /// weights.
+    pub fn improved(
+        phase: &str,
+        lr: f64,
+        epochs: u32,
+        batch_size: usize,
+        reg_loss: RegLossType,
+        imp: &ImprovedConfig,
+    ) -> FitOptions {
+        FitOptions {
+            phase: phase.into(),
+            optimizer: OptimizerKind::AdamW { weight_decay: imp.weight_decay },
+            lr,
+            epochs,
+            batch_size,
+            schedule: Some(CosineRestarts { t_0: imp.t_0, t_mult: imp.t_mult, eta_min: imp.eta_min }),
+            grad_clip: Some(imp.grad_clip),
+            patience: Some(imp.patience),
+            augmentation: imp.augment.then_some(Augmentation {
+                noise_std: imp.noise_std,
+                scale_low: imp.scale_low,
+                scale_high: imp.scale_high,
+            }),
+            reg_loss,
+            w_cls: imp.weight_cls,
+            w_reg: imp.weight_reg,
+        }
+    }
 }
 
 /// What happened in [`fit`].

@@ -11,16 +11,16 @@
 //! are enough samples the fine-tune leaves a purged tail of the recent samples out
 //! ([`incremental_split`]) and calibrates on it; otherwise it trains on all of them and the new
 //! version says it has no calibration data.
+use super::calibrate::{calibrate_on_tail, purged_tail, tail_len, MIN_INNER_VAL};
 use super::config::{IncrementalConfig, RegLossType};
 use super::events::{stage, TrainEvent};
-use super::fit::{evaluate, fit, FitOptions, OptimizerKind, TensorSet};
+use super::fit::{evaluate, fit, FitOptions, TensorSet};
 use super::pipeline::{check_samples, fit_metrics, CurrentModel, PipelineOutcome};
 use super::session::Session;
-use super::pipeline::MIN_INNER_VAL;
 use crate::baselines::BaseRate;
-use crate::calibration::{Calibration, CalibrationData, CalibrationMethod, ForecastQuality, DEFAULT_TARGET_PRECISION};
+use crate::calibration::{Calibration, CalibrationMethod, ForecastQuality, DEFAULT_TARGET_PRECISION};
 use crate::evaluation::{plot_training_curves, DeployDecision, PURGE_GAP};
-use crate::features::{insufficient_samples, Samples};
+use crate::features::Samples;
 use std::ops::Range;
 use crate::model::LoadedModel;
 use crate::Result;
@@ -30,16 +30,16 @@ use tokio_util::sync::CancellationToken;
 
 /// Fewest samples incremental training accepts.
 pub const MIN_INCREMENTAL_SAMPLES: usize = 10;
+/// Share (percent) of the recent samples that calibrates.
+pub const INCREMENTAL_CALIBRATION_SHARE_PCT: usize = 20;
 
 /// `(fine-tune samples, calibration tail)` of `n` recent samples: the last
 /// `max(20, n/5)` calibrate, after a [`PURGE_GAP`]-sample gap, when at least
 /// [`MIN_INCREMENTAL_SAMPLES`] remain to fine-tune on; otherwise all of them fine-tune.
 pub fn incremental_split(n: usize) -> (Range<usize>, Option<Range<usize>>) {
-    let n_cal = MIN_INNER_VAL.max(n / 5);
-    if n >= MIN_INCREMENTAL_SAMPLES + PURGE_GAP + n_cal {
-        (0..n - n_cal - PURGE_GAP, Some(n - n_cal..n))
-    } else {
-        (0..n, None)
+    match purged_tail(n, tail_len(n, INCREMENTAL_CALIBRATION_SHARE_PCT), MIN_INCREMENTAL_SAMPLES) {
+        Some((fit, cal)) => (fit, Some(cal)),
+        None => (0..n, None),
     }
 }
 
@@ -53,11 +53,7 @@ pub fn run_incremental(
 ) -> Result<PipelineOutcome> {
     let started = Instant::now();
     cfg.validate()?;
-    check_samples(samples)?;
-    let n = samples.len();
-    if n < MIN_INCREMENTAL_SAMPLES {
-        return Err(insufficient_samples(MIN_INCREMENTAL_SAMPLES, n));
-    }
+    let n = check_samples(samples, MIN_INCREMENTAL_SAMPLES)?;
     let mut session = Session::start(cfg.device, cfg.seed, None)?;
     let mut model = LoadedModel::from_artifact(current.metadata, current.weights, session.device)?;
     let scale = model.metadata().target_scale();
@@ -71,20 +67,7 @@ pub fn run_incremental(
             current.version_id, current.metadata.architecture.kind, fit_samples.len(), cfg.epochs, cfg.lr, cfg.batch_size
         ),
     ));
-    let opts = FitOptions {
-        phase: "incremental".into(),
-        optimizer: OptimizerKind::Adam,
-        lr: cfg.lr,
-        epochs: cfg.epochs,
-        batch_size: cfg.batch_size,
-        schedule: None,
-        grad_clip: None,
-        patience: None,
-        augmentation: None,
-        reg_loss: RegLossType::Full,
-        w_cls: 1.0,
-        w_reg: 1.0,
-    };
+    let opts = FitOptions::plain("incremental", cfg.lr, cfg.epochs, cfg.batch_size, RegLossType::Full);
     let report = fit(model.var_store(), model.network(), &set, None, &opts, &mut session.rng, events, cancel)?;
     let train_eval = evaluate(model.network(), &set, opts.reg_loss, 1.0, 1.0)?;
     let plots = vec![("training_curves.png".to_string(), plot_training_curves(&report.curves)?)];
@@ -94,21 +77,12 @@ pub fn run_incremental(
     let mut calibration = match cal_range {
         Some(r) => {
             events(TrainEvent::stage(stage::CALIBRATION, format!("{method} calibration on the last {} samples", r.len())));
-            let cal = samples.subset(r.clone());
-            let raw = model.forecast(&cal.x, cal.len())?;
-            let data = CalibrationData {
-                source: "purged_recent_tail".into(),
-                start: r.start,
-                end: r.end,
-                first_date: cal.end_dates.first().copied(),
-                last_date: cal.end_dates.last().copied(),
-            };
             // The base rate of the samples the version has seen: the base version's own when it
             // has one, else the up share of the recent samples.
             let base_rate = base_cal
                 .and_then(|c| c.shrinkage.as_ref())
                 .map_or_else(|| BaseRate::fit(&samples.y_dir).prob_up, |s| s.base_rate);
-            Calibration::fit(method, target, &cal, &raw, data, base_rate)
+            calibrate_on_tail(&model, samples, r, "purged_recent_tail", method, target, base_rate)?
         }
         None => Calibration::unavailable(
             method,
