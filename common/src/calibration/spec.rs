@@ -7,7 +7,7 @@ use super::scores::{ECE_BINS, EPS};
 use super::signal::{DEFAULT_TARGET_PRECISION, MIN_POSITIVES, TAU_MAX, TAU_MIN, TAU_STEP};
 use crate::baselines::L2_PENALTY;
 use crate::evaluation::PURGE_GAP;
-use crate::training::calibrate::{MIN_INNER_VAL, MIN_PLAIN_FIT};
+use crate::training::calibrate::{CALIBRATION_SHARE_PCT, MIN_INNER_VAL, MIN_PLAIN_FIT};
 use serde_json::{json, Value};
 
 /// The section as JSON.
@@ -26,8 +26,8 @@ pub fn forecast_quality_spec() -> Value {
             "min_samples": MIN_CALIBRATION_SAMPLES,
             "fallback": "fewer samples or one class only: served uncalibrated and the version's calibration.note says why",
             "calibration_data": {
-                "improved_training": format!("its inner validation split: the last max({MIN_INNER_VAL}, n_train // 5) samples before the holdout's purge gap (also used for early stopping, never trained on)"),
-                "plain_or_cv_training": format!("a tail of max({MIN_INNER_VAL}, n_train // 5) training samples after a {PURGE_GAP}-sample purge gap; the fit and the CV search use only the samples before the gap; with fewer than {MIN_PLAIN_FIT} fit samples left, no calibration data"),
+                "improved_training": format!("its inner validation split: the last max({MIN_INNER_VAL}, n_train * {CALIBRATION_SHARE_PCT} // 100) samples before the holdout's purge gap (also used for early stopping, never trained on)"),
+                "plain_or_cv_training": format!("a tail of max({MIN_INNER_VAL}, n_train * {CALIBRATION_SHARE_PCT} // 100) training samples after a {PURGE_GAP}-sample purge gap; the fit and the CV search use only the samples before the gap; with fewer than {MIN_PLAIN_FIT} fit samples left, no calibration data"),
                 "incremental": format!("the last max({MIN_INNER_VAL}, n // 5) recent samples after a {PURGE_GAP}-sample gap, when at least 10 remain to fine-tune on; re-fitted with the base version's method"),
                 "never": "holdout samples: calibration.data.start/end (sample indices) end before the holdout's purge gap",
             },

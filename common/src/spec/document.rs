@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::evaluation::{DEPLOY_TOLERANCE, HOLDOUT_MAX, HOLDOUT_MIN, MAX_MSE_RATIO, MIN_F1_IMPROVEMENT, PURGE_GAP};
 use crate::features::{FeatureConfig, FEATURES, FORECAST_DAYS, MIN_TRADING_DAYS, N_FEATURES, SEQ_LEN};
 use crate::model::{Architecture, ModelKind, Network};
-use crate::training::calibrate::MIN_INNER_VAL;
+use crate::training::calibrate::{CALIBRATION_SHARE_PCT, MIN_INNER_VAL};
 use crate::training::config::{ImprovedConfig, IncrementalConfig, ParamGrid, PipelineConfig};
 use crate::training::cv::{CV_SPLITS, CV_SPLITS_FAST};
 use crate::training::fit::TARGET_SCALE;
@@ -259,7 +259,7 @@ pub fn training_spec() -> Value {
                 "early_stopping_metric": format!("validation volatility match = 1 - |std(pred) - std(true)| / std(true) (higher is better), patience {}, best weights restored", imp.patience),
                 "data_augmentation": format!("per batch: x * U({}, {}) per sample + N(0, {}) noise per value, on standardised inputs; targets unchanged", imp.scale_low, imp.scale_high, imp.noise_std),
                 "gradient_clip": format!("clip_grad_norm(max_norm={:?})", imp.grad_clip),
-                "inner_split": format!("chronological 80/20: validation = last max({MIN_INNER_VAL}, n_train // 5) training samples"),
+                "inner_split": format!("chronological: validation = the last max({MIN_INNER_VAL}, n_train * {CALIBRATION_SHARE_PCT} // 100) training samples, after a {PURGE_GAP}-sample purge gap the fit does not train on"),
                 "target_scale": TARGET_SCALE,
             },
             "cross_validation": {
