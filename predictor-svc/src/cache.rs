@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use common::calibration::{serve_quality, Calibration, ForecastQuality};
 use common::features::{N_FEATURES, SEQ_LEN};
+use common::key::ModelKey;
 use common::model::{LoadedModel, ModelMetadata};
 use common::registry::Registry;
 use common::{Error, Result};
@@ -44,27 +45,27 @@ pub struct CacheConfig {
     pub device: tch::Device,
 }
 
-/// Identifies a cached model: the current version of `(symbol, years)`, or a pinned version.
+/// Identifies a cached model: the key it is served under, and a pinned version when the
+/// caller asked for one instead of the key's current version. The key a model is served under
+/// is not what the version was trained for: that is [`ModelHandle::trained_for`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ModelKey {
-    /// Ticker.
-    pub symbol: String,
-    /// Years of history of the model key.
-    pub years: u32,
+pub struct CacheKey {
+    /// The key the answers are for.
+    pub served: ModelKey,
     /// A specific version asked for by the caller instead of the current one.
     pub pinned: Option<String>,
 }
 
-impl ModelKey {
-    /// The current version of `(symbol, years)`.
-    pub fn current(symbol: &str, years: u32) -> ModelKey {
-        ModelKey { symbol: symbol.to_string(), years, pinned: None }
+impl CacheKey {
+    /// The current version of `served`.
+    pub fn current(served: ModelKey) -> CacheKey {
+        CacheKey { served, pinned: None }
     }
 }
 
-impl std::fmt::Display for ModelKey {
+impl std::fmt::Display for CacheKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}y", self.symbol, self.years)?;
+        write!(f, "{}", self.served)?;
         if let Some(v) = &self.pinned {
             write!(f, "@{v}")?;
         }
@@ -77,6 +78,9 @@ impl std::fmt::Display for ModelKey {
 pub struct ModelHandle {
     /// Registry version id.
     pub version_id: String,
+    /// The key the version was trained for (from its registry record), whatever key it is
+    /// served under.
+    pub trained_for: ModelKey,
     /// The worker thread that owns the model.
     pub worker: ModelWorker,
     /// Parameter bytes (counted against the budget).
@@ -118,7 +122,7 @@ impl SlotInfo {
 }
 
 struct Slot {
-    key: ModelKey,
+    key: CacheKey,
     model: RwLock<Option<Arc<ModelHandle>>>,
     load_lock: tokio::sync::Mutex<()>,
     info: Mutex<SlotInfo>,
@@ -141,7 +145,7 @@ impl Slot {
 #[derive(Debug, Clone)]
 pub struct SlotStatus {
     /// The key.
-    pub key: ModelKey,
+    pub key: CacheKey,
     /// `not_loaded` | `loading` | `loaded` | `failed`.
     pub state: &'static str,
     /// Version serving the key, if loaded.
@@ -167,7 +171,7 @@ pub struct ModelCache {
     registry: Registry,
     cfg: CacheConfig,
     metrics: Metrics,
-    slots: Mutex<HashMap<ModelKey, Arc<Slot>>>,
+    slots: Mutex<HashMap<CacheKey, Arc<Slot>>>,
     tick: AtomicU64,
 }
 
@@ -183,7 +187,7 @@ impl ModelCache {
         ModelCache { registry, cfg, metrics, slots: Mutex::new(HashMap::new()), tick: AtomicU64::new(0) }
     }
 
-    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<ModelKey, Arc<Slot>>> {
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, Arc<Slot>>> {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -195,10 +199,10 @@ impl ModelCache {
     /// The model serving `key`, loading it on first use. Errors: no current model →
     /// `NotFound`; a pinned version of another key → `InvalidArgument`; a version that fails to
     /// load → its error (`Corrupt` for a sha256 mismatch or unreadable weights).
-    pub async fn get(&self, key: &ModelKey) -> Result<Arc<ModelHandle>> {
+    pub async fn get(&self, key: &CacheKey) -> Result<Arc<ModelHandle>> {
         // A pin on the version that already serves the key reuses that model.
         if let Some(pin) = &key.pinned {
-            let current = self.slots().get(&ModelKey::current(&key.symbol, key.years)).cloned();
+            let current = self.slots().get(&CacheKey::current(key.served.clone())).cloned();
             if let Some(slot) = current {
                 if let Some(h) = slot.loaded().filter(|h| &h.version_id == pin && h.worker.is_alive()) {
                     self.touch(&slot);
@@ -322,37 +326,38 @@ impl ModelCache {
     }
 
     /// The version a key should serve: the pin (checked to belong to the key) or the current one.
-    async fn resolve_version(&self, key: &ModelKey) -> Result<String> {
+    async fn resolve_version(&self, key: &CacheKey) -> Result<String> {
         match &key.pinned {
             Some(pin) => {
                 let info = self
                     .registry
                     .bounded("a version lookup", self.registry.version_info(pin))
                     .await?;
-                if info.symbol != key.symbol || info.years != key.years {
+                if info.symbol != key.served.symbol || info.years != key.served.years {
                     return Err(Error::invalid(format!(
-                        "version_id {pin} belongs to {}/{}y, not {}/{}y; omit version_id to use \
+                        "version_id {pin} belongs to {}/{}y, not {}; omit version_id to use \
                          the current version",
-                        info.symbol, info.years, key.symbol, key.years
+                        info.symbol, info.years, key.served
                     )));
                 }
                 Ok(pin.clone())
             }
             None => self
                 .registry
-                .bounded("the current version", self.registry.current_version(&key.symbol, key.years))
+                .bounded("the current version", self.registry.current_version(&key.served.symbol, key.served.years))
                 .await?
                 .map(|v| v.version_id)
-                .ok_or_else(|| no_current_model(&key.symbol, key.years)),
+                .ok_or_else(|| no_current_model(&key.served.symbol, key.served.years)),
         }
     }
 
     /// Fetches a version (the registry verifies its sha256), builds the network off the async
     /// runtime, starts its worker and runs a warm-up forward pass through it.
-    pub async fn load_version(&self, key: &ModelKey, version_id: &str) -> Result<ModelHandle> {
+    pub async fn load_version(&self, key: &CacheKey, version_id: &str) -> Result<ModelHandle> {
         let t0 = std::time::Instant::now();
         let rec = self.registry.bounded("a model version", self.registry.version(version_id)).await?;
         let fetched = t0.elapsed();
+        let trained_for = ModelKey { symbol: rec.info.symbol.clone(), years: rec.info.years };
         let metadata: ModelMetadata = serde_json::from_str(&rec.metadata_json).map_err(|e| {
             Error::Corrupt(format!("version {version_id}: metadata JSON is unreadable: {e}"))
         })?;
@@ -371,7 +376,7 @@ impl ModelCache {
         let memory_bytes = model.param_bytes() as u64;
         let metrics = self.metrics.clone();
         let worker = ModelWorker::spawn(
-            &format!("{}-{}y-{version_id}", key.symbol, key.years),
+            &format!("{}-{}y-{version_id}", trained_for.symbol, trained_for.years),
             model,
             self.cfg.batch,
             move |b| metrics.observe_batch(&b),
@@ -389,6 +394,7 @@ impl ModelCache {
             warmup_ms = (t0.elapsed() - built).as_millis() as u64, "model version ready");
         Ok(ModelHandle {
             version_id: version_id.to_string(),
+            trained_for,
             worker,
             memory_bytes,
             loaded_at: Utc::now(),
@@ -401,13 +407,13 @@ impl ModelCache {
     /// the loaded one gets the new version loaded, verified and warmed up, then swapped in. A
     /// version that fails is not swapped in and not retried until it changes again; the old
     /// model keeps serving and the failure is recorded on the key.
-    pub async fn reload_changed(&self, current: &HashMap<(String, u32), String>) {
+    pub async fn reload_changed(&self, current: &HashMap<ModelKey, String>) {
         let slots: Vec<Arc<Slot>> =
             self.slots().values().filter(|s| s.key.pinned.is_none()).cloned().collect();
         let reloads = slots.into_iter().map(|slot| async move {
             let _guard = slot.load_lock.lock().await;
             let Some(loaded) = slot.loaded() else { return };
-            let Some(target) = current.get(&(slot.key.symbol.clone(), slot.key.years)) else {
+            let Some(target) = current.get(&slot.key.served) else {
                 return;
             };
             if *target == loaded.version_id
@@ -450,7 +456,7 @@ impl ModelCache {
     }
 
     /// Evicts least recently used models (never `keep`) until the budget holds.
-    fn enforce_budget(&self, keep: &ModelKey) {
+    fn enforce_budget(&self, keep: &CacheKey) {
         loop {
             let slots: Vec<Arc<Slot>> = self.slots().values().cloned().collect();
             let loaded: Vec<(Arc<Slot>, u64)> = slots
@@ -515,7 +521,7 @@ impl ModelCache {
     }
 
     /// Status of one key, if the cache has ever seen it.
-    pub fn status(&self, key: &ModelKey) -> Option<SlotStatus> {
+    pub fn status(&self, key: &CacheKey) -> Option<SlotStatus> {
         let slot = self.slots().get(key).cloned();
         slot.map(|s| Self::status_of(&s))
     }
@@ -584,7 +590,7 @@ mod tests {
     #[tokio::test]
     async fn a_model_whose_worker_died_is_not_served_but_loaded_again() {
         let (_dir, cache) = empty_cache().await;
-        let key = ModelKey::current("DEAD", 1);
+        let key = CacheKey::current(ModelKey { symbol: "DEAD".into(), years: 1 });
         let slot = Arc::new(Slot {
             key: key.clone(),
             model: RwLock::new(None),
@@ -594,6 +600,7 @@ mod tests {
         });
         slot.set_model(Some(Arc::new(ModelHandle {
             version_id: "v-dead".into(),
+            trained_for: key.served.clone(),
             worker: ModelWorker::dead_for_test("dead"),
             memory_bytes: 1,
             loaded_at: Utc::now(),

@@ -27,7 +27,8 @@ use serde::Serialize;
 
 pub use crate::bars::HISTORY_BARS;
 use crate::bars::{tail, BarStore, BarsSource};
-use crate::cache::{no_current_model, ModelCache, ModelKey, SlotStatus};
+use crate::cache::{no_current_model, CacheKey, ModelCache, SlotStatus};
+use common::key::ModelKey;
 use crate::predlog::PredictionLog;
 use crate::worker::Lane;
 /// Most requests one PredictBatch may carry.
@@ -42,10 +43,8 @@ pub const BULK_IN_FLIGHT: usize = 128;
 /// A validated forecast request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PredictInput {
-    /// Ticker.
-    pub symbol: String,
-    /// Model key years.
-    pub years: u32,
+    /// The model key asked for.
+    pub key: ModelKey,
     /// Inline bars (validated, sorted), or `None` for the registry's bars.
     pub bars: Option<Vec<Bar>>,
     /// A pinned version instead of the current one.
@@ -56,8 +55,7 @@ impl TryFrom<pb::PredictRequest> for PredictInput {
     type Error = Error;
     fn try_from(req: pb::PredictRequest) -> Result<Self> {
         let pb::PredictRequest { symbol, years, bars, version_id } = req;
-        let symbol = common::config::validate_symbol(&symbol)?;
-        let years = common::config::validate_years(years)?;
+        let key = ModelKey::parse(&symbol, years)?;
         let bars = if bars.is_empty() { None } else { Some(bars_from_pb(bars)?) };
         let version_id = match version_id.trim() {
             "" => None,
@@ -66,7 +64,7 @@ impl TryFrom<pb::PredictRequest> for PredictInput {
             }
             v => Some(v.to_string()),
         };
-        Ok(PredictInput { symbol, years, bars, version_id })
+        Ok(PredictInput { key, bars, version_id })
     }
 }
 
@@ -395,8 +393,8 @@ impl Engine {
 
     /// Serves one forecast, queued on `lane` of the model's worker.
     pub async fn predict_in(&self, input: PredictInput, lane: Lane) -> Result<PredictionOut> {
-        let PredictInput { symbol, years, bars, version_id } = input;
-        let key = ModelKey { symbol, years, pinned: version_id };
+        let PredictInput { key, bars, version_id } = input;
+        let key = CacheKey { served: key, pinned: version_id };
         let (handle, window, last, provenance) = match bars {
             Some(bars) => {
                 // Inline data is checked before any model is loaded for it.
@@ -412,7 +410,7 @@ impl Engine {
                 // Fetched together; the model's error (e.g. NOT_FOUND) wins over the bars'.
                 let (handle, bars) = tokio::join!(
                     timed(self.cache.get(&key)),
-                    timed(self.bars.recent(&key.symbol))
+                    timed(self.bars.recent(&key.served.symbol))
                 );
                 self.observe("model", handle.1);
                 self.observe("bars", bars.1);
@@ -429,11 +427,11 @@ impl Engine {
         self.observe("forward", out.forward);
         let f = out.forecast;
         let t = Instant::now();
-        let levels = crate::live::adaptive_levels(self, &key.symbol, key.years, &handle.version_id).await;
+        let levels = crate::live::adaptive_levels(self, &key.served.symbol, key.served.years, &handle.version_id).await;
         let served = serve_at(handle.calibration.as_deref(), &f, vol, levels);
         self.observe("calibration", t.elapsed());
         let t = Instant::now();
-        let mut p = assemble(&key, &handle.version_id, &last, f.prob_up, f.magnitudes, &self.calendar)
+        let mut p = assemble(&key.served, &handle.version_id, &last, f.prob_up, f.magnitudes, &self.calendar)
             .with_served(served);
         let inline_bars = provenance.is_none();
         if let Some(view) = provenance {
@@ -472,7 +470,7 @@ impl Engine {
     /// GetModelStatus: the cache's view plus the registry's current version. A key the cache
     /// has never seen and the registry has no current version for is `NotFound`.
     pub async fn status(&self, symbol: &str, years: u32) -> Result<KeyStatus> {
-        let key = ModelKey::current(symbol, years);
+        let key = CacheKey::current(ModelKey { symbol: symbol.to_string(), years });
         let known = self.cache.status(&key);
         let current = self.registry.bounded("the current version", self.registry.current_version(symbol, years));
         let current = match (current.await, &known) {
@@ -507,7 +505,7 @@ impl Engine {
     /// ListModels: every key the cache holds, with the registry's current versions.
     pub async fn list(&self) -> Result<Vec<KeyStatus>> {
         let current = self.registry.bounded("the current versions", self.registry.current_versions());
-        let current: HashMap<(String, u32), String> = match current.await {
+        let current: HashMap<ModelKey, String> = match current.await {
             Ok(list) => list,
             // During an outage the cache's view is still worth listing.
             Err(Error::Unavailable(e)) => {
@@ -517,7 +515,7 @@ impl Engine {
             Err(e) => return Err(e),
         }
         .into_iter()
-            .map(|(s, y, v)| ((s, y), v))
+            .map(|(symbol, years, v)| (ModelKey { symbol, years }, v))
             .collect();
         Ok(self
             .cache
@@ -525,8 +523,8 @@ impl Engine {
             .into_iter()
             .map(|cache| {
                 let current_version_id =
-                    current.get(&(cache.key.symbol.clone(), cache.key.years)).cloned();
-                let live = self.live.latest(&cache.key.symbol, cache.key.years, cache.loaded_version_id.as_deref());
+                    current.get(&cache.key.served).cloned();
+                let live = self.live.latest(&cache.key.served, cache.loaded_version_id.as_deref());
                 KeyStatus { cache, current_version_id, live }
             })
             .collect())
@@ -540,8 +538,8 @@ impl From<KeyStatus> for pb::ModelStatus {
             t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).unwrap_or_default()
         };
         pb::ModelStatus {
-            symbol: cache.key.symbol.clone(),
-            years: cache.key.years,
+            symbol: cache.key.served.symbol.clone(),
+            years: cache.key.served.years,
             state: cache.state.to_string(),
             loaded_version_id: cache.loaded_version_id.unwrap_or_default(),
             loaded_at: ts(cache.loaded_at),
@@ -583,7 +581,7 @@ mod tests {
 
     #[test]
     fn reply_fields_follow_the_documented_formulas() {
-        let key = ModelKey::current("AAPL", 1);
+        let key = ModelKey { symbol: "AAPL".into(), years: 1 };
         // Friday 2024-03-29 is a holiday in this calendar; the next trading days skip it.
         let cal = TradingCalendar::parse("2024-04-01").unwrap();
         let m = [0.01, -0.02, 0.0, 0.005, 0.01];
@@ -624,6 +622,6 @@ mod tests {
         let e = PredictInput::try_from(req("AAPL", None, vec![bad])).unwrap_err();
         assert!(e.to_string().contains("bars[0].date `2024-02-30`"), "{e}");
         let ok = PredictInput::try_from(req(" AAPL ", None, vec![])).unwrap();
-        assert_eq!((ok.symbol.as_str(), ok.years, ok.bars, ok.version_id), ("AAPL", 1, None, None));
+        assert_eq!((ok.key.symbol.as_str(), ok.key.years, ok.bars, ok.version_id), ("AAPL", 1, None, None));
     }
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
+use common::key::ModelKey;
 use common::live::{live_quality, LiveQuality, DEFAULT_WINDOW_DAYS};
 use common::pb;
 use common::{Error, Result};
@@ -28,7 +29,7 @@ pub struct LiveSnapshot(Arc<Mutex<Snapshot>>);
 
 #[derive(Debug, Default)]
 struct Snapshot {
-    by_key: HashMap<(String, u32), LiveQuality>,
+    by_key: HashMap<ModelKey, LiveQuality>,
     levels: HashMap<String, [f64; 2]>,
 }
 
@@ -37,9 +38,9 @@ impl LiveSnapshot {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The snapshot of `(symbol, years)` when it is of `version_id`.
-    pub fn latest(&self, symbol: &str, years: u32, version_id: Option<&str>) -> Option<LiveQuality> {
-        self.lock().by_key.get(&(symbol.to_string(), years)).filter(|q| Some(q.version_id.as_str()) == version_id).cloned()
+    /// The snapshot of `key` when it is of `version_id`.
+    pub fn latest(&self, key: &ModelKey, version_id: Option<&str>) -> Option<LiveQuality> {
+        self.lock().by_key.get(key).filter(|q| Some(q.version_id.as_str()) == version_id).cloned()
     }
 
     /// The adaptive levels of `version_id`, when computed.
@@ -50,7 +51,7 @@ impl LiveSnapshot {
     fn put(&self, symbol: &str, years: u32, q: LiveQuality) {
         let mut s = self.lock();
         s.levels.insert(q.version_id.clone(), [q.effective_level_80, q.effective_level_95]);
-        s.by_key.insert((symbol.to_string(), years), q);
+        s.by_key.insert(ModelKey { symbol: symbol.to_string(), years }, q);
     }
 
     fn put_levels(&self, version_id: &str, levels: [f64; 2]) {
@@ -150,8 +151,8 @@ pub async fn poll_loop(engine: Arc<Engine>, metrics: Metrics, every: Duration, s
     loop {
         for s in engine.cache().statuses() {
             let Some(version) = s.loaded_version_id.as_deref() else { continue };
-            if let Some(q) = serving_quality(&engine, &s.key.symbol, s.key.years, version).await {
-                set_gauges(&metrics, &s.key.symbol, s.key.years, &q);
+            if let Some(q) = serving_quality(&engine, &s.key.served.symbol, s.key.served.years, version).await {
+                set_gauges(&metrics, &s.key.served.symbol, s.key.served.years, &q);
             }
         }
         if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {

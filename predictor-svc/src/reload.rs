@@ -53,7 +53,10 @@ pub async fn poll_loop(
             continue;
         }
         let current = match registry.bounded("the current versions", registry.current_versions()).await {
-            Ok(list) => list.into_iter().map(|(s, y, v)| ((s, y), v)).collect::<HashMap<_, _>>(),
+            Ok(list) => list
+                .into_iter()
+                .map(|(symbol, years, v)| (common::key::ModelKey { symbol, years }, v))
+                .collect::<HashMap<_, _>>(),
             Err(e) => {
                 tracing::warn!(error = %e, "hot reload: cannot read the current versions");
                 continue;
