@@ -131,10 +131,12 @@ fn cv_path_compares_with_the_current_model_and_incremental_fine_tunes_it() {
         param_grid: Some(ParamGrid { lr: vec![1e-3], hidden_size: vec![16], epochs: vec![5], batch_size: 32 }),
         ..PipelineConfig::default()
     };
-    let first = run_pipeline(&s, &first_cfg, None, &mut |_| {}, &CancellationToken::new()).unwrap();
+    // It trained on data ending a year before the end, so the later runs' holdout is unseen by it.
+    let early = s.subset(0..s.len() - 250);
+    let first = run_pipeline(&early, &first_cfg, None, &mut |_| {}, &CancellationToken::new()).unwrap();
     assert!(first.deploy.deploy);
     assert!(first.validation.is_none());
-    assert_eq!(first.metadata.data_end, s.end_dates.last().copied());
+    assert_eq!(first.metadata.data_end, early.end_dates.last().copied());
     assert_eq!(first.metadata.architecture.hidden_size, 16);
     assert_eq!(first.metadata.hyperparameters["optimizer"], "Adam");
 
@@ -201,6 +203,17 @@ fn cv_path_compares_with_the_current_model_and_incremental_fine_tunes_it() {
     assert_eq!((data.source.as_str(), data.start, data.end), ("purged_recent_tail", 96, 120));
     assert_eq!(inc.metadata.diagnostics["n_fine_tune"], 91);
     LoadedModel::from_artifact(&inc.metadata, &inc.weights, Device::Cpu).unwrap();
+    assert_eq!(inc.metadata.data_end, s.end_dates.last().copied());
+
+    // The incremental version trained on the days that are now a new run's holdout: it is not
+    // compared there (issue 23.4), and the reason says why.
+    let check_cfg = PipelineConfig { do_post_training_validation: true, ..first_cfg.clone() };
+    let current = CurrentModel { version_id: "v2", metadata: &inc.metadata, weights: &inc.weights };
+    let out = run_pipeline(&s, &check_cfg, Some(current), &mut |_| {}, &CancellationToken::new()).unwrap();
+    let (_, cur) = out.validation.clone().unwrap();
+    assert!(cur.is_none(), "the current version was scored on days it trained on: {cur:?}");
+    assert!(out.deploy.reason.starts_with("current version v2 trained on the holdout's days"), "{}", out.deploy.reason);
+    assert!(!out.metrics.contains_key("current_holdout_f1"));
 }
 
 #[test]

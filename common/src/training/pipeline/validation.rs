@@ -94,8 +94,26 @@ impl PipelineRun<'_> {
         let report = holdout_report(calibration, &cand_fc, h, &split.train)?;
         let cand_fc: Vec<_> = cand_fc.iter().map(|f| Forecast { prob_up: calibration.prob_up(f.prob_up), ..*f }).collect();
         let cand = metrics_from_forecasts(&cand_fc, h);
-        let (cur_metrics, note) = current_metrics(current, h, self.session.device);
-        let mut d = deploy_decision(&cand, cur_metrics.as_ref());
+        // The current version is compared only on holdout days it did not train on (an
+        // incremental version may have trained on recent days that are this run's holdout),
+        // and the candidate on the same days.
+        let unseen = current.as_ref().map_or(0..h.len(), |c| unseen_days(h, c.metadata.data_end));
+        let (compared_h, compared_fc) = (h.subset(unseen.clone()), &cand_fc[unseen.clone()]);
+        let (cur_metrics, mut note) = if unseen.len() < MIN_COMPARED {
+            let c = current.as_ref().map(|c| c.version_id).unwrap_or_default();
+            (None, Some(format!("current version {c} trained on the holdout's days (only {} later samples; {MIN_COMPARED} needed to compare), so it is not compared; ", unseen.len())))
+        } else {
+            current_metrics(current, &compared_h, self.session.device)
+        };
+        let compared = if unseen.len() == h.len() { cand.clone() } else { metrics_from_forecasts(compared_fc, &compared_h) };
+        if cur_metrics.is_some() && unseen.len() < h.len() {
+            note = Some(format!(
+                "compared with the current version on the {} of {} holdout samples after its last training sample and a {PURGE_GAP}-sample gap; ",
+                unseen.len(),
+                h.len()
+            ));
+        }
+        let mut d = deploy_decision(&compared, cur_metrics.as_ref());
         if let Some(note) = note {
             d.reason = format!("{note}{}", d.reason);
         }
@@ -121,6 +139,21 @@ impl PipelineRun<'_> {
     }
 }
 
+/// Fewest holdout samples the candidate and the current version are compared on.
+pub(crate) const MIN_COMPARED: usize = 10;
+
+/// The holdout samples a version whose last training sample ended on `data_end` has not
+/// trained on: those ending after it, less the first [`PURGE_GAP`] (their 5-day targets share
+/// daily returns with its last training targets). All of them when `data_end` is unknown.
+pub(crate) fn unseen_days(h: &Samples, data_end: Option<chrono::NaiveDate>) -> std::ops::Range<usize> {
+    let Some(end) = data_end else { return 0..h.len() };
+    let first_after = h.end_dates.partition_point(|d| *d <= end);
+    if first_after == 0 {
+        return 0..h.len();
+    }
+    (first_after + PURGE_GAP).min(h.len())..h.len()
+}
+
 /// Holdout metrics of the current version (as it serves), or a note for the deploy reason when
 /// it cannot be evaluated.
 fn current_metrics(current: Option<CurrentModel<'_>>, h: &Samples, device: Device) -> (Option<HoldoutMetrics>, Option<String>) {
@@ -133,5 +166,32 @@ fn current_metrics(current: Option<CurrentModel<'_>>, h: &Samples, device: Devic
             tracing::warn!(version_id = c.version_id, error = %e, "current model cannot be evaluated");
             (None, Some(format!("current version {} could not be evaluated ({e}); ", c.version_id)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn holdout(days: u32) -> Samples {
+        let d0 = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+        let end_dates = (0..days).map(|i| d0 + chrono::Days::new(u64::from(i))).collect();
+        Samples { end_dates, y_dir: vec![0; days as usize], ..Default::default() }
+    }
+
+    #[test]
+    fn the_current_version_is_compared_only_on_days_it_did_not_train_on() {
+        let h = holdout(40);
+        let day = |i: u64| NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(i);
+        // Trained before the holdout (a full pipeline version) or unknown: every day.
+        assert_eq!(unseen_days(&h, Some(day(0) - chrono::Days::new(3))), 0..40);
+        assert_eq!(unseen_days(&h, None), 0..40);
+        // An incremental version trained on the holdout's first 10 days: the days after them,
+        // less the purge gap.
+        assert_eq!(unseen_days(&h, Some(day(9))), 10 + PURGE_GAP..40);
+        // Trained on all of it: nothing to compare on.
+        assert!(unseen_days(&h, Some(day(39))).is_empty());
+        assert!(unseen_days(&h, Some(day(36))).is_empty());
     }
 }
