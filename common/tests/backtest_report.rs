@@ -30,6 +30,8 @@ fn the_best_baseline_is_chosen_again_in_every_resample() {
         answers: named,
         n_train: 100,
         train_dates: (start, start),
+        n_fit: 80,
+        fit_end: start,
         epochs_run: 1,
         seed: 1,
         seconds: 0.0,

@@ -91,6 +91,12 @@ fn report_has_the_spec_keys_and_no_look_ahead() {
     let folds = r["folds"].as_array().unwrap();
     assert_eq!(folds[1]["test_end"], bars[last].date.to_string());
     assert_eq!(folds[0]["n"], 20);
+    // The network and the baselines are fitted on the same span: the fold's samples less the
+    // pipeline's holdout and gap (validation is on in this recipe).
+    for f in folds {
+        assert!(f["fit_end"].as_str().unwrap() < f["train_end"].as_str().unwrap(), "{f}");
+        assert!(f["n_fit"].as_u64().unwrap() < f["n_train"].as_u64().unwrap(), "{f}");
+    }
     assert!(folds[0]["origin"].as_str().unwrap() < folds[0]["test_start"].as_str().unwrap());
     assert_eq!(full.plots.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), ["reliability.png", "rolling.png", "predicted_vs_realised.png"]);
     assert!(full.plots.iter().all(|p| p.1.starts_with(b"\x89PNG")));
@@ -120,8 +126,11 @@ fn report_has_the_spec_keys_and_no_look_ahead() {
 
 #[test]
 fn momentum_baseline_finds_planted_momentum() {
-    let bars = ar_market(0.5, 560, 3);
-    let r = run(&bars, &config(3, 60, 1));
+    // Two years of training per fold: the baselines are fitted on the network's span (the fold
+    // less the pipeline's holdout and gap), which on one year leaves ~190 samples.
+    let bars = ar_market(0.5, 820, 3);
+    let cfg = BacktestConfig { recipe: PipelineConfig { years: 2, ..recipe(1) }, ..config(3, 60, 1) };
+    let r = run(&bars, &cfg);
     let (m, b) = (hit(&r, "momentum_5d"), hit(&r, "base_rate"));
     assert!(m > b + 0.05, "momentum {m} vs base rate {b}");
     let brier = |name: &str| r["models"][name]["brier"].as_f64().unwrap();

@@ -164,6 +164,8 @@ pub fn build(cfg: &BacktestConfig, outputs: &[FoldOutput]) -> Value {
                 "train_start": o.train_dates.0,
                 "train_end": o.train_dates.1,
                 "n_train": o.n_train,
+                "fit_end": o.fit_end,
+                "n_fit": o.n_fit,
                 "epochs_run": o.epochs_run,
                 "seed": o.seed,
             })

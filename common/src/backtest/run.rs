@@ -36,6 +36,11 @@ pub struct FoldOutput {
     pub n_train: usize,
     /// First and last training window end dates.
     pub train_dates: (NaiveDate, NaiveDate),
+    /// Training samples the fold's network and the baselines were both fitted on (the pipeline
+    /// holds its holdout and purge gap back from the network; the baselines get the same span).
+    pub n_fit: usize,
+    /// End date of the last of them.
+    pub fit_end: NaiveDate,
     /// Epochs the final fit ran.
     pub epochs_run: u32,
     /// Seed of the fold's training (recorded so the fold can be repeated).
@@ -105,10 +110,13 @@ fn run_fold(
     let realised: Vec<f64> = fold.test.clone().map(|t| bars[t + FORECAST_DAYS].close / bars[t].close - 1.0).collect();
     let mut answers = model_answers(model.metadata().calibration.as_ref(), &forecasts(&model, &windows)?, &windows, &realised);
 
+    // The baselines are fitted on the span the network trained on, not on the later samples
+    // its pipeline held back as holdout and gap (issue 23.4): both see the same days.
+    let n_fit = outcome.metadata.data_end.map_or(s.len(), |end| s.end_dates.partition_point(|d| *d <= end)).max(1);
     let train_days: Vec<DayFeatures> =
-        train.end_index.iter().enumerate().map(|(i, &t)| DayFeatures::new(bars, t, s.window(i))).collect();
-    let y_dir: Vec<bool> = s.y_dir.iter().map(|y| *y == 1).collect();
-    let y_mag: Vec<[f64; FORECAST_DAYS]> = s.y_mag.iter().map(|m| m.map(f64::from)).collect();
+        train.end_index[..n_fit].iter().enumerate().map(|(i, &t)| DayFeatures::new(bars, t, s.window(i))).collect();
+    let y_dir: Vec<bool> = s.y_dir[..n_fit].iter().map(|y| *y == 1).collect();
+    let y_mag: Vec<[f64; FORECAST_DAYS]> = s.y_mag[..n_fit].iter().map(|m| m.map(f64::from)).collect();
     let test_days: Vec<DayFeatures> =
         fold.test.clone().zip(&windows).map(|(t, w)| DayFeatures::new(bars, t, w)).collect();
     for b in fit_all(&train_days, &y_dir, &y_mag) {
@@ -123,6 +131,8 @@ fn run_fold(
         answers,
         n_train: s.len(),
         train_dates: (s.end_dates[0], s.end_dates[s.len() - 1]),
+        n_fit,
+        fit_end: s.end_dates[n_fit - 1],
         epochs_run: outcome.metrics.get("epochs_run").copied().unwrap_or_default() as u32,
         seed,
         seconds: started.elapsed().as_secs_f64(),
