@@ -94,25 +94,10 @@ impl PipelineRun<'_> {
         let report = holdout_report(calibration, &cand_fc, h, &split.train)?;
         let cand_fc: Vec<_> = cand_fc.iter().map(|f| Forecast { prob_up: calibration.prob_up(f.prob_up), ..*f }).collect();
         let cand = metrics_from_forecasts(&cand_fc, h);
-        // The current version is compared only on holdout days it did not train on (an
-        // incremental version may have trained on recent days that are this run's holdout),
-        // and the candidate on the same days.
-        let unseen = current.as_ref().map_or(0..h.len(), |c| unseen_days(h, c.metadata.data_end));
-        let (compared_h, compared_fc) = (h.subset(unseen.clone()), &cand_fc[unseen.clone()]);
-        let (cur_metrics, mut note) = if unseen.len() < MIN_COMPARED {
-            let c = current.as_ref().map(|c| c.version_id).unwrap_or_default();
-            (None, Some(format!("current version {c} trained on the holdout's days (only {} later samples; {MIN_COMPARED} needed to compare), so it is not compared; ", unseen.len())))
-        } else {
-            current_metrics(current, &compared_h, self.session.device)
+        let (compared, cur_metrics, note) = match current {
+            None => (cand.clone(), None, None),
+            Some(c) => compare_with_current(c, h, &cand, &cand_fc, self.session.device),
         };
-        let compared = if unseen.len() == h.len() { cand.clone() } else { metrics_from_forecasts(compared_fc, &compared_h) };
-        if cur_metrics.is_some() && unseen.len() < h.len() {
-            note = Some(format!(
-                "compared with the current version on the {} of {} holdout samples after its last training sample and a {PURGE_GAP}-sample gap; ",
-                unseen.len(),
-                h.len()
-            ));
-        }
         let mut d = deploy_decision(&compared, cur_metrics.as_ref());
         if let Some(note) = note {
             d.reason = format!("{note}{}", d.reason);
@@ -154,12 +139,46 @@ pub(crate) fn unseen_days(h: &Samples, data_end: Option<chrono::NaiveDate>) -> s
     (first_after + PURGE_GAP).min(h.len())..h.len()
 }
 
+/// The current version compared with the candidate on the holdout days it did not train on
+/// (an incremental version may have trained on recent days that are this run's holdout):
+/// the candidate's metrics on those days, the current version's, and a note for the deploy
+/// reason when the comparison is partial or impossible.
+fn compare_with_current(
+    c: CurrentModel<'_>,
+    h: &Samples,
+    cand: &HoldoutMetrics,
+    cand_fc: &[Forecast],
+    device: Device,
+) -> (HoldoutMetrics, Option<HoldoutMetrics>, Option<String>) {
+    let unseen = unseen_days(h, c.metadata.data_end);
+    if unseen.len() == h.len() {
+        let (cur, note) = current_metrics(c, h, device);
+        return (cand.clone(), cur, note);
+    }
+    if unseen.len() < MIN_COMPARED {
+        let note = format!(
+            "current version {} trained on the holdout's days (only {} later samples; {MIN_COMPARED} needed to compare), so it is not compared; ",
+            c.version_id,
+            unseen.len()
+        );
+        return (cand.clone(), None, Some(note));
+    }
+    let days = h.subset(unseen.clone());
+    let (cur, note) = current_metrics(c, &days, device);
+    let note = match cur {
+        Some(_) => Some(format!(
+            "compared with the current version on the {} of {} holdout samples after its last training sample and a {PURGE_GAP}-sample gap; ",
+            unseen.len(),
+            h.len()
+        )),
+        None => note,
+    };
+    (metrics_from_forecasts(&cand_fc[unseen], &days), cur, note)
+}
+
 /// Holdout metrics of the current version (as it serves), or a note for the deploy reason when
 /// it cannot be evaluated.
-fn current_metrics(current: Option<CurrentModel<'_>>, h: &Samples, device: Device) -> (Option<HoldoutMetrics>, Option<String>) {
-    let Some(c) = current else {
-        return (None, None);
-    };
+fn current_metrics(c: CurrentModel<'_>, h: &Samples, device: Device) -> (Option<HoldoutMetrics>, Option<String>) {
     match LoadedModel::from_artifact(c.metadata, c.weights, device).and_then(|m| m.forecast(&h.x, h.len())) {
         Ok(fc) => (Some(metrics_from_forecasts(&served(c.metadata, &fc), h)), None),
         Err(e) => {
