@@ -74,6 +74,7 @@ async fn fill(url: &str, reg: &Registry, rows: usize) -> AnyResult<()> {
                 metrics,
                 weights: vec![0; 16],
                 note: "live-scoring benchmark".into(),
+                pool_symbols: Vec::new(),
             };
             reg.save_version(v, Some(Promotion { actor: "bench".into(), reason: "bench".into() })).await?;
         }

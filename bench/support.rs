@@ -34,6 +34,7 @@ pub fn artifact(arch: Architecture, seed: i64, bars: &[common::data::Bar]) -> An
         data_end: samples.end_dates.last().copied(),
         trained_at: Utc::now(),
         calibration: None,
+        pool: None,
     };
     Ok((md, weights))
 }
@@ -54,6 +55,7 @@ pub async fn store(reg: &Registry, id: &str, (md, weights): (ModelMetadata, Vec<
             metrics: BTreeMap::new(),
             weights,
             note: "benchmark model (untrained)".into(),
+            pool_symbols: Vec::new(),
         },
         promote.then(|| Promotion { actor: "bench".into(), reason: "bench".into() }),
     )

@@ -128,6 +128,7 @@ async fn a_null_metric_in_stored_metadata_does_not_make_the_version_unloadable()
         metrics: BTreeMap::new(),
         weights,
         note: "older build".into(),
+        pool_symbols: Vec::new(),
     };
     let promotion = common::registry::Promotion { actor: "test".into(), reason: "null metric".into() };
     reg.registry.save_version(v, Some(promotion)).await?;

@@ -49,6 +49,7 @@ fn metadata(arch: &Architecture) -> ModelMetadata {
         data_end: None,
         trained_at: chrono::Utc::now(),
         calibration: None,
+        pool: None,
     }
 }
 

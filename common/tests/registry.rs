@@ -65,6 +65,7 @@ fn new_version(id: &str, symbol: &str, years: u32, weights: Vec<u8>) -> NewVersi
         metrics,
         weights,
         note: format!("note of {id}"),
+        pool_symbols: Vec::new(),
     }
 }
 
@@ -1211,6 +1212,72 @@ async fn reopen_keeps_data(db: &TestDb) {
 // ---------------------------------------------------------------------------------------------
 // one test per (backend, case)
 
+/// A pooled version (SPEC §14.3) is stored once, with its members; it becomes current for the
+/// members the save promotes (the same id for each), is listed under every member, can be
+/// rolled back for one member while the others keep it, and is refused for a non-member.
+async fn pooled_versions_serve_their_members(db: &TestDb) {
+    let reg = &db.reg;
+    let single = |id: &str, sym: &str| new_version(id, sym, 1, vec![1; 8]);
+    reg.save_version(single("pm-b-old", "PMB"), promo("t", "first")).await.unwrap();
+    let mut pooled = new_version("pm-pool", "PMA", 1, vec![7; 16]);
+    pooled.pool_symbols = vec!["PMA".into(), "PMB".into(), "PMC".into()];
+    let p = |r: &str| Promotion { actor: "t".into(), reason: r.into() };
+    let info = reg
+        .save_pooled_version(pooled.clone(), vec![("PMA".into(), p("a")), ("PMB".into(), p("b"))], &[])
+        .await
+        .unwrap();
+    assert_eq!(info.pool_symbols, vec!["PMA", "PMB", "PMC"]);
+    for sym in ["PMA", "PMB"] {
+        let cur = reg.current_version(sym, 1).await.unwrap().unwrap();
+        assert_eq!(cur.version_id, "pm-pool", "{sym}");
+        assert_eq!(cur.pool_symbols, vec!["PMA", "PMB", "PMC"]);
+    }
+    assert!(reg.current_version("PMC", 1).await.unwrap().is_none(), "PMC was not promoted");
+    let rec = reg.version("pm-pool").await.unwrap();
+    assert_eq!(rec.info.pool_symbols.len(), 3);
+    assert!(rec.info.is_current);
+    // Listed under each member, once, and with its members.
+    for sym in ["PMA", "PMB", "PMC"] {
+        let listed = reg.list_versions(Some(sym), None).await.unwrap();
+        assert_eq!(listed.iter().filter(|v| v.version_id == "pm-pool").count(), 1, "{sym}: {:?}", ids(&listed));
+    }
+    let all = reg.list_versions(None, None).await.unwrap();
+    assert_eq!(all.iter().filter(|v| v.version_id == "pm-pool").count(), 1, "one row though current twice");
+    assert_eq!(all.iter().find(|v| v.version_id == "pm-pool").unwrap().pool_symbols.len(), 3);
+    // A member may be made current later; a non-member may not.
+    reg.set_current("PMC", 1, "pm-pool", "t", "later").await.unwrap();
+    let e = reg.set_current("PMZ", 1, "pm-pool", "t", "typo").await.unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+    let e = reg.set_current("PMB", 2, "pm-pool", "t", "wrong years").await.unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+    // Rolling one member back leaves the others on the pooled version.
+    reg.set_current("PMB", 1, "pm-b-old", "t", "rollback").await.unwrap();
+    assert_eq!(reg.current_version("PMB", 1).await.unwrap().unwrap().version_id, "pm-b-old");
+    assert_eq!(reg.current_version("PMA", 1).await.unwrap().unwrap().version_id, "pm-pool");
+    assert_eq!(reg.current_version("PMC", 1).await.unwrap().unwrap().version_id, "pm-pool");
+    // Still current somewhere: not deletable; once no key uses it, it is.
+    assert!(matches!(reg.delete_version("pm-pool").await.unwrap_err(), Error::FailedPrecondition(_)));
+    reg.save_version(single("pm-a2", "PMA"), promo("t", "a2")).await.unwrap();
+    reg.save_version(single("pm-c2", "PMC"), promo("t", "c2")).await.unwrap();
+    reg.delete_version("pm-pool").await.unwrap();
+    assert!(reg.list_versions(Some("PMB"), None).await.unwrap().iter().all(|v| v.version_id != "pm-pool"));
+    // Bad member lists store nothing.
+    let mut bad = new_version("pm-bad", "PMA", 1, vec![1; 8]);
+    bad.pool_symbols = vec!["PMB".into(), "PMC".into()];
+    assert!(matches!(reg.save_version(bad.clone(), None).await.unwrap_err(), Error::InvalidArgument(_)), "own symbol missing");
+    bad.pool_symbols = vec!["PMA".into(), "PMA".into()];
+    assert!(matches!(reg.save_version(bad.clone(), None).await.unwrap_err(), Error::InvalidArgument(_)), "repeat");
+    let e = reg.save_pooled_version(pooled_with("pm-bad2"), vec![("PMQ".into(), p("x"))], &[]).await.unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+    assert!(matches!(reg.version_info("pm-bad2").await.unwrap_err(), Error::NotFound(_)));
+}
+
+fn pooled_with(id: &str) -> NewVersion {
+    let mut v = new_version(id, "PMA", 1, vec![3; 8]);
+    v.pool_symbols = vec!["PMA".into(), "PMB".into()];
+    v
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -1248,6 +1315,7 @@ macro_rules! conformance {
 
 conformance!(
     bars_upsert_update_and_range,
+    pooled_versions_serve_their_members,
     bars_invalid_input_stores_nothing,
     versions_save_get_list_current,
     retention_keeps_newest_non_current,

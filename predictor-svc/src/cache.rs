@@ -333,7 +333,7 @@ impl ModelCache {
                     .registry
                     .bounded("a version lookup", self.registry.version_info(pin))
                     .await?;
-                if info.symbol != key.served.symbol || info.years != key.served.years {
+                if !info.serves(&key.served.symbol, key.served.years) {
                     return Err(Error::invalid(format!(
                         "version_id {pin} belongs to {}/{}y, not {}; omit version_id to use \
                          the current version",
@@ -361,6 +361,8 @@ impl ModelCache {
         let metadata: ModelMetadata = serde_json::from_str(&rec.metadata_json).map_err(|e| {
             Error::Corrupt(format!("version {version_id}: metadata JSON is unreadable: {e}"))
         })?;
+        // A pooled version serves each member with that member's normalisation and calibration.
+        let metadata = if metadata.pool.is_some() { metadata.for_member(&key.served.symbol)? } else { metadata };
         let device = self.cfg.device;
         let md = metadata.clone();
         let model = tokio::task::spawn_blocking(move || {

@@ -36,6 +36,7 @@ async fn registry_with_model(dir: &std::path::Path) -> (String, common::data::Ba
         data_end: samples.end_dates.last().copied(),
         trained_at: Utc::now(),
         calibration: None,
+        pool: None,
     };
     reg.save_version(
         NewVersion {
@@ -50,6 +51,7 @@ async fn registry_with_model(dir: &std::path::Path) -> (String, common::data::Ba
             metrics: BTreeMap::new(),
             weights: safetensors_io::to_safetensors(&vs).unwrap(),
             note: String::new(),
+            pool_symbols: Vec::new(),
         },
         Some(Promotion { actor: "cli-test".into(), reason: "setup".into() }),
     )

@@ -80,6 +80,7 @@ pub fn build_artifact(
         data_end: samples.end_dates.last().copied(),
         trained_at: Utc::now(),
         calibration: None,
+        pool: None,
     };
     Ok((metadata, weights))
 }
@@ -104,6 +105,7 @@ pub async fn store_version(
         metrics: BTreeMap::new(),
         weights,
         note: "system test model".into(),
+        pool_symbols: Vec::new(),
     };
     let promotion =
         promote.then(|| Promotion { actor: "system-test".into(), reason: "test setup".into() });

@@ -336,6 +336,10 @@ pub struct TrainArgs {
     /// How long to wait for the symbol's lease.
     #[arg(long, default_value_t = 600)]
     pub lease_timeout_seconds: u32,
+    /// Pooled model (SPEC §14.3): train one network on these symbols' bars too, comma-separated
+    /// (`--symbol` is always a member), e.g. `--pool MSFT,NVDA`.
+    #[arg(long, value_delimiter = ',')]
+    pub pool: Vec<String>,
     /// The recipe (model, training, search, calibration, gate).
     #[command(flatten)]
     pub recipe: RecipeFlags,

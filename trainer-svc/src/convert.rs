@@ -239,6 +239,7 @@ pub fn version_to_pb(v: &VersionInfo) -> pb::VersionInfo {
         weights_sha256: v.weights_sha256.clone(),
         weights_bytes: v.weights_bytes,
         note: v.note.clone(),
+        pool_symbols: v.pool_symbols.clone(),
     }
 }
 

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::engine::{self, PoolMemberData};
 use crate::live::LiveRuns;
 use crate::metrics::Metrics;
 
@@ -42,7 +43,7 @@ pub use save::{new_version_id, ACTOR};
 pub use spec::{RunSpec, Work};
 
 use lease::{LeaseGuard, LeaseTiming};
-use lifecycle::RunTracker;
+use lifecycle::{EventSink, RunTracker};
 use slots::TrainingSlots;
 
 /// Items of a Train / IncrementalTrain / RunTriggeredTraining / AttachRun response stream.
@@ -203,10 +204,10 @@ impl Core {
         let span = tracing::info_span!("run", run_id = %run_id, symbol = %spec.symbol, years = spec.years, mode = %spec.mode);
         let result = async {
             let mut run = RunTracker::open(self, &spec, run_id.clone(), tx, cancel).await?;
-            let mut lease = None;
-            let mut result = self.execute(&spec, &mut run, &mut lease).await;
+            let mut leases = Vec::new();
+            let mut result = self.execute(&spec, &mut run, &mut leases).await;
             if let (Err(Error::Cancelled(_)), Some(reason)) =
-                (&result, lease.as_ref().and_then(LeaseGuard::lost))
+                (&result, leases.iter().find_map(LeaseGuard::lost))
             {
                 result = Err(Error::Aborted(format!(
                     "{reason}; the run stopped without saving a version; train again"
@@ -215,7 +216,7 @@ impl Core {
             run.finish(&result).await;
             // Released only after the end is recorded: a queued or running run without a live
             // lease has lost its owner, which is how any replica tells an abandoned run.
-            if let Some(lease) = lease {
+            for lease in leases {
                 lease.release().await;
             }
             result
@@ -225,13 +226,14 @@ impl Core {
         RunEnd { run_id, result }
     }
 
-    /// Lease → slot → data → training → saving, for a run whose record exists. The lease,
-    /// once held, is left in `lease` for the caller to release after the end is recorded.
+    /// Lease(s) → slot → data → training → saving, for a run whose record exists. The leases
+    /// (one per symbol the run trains on, in sorted order), once held, are left in `leases` for
+    /// the caller to release after the end is recorded.
     async fn execute(
         &self,
         spec: &RunSpec,
         run: &mut RunTracker,
-        lease: &mut Option<LeaseGuard>,
+        leases: &mut Vec<LeaseGuard>,
     ) -> Result<pb::TrainResult> {
         let accepted = Instant::now();
         let timing = LeaseTiming {
@@ -239,9 +241,10 @@ impl Core {
             renew: self.settings.lease_renew,
         };
         let timeout = spec.lease_timeout.unwrap_or(self.settings.lease_timeout);
-        *lease = Some(
-            LeaseGuard::acquire(&self.registry, timing, timeout, &mut run.events, &run.cancel).await?,
-        );
+        for symbol in spec.lease_symbols() {
+            let left = timeout.saturating_sub(accepted.elapsed());
+            leases.push(LeaseGuard::acquire(&self.registry, &symbol, timing, left, &mut run.events, &run.cancel).await?);
+        }
         self.train_holding_lease(spec, run, accepted).await
     }
 
@@ -268,6 +271,9 @@ impl Core {
         if let Work::Backtest(job) = &spec.work {
             return backtest::execute(self, spec, job, sink, &run.cancel).await;
         }
+        if !spec.pool().is_empty() {
+            return self.train_pool(spec, sink, &run.cancel).await;
+        }
         let data::RunData { samples, range } =
             data::load(&self.registry, spec, sink, self.settings.max_train_samples).await?;
         if run.cancel.is_cancelled() {
@@ -290,6 +296,41 @@ impl Core {
             ));
         }
         save::save(&self.registry, spec, sink, &range, outcome, current_id).await
+    }
+}
+
+impl Core {
+    /// A pooled run (SPEC §14.3), holding every member's lease: each member's samples over the
+    /// first member's span (its range, ending at its last bar), each member's current version,
+    /// the pooled pipeline on its own thread, one version saved.
+    async fn train_pool(&self, spec: &RunSpec, sink: &mut EventSink, cancel: &CancellationToken) -> Result<pb::TrainResult> {
+        let max = self.settings.max_train_samples;
+        let first = data::load(&self.registry, spec, sink, max).await?;
+        let mut members = Vec::with_capacity(spec.pool().len() + 1);
+        members.push((spec.symbol.clone(), first.samples));
+        for symbol in spec.pool() {
+            let member = spec.member(symbol, first.range.data_end);
+            members.push((symbol.clone(), data::load(&self.registry, &member, sink, max).await?.samples));
+        }
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled("run cancelled before training".into()));
+        }
+        let mut data = Vec::with_capacity(members.len());
+        for (symbol, samples) in members {
+            let current = train::current_version(&self.registry, &symbol, spec.years).await?;
+            data.push(PoolMemberData { symbol, samples, current });
+        }
+        let current_id = data[0].current.as_ref().map(|c| c.version_id.clone());
+        let engine::EngineWork::Pipeline(config) =
+            train::engine_work(spec, None, self.settings.cpu_threads, self.settings.require_beats_baseline)?
+        else {
+            return Err(Error::internal("a pooled run without pipeline work"));
+        };
+        let outcome = train::pool_on_thread(config, data, sink, &self.metrics, cancel).await?;
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled("run cancelled; no version was saved".into()));
+        }
+        save::save(&self.registry, spec, sink, &first.range, outcome, current_id).await
     }
 }
 

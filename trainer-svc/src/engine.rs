@@ -5,8 +5,8 @@ use common::evaluation::HoldoutMetrics;
 use common::features::Samples;
 use common::model::ModelMetadata;
 use common::training::{
-    run_incremental, run_pipeline, CurrentModel, IncrementalConfig, PipelineConfig,
-    PipelineOutcome, TrainEvent,
+    run_incremental, run_pipeline, run_pooled, CurrentModel, IncrementalConfig, MemberOutcome, PipelineConfig,
+    PipelineOutcome, PoolInput, TrainEvent,
 };
 use common::{Error, Result};
 use tokio_util::sync::CancellationToken;
@@ -63,6 +63,45 @@ pub struct EngineOutcome {
     pub training_seconds: f64,
     /// Samples used.
     pub n_samples: usize,
+    /// A pooled run's members (the version's own symbol first) with their deploy decisions;
+    /// empty for a single-symbol run.
+    pub pool: Vec<MemberOutcome>,
+}
+
+/// One member of a pooled run, as loaded by the service.
+#[derive(Debug)]
+pub struct PoolMemberData {
+    /// Its ticker.
+    pub symbol: String,
+    /// Its samples over the pool's span.
+    pub samples: Samples,
+    /// The version current for its key.
+    pub current: Option<Current>,
+}
+
+/// Runs the pooled pipeline on `members` (the version's own symbol first). Blocking.
+pub fn run_pool(
+    config: PipelineConfig,
+    members: &[PoolMemberData],
+    events: &mut dyn FnMut(TrainEvent),
+    cancel: &CancellationToken,
+) -> Result<EngineOutcome> {
+    let inputs: Vec<PoolInput<'_>> = members
+        .iter()
+        .map(|m| PoolInput {
+            symbol: &m.symbol,
+            samples: &m.samples,
+            current: m.current.as_ref().map(|c| CurrentModel {
+                version_id: &c.version_id,
+                metadata: &c.metadata,
+                weights: &c.weights,
+            }),
+        })
+        .collect();
+    let pooled = run_pooled(&inputs, &config, events, cancel)?;
+    let mut outcome = EngineOutcome::from(pooled.outcome);
+    outcome.pool = pooled.members;
+    Ok(outcome)
 }
 
 impl From<PipelineOutcome> for EngineOutcome {
@@ -95,6 +134,7 @@ impl From<PipelineOutcome> for EngineOutcome {
             metrics,
             training_seconds,
             n_samples,
+            pool: Vec::new(),
         }
     }
 }

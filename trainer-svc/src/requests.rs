@@ -57,6 +57,26 @@ pub struct TrainJob {
     pub lease_timeout: Option<Duration>,
     /// Keep a candidate that loses the validation as a non-current version.
     pub keep_rejected: bool,
+    /// Pooled model: the other member symbols (validated, sorted, without `symbol`); empty =
+    /// a single-symbol model.
+    pub pool: Vec<String>,
+}
+
+/// The other members of a pool request: each validated, `symbol` and repeats dropped, sorted.
+/// A pool of `symbol` alone is a single-symbol model.
+pub fn pool_members(symbol: &str, pool_symbols: &[String]) -> Result<Vec<String>> {
+    let max = common::training::pipeline::MAX_POOL_MEMBERS;
+    if pool_symbols.len() > max {
+        return Err(Error::invalid(format!("pool_symbols may list at most {max} symbols, got {}", pool_symbols.len())));
+    }
+    let mut others = std::collections::BTreeSet::new();
+    for s in pool_symbols {
+        let s = validate_symbol(s).map_err(|e| Error::invalid(format!("pool_symbols: {e}")))?;
+        if s != symbol {
+            others.insert(s);
+        }
+    }
+    Ok(others.into_iter().collect())
 }
 
 /// The domain bar as a protocol bar.
@@ -105,8 +125,15 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
             cv_metric,
             search_space,
             search_time_budget_seconds,
+            pool_symbols,
         } = r;
         let symbol = validate_symbol(&symbol)?;
+        let pool = pool_members(&symbol, &pool_symbols)?;
+        if !pool.is_empty() && !bars.is_empty() {
+            return Err(Error::invalid(
+                "inline bars are one symbol's: a pooled run trains on the registry's bars of every member (import them first)",
+            ));
+        }
         let years = if all_years {
             if years.is_some() {
                 return Err(Error::invalid(
@@ -159,6 +186,7 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
             inline_bars,
             lease_timeout: lease_timeout(lease_timeout_seconds),
             keep_rejected: keep_rejected.unwrap_or(true),
+            pool,
         })
     }
 }

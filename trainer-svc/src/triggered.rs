@@ -74,6 +74,7 @@ pub async fn plan(core: &Core, job: &TriggeredJob, requested_by: &str) -> Result
                 end: Some(job.as_of),
             },
             keep_rejected: true,
+            pool: Vec::new(),
         }
     };
     Ok(Some(RunSpec {

@@ -56,6 +56,7 @@ async fn a_dropped_run_releases_its_lease_instead_of_letting_it_expire() {
             },
             range: DateRange::default(),
             keep_rejected: true,
+            pool: Vec::new(),
         },
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);

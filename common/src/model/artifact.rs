@@ -58,6 +58,10 @@ pub struct ModelMetadata {
     /// ([`crate::calibration`]); absent in versions trained before them, which are served raw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<crate::calibration::Calibration>,
+    /// The members of a pooled version ([`super::Pool`]); absent for a single-symbol version.
+    /// The top-level `symbol`, `norm` and `calibration` are then the first member's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<super::Pool>,
 }
 
 impl ModelMetadata {
@@ -169,6 +173,19 @@ impl LoadedModel {
             Ok::<_, Error>(())
         })?;
         Ok(LoadedModel { metadata: self.metadata.clone(), vs, net })
+    }
+
+    /// A [`LoadedModel::replica`] (the same weights, not copied) that forecasts with
+    /// `metadata` — the metadata one member of a pooled version is served with
+    /// ([`ModelMetadata::for_member`]). The architecture must be the same.
+    pub fn with_metadata(&self, metadata: ModelMetadata) -> Result<LoadedModel> {
+        if metadata.architecture() != self.metadata.architecture() {
+            return Err(Error::internal("with_metadata: the architecture differs from the loaded network's"));
+        }
+        metadata.validate()?;
+        let mut m = self.replica()?;
+        m.metadata = metadata;
+        Ok(m)
     }
 
     /// Wraps a freshly trained var store (used by the training pipeline).
@@ -293,6 +310,7 @@ mod tests {
             data_end: None,
             trained_at: Utc::now(),
             calibration: None,
+            pool: None,
         };
         let model = LoadedModel::from_artifact(&md, &bytes, Device::Cpu).unwrap();
         let replica = model.replica().unwrap();

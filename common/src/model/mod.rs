@@ -4,12 +4,14 @@
 //!   parameter names follow PyTorch's `state_dict` of the equivalent `nn.Module`
 //!   (`common/tests/py/parity.py` loads them with `strict=True`);
 //! - [`ModelMetadata`] (JSON) + safetensors weights = one model version;
-//! - [`LoadedModel`] rebuilds a version on a device and forecasts.
+//! - [`LoadedModel`] rebuilds a version on a device and forecasts;
+//! - [`Pool`]: the members of a pooled version and what each is served with.
 mod artifact;
 mod base;
 mod enhanced;
 mod layers;
 mod network;
+mod pool;
 pub mod safetensors_io;
 
 pub use artifact::{
@@ -18,3 +20,4 @@ pub use artifact::{
 pub use base::LstmDualHead;
 pub use enhanced::LstmDualHeadEnhanced;
 pub use network::{prob_up, Architecture, ModelKind, Network, PREDICT_CHUNK};
+pub use pool::{Pool, PoolMember};

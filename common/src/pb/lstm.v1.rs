@@ -1169,6 +1169,13 @@ pub struct TrainRequest {
     /// search = `tpe`; unset = no limit.
     #[prost(uint32, optional, tag = "28")]
     pub search_time_budget_seconds: ::core::option::Option<u32>,
+    /// Pooled model (SPEC §14.3): the member symbols of one network trained on all their windows
+    /// over the same dates, each member standardised on its own training span. `symbol` is always
+    /// a member (added when missing); empty = a single-symbol model. Each member whose holdout
+    /// passes the deploy rule gets the version as current. Pooled runs take the fixed
+    /// hyper-parameters (no CV search) and compute no feature importance.
+    #[prost(string, repeated, tag = "29")]
+    pub pool_symbols: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 /// Where TPE looks. Every part is optional: unset takes the default shown.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -1685,6 +1692,25 @@ pub struct TrainResult {
     pub cross_validation_json: ::prost::alloc::string::String,
     #[prost(double, tag = "19")]
     pub training_seconds: f64,
+    /// Pooled runs: each member's deploy decision and holdout metrics, `symbol` first.
+    #[prost(message, repeated, tag = "20")]
+    pub pool_members: ::prost::alloc::vec::Vec<PoolMemberResult>,
+}
+/// One member of a pooled training run.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct PoolMemberResult {
+    #[prost(string, tag = "1")]
+    pub symbol: ::prost::alloc::string::String,
+    /// True when the version became current for this member.
+    #[prost(bool, tag = "2")]
+    pub deployed: bool,
+    #[prost(string, tag = "3")]
+    pub decision_reason: ::prost::alloc::string::String,
+    #[prost(uint32, tag = "4")]
+    pub n_samples: u32,
+    /// The member's holdout metrics (holdout_brier, holdout_auc, ...).
+    #[prost(map = "string, double", tag = "5")]
+    pub metrics: ::std::collections::HashMap<::prost::alloc::string::String, f64>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TrainAllRequest {
@@ -1973,6 +1999,9 @@ pub struct VersionInfo {
     /// Why the version is not current (validation reason), if it never was.
     #[prost(string, tag = "13")]
     pub note: ::prost::alloc::string::String,
+    /// Member symbols of a pooled version (SPEC §14.3), `symbol` among them; empty otherwise.
+    #[prost(string, repeated, tag = "14")]
+    pub pool_symbols: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ListVersionsResponse {

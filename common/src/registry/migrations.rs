@@ -31,6 +31,7 @@ const SQLITE: &[File] = files!("sqlite":
     (20261201000002, "health probe", "20261201000002_health_probe.sql"),
     (20261202000001, "prediction entry ids", "20261202000001_prediction_entry_ids.sql"),
     (20261202000002, "prediction scoring", "20261202000002_prediction_scoring.sql"),
+    (20261203000001, "pooled versions", "20261203000001_pooled_versions.sql"),
 );
 const POSTGRES: &[File] = files!("postgres":
     (20261121000001, "registry", "20261121000001_registry.sql"),
@@ -38,6 +39,7 @@ const POSTGRES: &[File] = files!("postgres":
     (20261201000002, "health probe", "20261201000002_health_probe.sql"),
     (20261202000001, "prediction entry ids", "20261202000001_prediction_entry_ids.sql"),
     (20261202000002, "prediction scoring", "20261202000002_prediction_scoring.sql"),
+    (20261203000001, "pooled versions", "20261203000001_pooled_versions.sql"),
 );
 const MYSQL: &[File] = files!("mysql":
     (20261121000001, "registry", "20261121000001_registry.sql"),
@@ -45,6 +47,7 @@ const MYSQL: &[File] = files!("mysql":
     (20261201000002, "health probe", "20261201000002_health_probe.sql"),
     (20261202000001, "prediction entry ids", "20261202000001_prediction_entry_ids.sql"),
     (20261202000002, "prediction scoring", "20261202000002_prediction_scoring.sql"),
+    (20261203000001, "pooled versions", "20261203000001_pooled_versions.sql"),
 );
 
 /// The embedded migrations of one backend.

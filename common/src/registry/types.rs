@@ -98,6 +98,9 @@ pub struct NewVersion {
     pub weights: Vec<u8>,
     /// Free-text note (e.g. why the candidate was not deployed).
     pub note: String,
+    /// Member symbols of a pooled version (SPEC §14.3), `symbol` among them; empty for a
+    /// single-symbol version. Every member has the version's `years`.
+    pub pool_symbols: Vec<String>,
 }
 
 /// Who makes a version current and why.
@@ -128,7 +131,7 @@ pub struct VersionInfo {
     pub data_end: NaiveDate,
     /// Network kind.
     pub model_kind: String,
-    /// Whether this is the current version of its `(symbol, years)` key.
+    /// Whether this version is current for a key (its own, or a pool member's).
     pub is_current: bool,
     /// Holdout metrics.
     pub metrics: BTreeMap<String, f64>,
@@ -138,6 +141,16 @@ pub struct VersionInfo {
     pub weights_bytes: u64,
     /// Free-text note.
     pub note: String,
+    /// Member symbols of a pooled version, `symbol` among them; empty for a single-symbol one.
+    #[serde(default)]
+    pub pool_symbols: Vec<String>,
+}
+
+impl VersionInfo {
+    /// Whether the version serves `(symbol, years)`: it is of that key, or a pool member is.
+    pub fn serves(&self, symbol: &str, years: u32) -> bool {
+        self.years == years && (self.symbol == symbol || self.pool_symbols.iter().any(|s| s == symbol))
+    }
 }
 
 /// A model version with its metadata JSON and verified weights.

@@ -1,4 +1,9 @@
 //! Model versions, the current pointer per `(symbol, years)`, promotions, retention.
+//!
+//! A pooled version (SPEC §14.3) is stored once, under its first member's key, with its member
+//! symbols in `version_members`; it may be made current for any member's key, and it is listed
+//! under every member. Retention counts it under its own key only, and never removes a version
+//! that is current for any key.
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
@@ -12,12 +17,13 @@ use super::{
 };
 use crate::error::{Error, Result};
 
-/// Columns of `model_versions` read into a [`VersionInfo`], plus the current pointer.
+/// Columns of `model_versions` read into a [`VersionInfo`], plus whether any key's current
+/// pointer names it (a pooled version may be current for several keys: a join would repeat it).
 const INFO_COLUMNS: &str = "v.version_id, v.symbol, v.years, v.created_at_ms, v.training_seconds, \
-     v.data_start, v.data_end, v.model_kind, c.version_id, v.metrics_json, v.weights_sha256, \
-     v.weights_bytes, v.note";
-const INFO_FROM: &str = "FROM model_versions v LEFT JOIN current_versions c \
-     ON c.version_id = v.version_id";
+     v.data_start, v.data_end, v.model_kind, \
+     (SELECT MIN(cc.version_id) FROM current_versions cc WHERE cc.version_id = v.version_id), \
+     v.metrics_json, v.weights_sha256, v.weights_bytes, v.note";
+const INFO_FROM: &str = "FROM model_versions v";
 
 fn info_from_row(r: &AnyRow) -> Result<VersionInfo> {
     let version_id = rows::text(r, 0)?;
@@ -40,8 +46,32 @@ fn info_from_row(r: &AnyRow) -> Result<VersionInfo> {
         weights_sha256: rows::text(r, 10)?,
         weights_bytes: rows::int(r, 11)? as u64,
         note: rows::text(r, 12)?,
+        pool_symbols: Vec::new(),
         version_id,
     })
+}
+
+/// Checks the member list of a version to store: empty, or at least two distinct valid symbols
+/// that include the version's own.
+fn check_pool(v: &NewVersion) -> Result<()> {
+    if v.pool_symbols.is_empty() {
+        return Ok(());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &v.pool_symbols {
+        check_symbol(s)?;
+        if !seen.insert(s.as_str()) {
+            return Err(Error::invalid(format!("pool member {s} is listed twice")));
+        }
+    }
+    if seen.len() < 2 || !seen.contains(v.symbol.as_str()) {
+        return Err(Error::invalid(format!(
+            "a pooled version needs at least two member symbols including its own ({}), got {}",
+            v.symbol,
+            v.pool_symbols.join(",")
+        )));
+    }
+    Ok(())
 }
 
 /// Hex sha256 of `bytes`.
@@ -75,6 +105,19 @@ impl Registry {
         promote: Option<Promotion>,
         fence: Option<&super::LeaseFence>,
     ) -> Result<VersionInfo> {
+        let promotions = promote.map(|p| vec![(v.symbol.clone(), p)]).unwrap_or_default();
+        self.save_pooled_version(v, promotions, fence.map(std::slice::from_ref).unwrap_or_default()).await
+    }
+
+    /// Stores a version (pooled or not) and makes it current for each `(member symbol, promotion)`
+    /// of `promotions` (same `years`), in one transaction with retention. Every lease of
+    /// `fences` must still be held by its run, else `Aborted` and nothing is stored.
+    pub async fn save_pooled_version(
+        &self,
+        v: NewVersion,
+        promotions: Vec<(String, Promotion)>,
+        fences: &[super::LeaseFence],
+    ) -> Result<VersionInfo> {
         check_id("version_id", &v.version_id, 128)?;
         check_symbol(&v.symbol)?;
         check_years(v.years)?;
@@ -101,8 +144,12 @@ impl Registry {
                 v.version_id
             )));
         }
-        if let Some(p) = &promote {
+        check_pool(&v)?;
+        for (member, p) in &promotions {
             check_promotion(p)?;
+            if member != &v.symbol && !v.pool_symbols.contains(member) {
+                return Err(Error::invalid(format!("version {} does not serve {member}: it cannot become current there", v.version_id)));
+            }
         }
         let metrics_json = serde_json::to_string(&v.metrics)?;
         let sha = sha256_hex(&v.weights);
@@ -110,9 +157,11 @@ impl Registry {
 
         let mut tx = self.pool.begin().await?;
         let seq = self.lock(&mut tx, LockName::Versions).await?;
-        if let Some(f) = fence {
+        if !fences.is_empty() {
             // Versions, then leases: no other path takes them the other way round.
             self.lock(&mut tx, LockName::Leases).await?;
+        }
+        for f in fences {
             let q = self.sql("SELECT holder, expires_at_ms FROM training_leases WHERE symbol = ?");
             let lease = sqlx::query(&q).bind(&f.symbol).fetch_optional(&mut *tx).await?;
             let (holder, expires) = match &lease {
@@ -157,24 +206,23 @@ impl Registry {
                     v.version_id
                 )
             }))?;
-        if let Some(p) = &promote {
+        let q = self.sql("INSERT INTO version_members (version_id, symbol, years) VALUES (?, ?, ?)");
+        for member in &v.pool_symbols {
+            sqlx::query(&q).bind(&v.version_id).bind(member).bind(v.years as i64).execute(&mut *tx).await?;
+        }
+        for (member, p) in &promotions {
             if self.take_injected_promotion_failure() {
                 return Err(Error::Internal(format!(
                     "injected failure while promoting {} (test hook)",
                     v.version_id
                 )));
             }
-            self.promote_in(
-                &mut tx,
-                &v.symbol,
-                v.years,
-                &v.version_id,
-                &p.actor,
-                &p.reason,
-            )
-            .await?;
+            self.promote_in(&mut tx, member, v.years, &v.version_id, &p.actor, &p.reason).await?;
         }
         self.retain_in(&mut tx, &v.symbol, v.years).await?;
+        for (member, _) in promotions.iter().filter(|(m, _)| m != &v.symbol) {
+            self.retain_in(&mut tx, member, v.years).await?;
+        }
         let q = self.sql(&format!(
             "SELECT {INFO_COLUMNS} {INFO_FROM} WHERE v.version_id = ?"
         ));
@@ -182,7 +230,8 @@ impl Registry {
             .bind(&v.version_id)
             .fetch_one(&mut *tx)
             .await?;
-        let info = info_from_row(&row)?;
+        let mut info = info_from_row(&row)?;
+        info.pool_symbols = v.pool_symbols.clone();
         tx.commit().await?;
         Ok(info)
     }
@@ -198,7 +247,8 @@ impl Registry {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| version_not_found(version_id))?;
-        let info = info_from_row(&row)?;
+        let mut info = info_from_row(&row)?;
+        info.pool_symbols = self.members_of(&self.pool, version_id).await?;
         let metadata_json = rows::text(&row, 13)?;
         let weights = rows::blob(&row, 14)?;
         let actual = sha256_hex(&weights);
@@ -227,10 +277,13 @@ impl Registry {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| version_not_found(version_id))?;
-        info_from_row(&row)
+        let mut info = info_from_row(&row)?;
+        info.pool_symbols = self.members_of(&self.pool, version_id).await?;
+        Ok(info)
     }
 
-    /// Versions, newest first, optionally of one symbol and/or one `years`.
+    /// Versions, newest first, optionally of one symbol (pooled versions it is a member of
+    /// included) and/or one `years`.
     pub async fn list_versions(
         &self,
         symbol: Option<&str>,
@@ -238,7 +291,10 @@ impl Registry {
     ) -> Result<Vec<VersionInfo>> {
         let mut q = format!("SELECT {INFO_COLUMNS} {INFO_FROM} WHERE 1 = 1");
         if symbol.is_some() {
-            q.push_str(" AND v.symbol = ?");
+            q.push_str(
+                " AND (v.symbol = ? OR v.version_id IN \
+                 (SELECT m.version_id FROM version_members m WHERE m.symbol = ?))",
+            );
         }
         if years.is_some() {
             q.push_str(" AND v.years = ?");
@@ -247,33 +303,55 @@ impl Registry {
         let q = self.sql(&q);
         let mut query = sqlx::query(&q);
         if let Some(s) = symbol {
-            query = query.bind(s);
+            query = query.bind(s).bind(s);
         }
         if let Some(y) = years {
             query = query.bind(y as i64);
         }
-        query
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(info_from_row)
-            .collect()
+        let mut infos: Vec<VersionInfo> =
+            query.fetch_all(&self.pool).await?.iter().map(info_from_row).collect::<Result<_>>()?;
+        self.fill_members(&mut infos).await?;
+        Ok(infos)
     }
 
-    /// The current version of a key, if any.
+    /// Member symbols of `version_id` (empty for a single-symbol version), sorted.
+    async fn members_of<'c, E>(&self, conn: E, version_id: &str) -> Result<Vec<String>>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        let q = self.sql("SELECT symbol FROM version_members WHERE version_id = ? ORDER BY symbol");
+        sqlx::query(&q).bind(version_id).fetch_all(conn).await?.iter().map(|r| rows::text(r, 0)).collect()
+    }
+
+    /// Fills `pool_symbols` of the pooled versions among `infos` (one query; pooled versions are
+    /// few, bounded by retention).
+    async fn fill_members(&self, infos: &mut [VersionInfo]) -> Result<()> {
+        let rows = sqlx::query("SELECT version_id, symbol FROM version_members ORDER BY version_id, symbol")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for r in &rows {
+            members.entry(rows::text(r, 0)?).or_default().push(rows::text(r, 1)?);
+        }
+        for info in infos.iter_mut() {
+            if let Some(m) = members.get(&info.version_id) {
+                info.pool_symbols = m.clone();
+            }
+        }
+        Ok(())
+    }
+
+    /// The current version of a key, if any (a pooled version it is a member of, possibly).
     pub async fn current_version(&self, symbol: &str, years: u32) -> Result<Option<VersionInfo>> {
         let q = self.sql(&format!(
             "SELECT {INFO_COLUMNS} FROM current_versions c JOIN model_versions v \
              ON v.version_id = c.version_id WHERE c.symbol = ? AND c.years = ?"
         ));
-        sqlx::query(&q)
-            .bind(symbol)
-            .bind(years as i64)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(info_from_row)
-            .transpose()
+        let row = sqlx::query(&q).bind(symbol).bind(years as i64).fetch_optional(&self.pool).await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut info = info_from_row(&row)?;
+        info.pool_symbols = self.members_of(&self.pool, &info.version_id).await?;
+        Ok(Some(info))
     }
 
     /// Makes `version_id` current for `(symbol, years)` — a promotion, or a rollback when it is
@@ -318,6 +396,8 @@ impl Registry {
                  first (SetCurrentVersion) and then delete it"
             )));
         }
+        let q = self.sql("DELETE FROM version_members WHERE version_id = ?");
+        sqlx::query(&q).bind(version_id).execute(&mut *tx).await?;
         let q = self.sql("DELETE FROM model_versions WHERE version_id = ?");
         let done = sqlx::query(&q).bind(version_id).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
@@ -408,7 +488,8 @@ impl Registry {
             .await?
             .ok_or_else(|| version_not_found(version_id))?;
         let (vs, vy) = (rows::text(&row, 0)?, rows::years(&row, 1)?);
-        if vs != symbol || vy != years {
+        let member = vy == years && (vs == symbol || self.members_of(&mut *conn, version_id).await?.iter().any(|m| m == symbol));
+        if !member {
             return Err(Error::invalid(format!(
                 "version {version_id} belongs to {vs}/{vy}y, not {symbol}/{years}y: pick a \
                  version of {symbol}/{years}y (ListVersions)"
@@ -495,8 +576,10 @@ impl Registry {
         if stale.is_empty() {
             return Ok(());
         }
+        let members = self.sql("DELETE FROM version_members WHERE version_id = ?");
         let q = self.sql("DELETE FROM model_versions WHERE version_id = ?");
         for id in &stale {
+            sqlx::query(&members).bind(id).execute(&mut *conn).await?;
             sqlx::query(&q).bind(id).execute(&mut *conn).await?;
         }
         tracing::info!(symbol, years, removed = ?stale, "retention removed old versions");

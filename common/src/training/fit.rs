@@ -51,6 +51,21 @@ impl TensorSet {
             n,
         }
     }
+
+    /// The sets one after another (a pooled run's members, each standardised on its own
+    /// statistics); one set is returned as it is.
+    pub fn concat(mut sets: Vec<TensorSet>) -> TensorSet {
+        if sets.len() == 1 {
+            return sets.remove(0);
+        }
+        let cat = |part: fn(&TensorSet) -> &Tensor| Tensor::cat(&sets.iter().map(part).collect::<Vec<_>>(), 0);
+        TensorSet {
+            x: cat(|s| &s.x),
+            y_dir: cat(|s| &s.y_dir),
+            y_mag: cat(|s| &s.y_mag),
+            n: sets.iter().map(|s| s.n).sum(),
+        }
+    }
 }
 
 /// Which optimiser a stage uses.

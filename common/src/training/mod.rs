@@ -7,7 +7,8 @@
 //! - [`fit`]: the epoch loop (augmentation, AdamW + cosine restarts, clipping, early stopping);
 //! - [`cv`]: TimeSeriesSplit grid or TPE search;
 //! - [`search`]: the search machinery (space, TPE sampler, median pruner, trial loop);
-//! - [`pipeline`] / [`incremental`]: what the trainer service calls;
+//! - [`pipeline`] / [`incremental`]: what the trainer service calls ([`run_pooled`]: one network
+//!   for a pool of symbols);
 //! - [`events`]: progress events streamed to the caller.
 //!
 //! Choices where the seed is ambiguous: the pipeline trains the final model at lr 5e-4 (SPEC
@@ -30,4 +31,4 @@ pub use config::{DeviceChoice, ImprovedConfig, IncrementalConfig, ParamGrid, Pip
 pub use events::TrainEvent;
 pub use search::{CvMetric, SearchConfig, SearchMode, SearchSpace};
 pub use incremental::run_incremental;
-pub use pipeline::{run_pipeline, CurrentModel, PipelineOutcome};
+pub use pipeline::{run_pipeline, run_pooled, CurrentModel, MemberOutcome, PipelineOutcome, PoolInput, PooledOutcome};

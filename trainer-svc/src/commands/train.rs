@@ -21,6 +21,7 @@ pub fn specs(args: &TrainArgs) -> Result<Vec<RunSpec>> {
         do_post_training_validation: Some(!args.no_validation),
         lease_timeout_seconds: Some(args.lease_timeout_seconds),
         keep_rejected: Some(!args.drop_rejected),
+        pool_symbols: args.pool.clone(),
         ..args.recipe.train_request()
     };
     let job = crate::requests::TrainJob::try_from(req)?;

@@ -41,9 +41,10 @@ impl Core {
         })
     }
 
-    /// Makes `version_id` current for its key. `symbol` / `years`, when given (non-empty / non-0),
-    /// must be the version's: a typo must not promote another key's model. `by` is who asked
-    /// (recorded in the promotion history with `reason`).
+    /// Makes `version_id` current for its key — or, for a pooled version, for the member
+    /// `symbol` names (empty = the version's own symbol). `symbol` / `years`, when given
+    /// (non-empty / non-0), must be the version's or a member's: a typo must not promote another
+    /// key's model. `by` is who asked (recorded in the promotion history with `reason`).
     pub async fn set_current_version(
         &self,
         symbol: &str,
@@ -53,11 +54,12 @@ impl Core {
         reason: &str,
     ) -> Result<PromotionRecord> {
         let info = self.registry.version_info(version_id).await?;
-        if !symbol.trim().is_empty() && symbol.trim() != info.symbol {
+        let target = if symbol.trim().is_empty() { info.symbol.clone() } else { symbol.trim().to_string() };
+        if !info.serves(&target, info.years) {
+            let owner = if info.pool_symbols.is_empty() { info.symbol.clone() } else { format!("the pool {}", info.pool_symbols.join(",")) };
             return Err(Error::invalid(format!(
-                "version {} belongs to {}, not {}",
+                "version {} belongs to {owner}, not {}",
                 common::text::clip(version_id),
-                info.symbol,
                 common::text::clip(symbol.trim())
             )));
         }
@@ -68,8 +70,8 @@ impl Core {
                 info.years
             )));
         }
-        let rec = self.registry.set_current(&info.symbol, info.years, version_id, by, reason).await?;
-        tracing::info!(symbol = %info.symbol, years = info.years, from = ?rec.from_version, to = %rec.to_version, by, "current version changed");
+        let rec = self.registry.set_current(&target, info.years, version_id, by, reason).await?;
+        tracing::info!(symbol = %target, years = info.years, from = ?rec.from_version, to = %rec.to_version, by, "current version changed");
         Ok(rec)
     }
 }

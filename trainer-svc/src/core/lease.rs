@@ -1,4 +1,5 @@
-//! The per-symbol training lease of a run: acquired through the registry's FIFO queue (each
+//! The per-symbol training lease of a run (a pooled run holds one per member, taken in sorted
+//! order so two pools that share members cannot wait on each other): acquired through the registry's FIFO queue (each
 //! change of queue position is announced as a `Queued` event), renewed in the background, and
 //! released by [`LeaseGuard::release`] — or by the guard's `Drop` when a run future is dropped
 //! or panics, so a lease never outlives its run by more than one renewal period. Each renewal
@@ -38,19 +39,20 @@ pub struct LeaseGuard {
 type Lost = Arc<Mutex<Option<String>>>;
 
 impl LeaseGuard {
-    /// Waits (up to `timeout`, or until `cancel`) for the lease of the sink's symbol, held by
-    /// the run id, announcing each new queue position on `sink`; then renews it every
+    /// Waits (up to `timeout`, or until `cancel`) for the lease of `symbol`, held by the
+    /// sink's run id, announcing each new queue position on `sink`; then renews it every
     /// `timing.renew`. A lease that is lost (taken over after expiry, or not confirmed by the
     /// registry for `ttl - renew`) means another replica may train the symbol soon: `cancel`
     /// fires rather than racing it to write a version.
     pub async fn acquire(
         registry: &Registry,
+        symbol: &str,
         timing: LeaseTiming,
         timeout: Duration,
         sink: &mut EventSink,
         cancel: &CancellationToken,
     ) -> Result<LeaseGuard> {
-        let (symbol, holder) = (sink.symbol().to_string(), sink.run_id().to_string());
+        let (symbol, holder) = (symbol.to_string(), sink.run_id().to_string());
         let poll = (timing.ttl / 4).clamp(Duration::from_millis(50), Duration::from_millis(500));
         let started = Instant::now();
         let mut last: Option<(u32, String)> = None;

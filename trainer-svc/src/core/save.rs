@@ -37,27 +37,28 @@ pub async fn save(
     mut outcome: EngineOutcome,
     current_id: Option<String>,
 ) -> Result<pb::TrainResult> {
-    let deploy = outcome.deploy;
     // The engine announced the `saving` stage; the registry write follows.
     let model_kind = outcome.metadata.architecture.kind.as_str().to_string();
     let mut version_id = String::new();
-    if deploy || spec.keep_rejected() {
+    let promotions = promotions(spec, &outcome);
+    if !promotions.is_empty() || spec.keep_rejected() {
         let id = new_version_id(&spec.symbol, spec.years);
-        let note = if deploy {
-            String::new()
-        } else {
-            format!("not deployed: {}", outcome.reason)
-        };
+        let note = note(&outcome);
         let metrics: BTreeMap<String, f64> = outcome
             .metrics
             .iter()
             .filter(|(_, v)| v.is_finite())
             .map(|(k, v)| (k.clone(), *v))
             .collect();
-        // Fenced: stored only while this run still holds the symbol's lease (a replica paused past
-        // the TTL must not store a version after another took the symbol over).
-        let fence = LeaseFence { symbol: spec.symbol.clone(), holder: sink.run_id().to_string() };
-        let save = registry.save_version_fenced(
+        // Fenced: stored only while this run still holds every symbol's lease (a replica paused
+        // past the TTL must not store a version after another took a symbol over).
+        let fences: Vec<LeaseFence> = spec
+            .lease_symbols()
+            .into_iter()
+            .map(|symbol| LeaseFence { symbol, holder: sink.run_id().to_string() })
+            .collect();
+        let pool_symbols = outcome.pool.iter().map(|m| m.symbol.clone()).collect();
+        let save = registry.save_pooled_version(
             NewVersion {
                 version_id: id.clone(),
                 symbol: spec.symbol.clone(),
@@ -70,12 +71,10 @@ pub async fn save(
                 metrics,
                 weights: std::mem::take(&mut outcome.weights),
                 note,
+                pool_symbols,
             },
-            deploy.then(|| Promotion {
-                actor: ACTOR.into(),
-                reason: outcome.reason.clone(),
-            }),
-            Some(&fence),
+            promotions,
+            &fences,
         );
         registry.bounded("storing the version", save).await?;
         version_id = id;
@@ -87,6 +86,39 @@ pub async fn save(
     }))
     .await;
     Ok(result)
+}
+
+/// The keys the new version becomes current for: its own when deployed, and each pool member
+/// whose holdout passed the deploy rule.
+fn promotions(spec: &RunSpec, outcome: &EngineOutcome) -> Vec<(String, Promotion)> {
+    let promotion = |reason: &str| Promotion { actor: ACTOR.into(), reason: reason.to_string() };
+    if outcome.pool.is_empty() {
+        return if outcome.deploy { vec![(spec.symbol.clone(), promotion(&outcome.reason))] } else { Vec::new() };
+    }
+    outcome
+        .pool
+        .iter()
+        .filter(|m| m.deploy.deploy)
+        .map(|m| (m.symbol.clone(), promotion(&format!("pooled: {}", m.deploy.reason))))
+        .collect()
+}
+
+/// The stored version's note: why it is not current (for a pool: for which members).
+fn note(outcome: &EngineOutcome) -> String {
+    if outcome.pool.is_empty() {
+        return if outcome.deploy { String::new() } else { format!("not deployed: {}", outcome.reason) };
+    }
+    let rejected: Vec<String> = outcome
+        .pool
+        .iter()
+        .filter(|m| !m.deploy.deploy)
+        .map(|m| format!("{}: {}", m.symbol, m.deploy.reason))
+        .collect();
+    if rejected.is_empty() {
+        String::new()
+    } else {
+        format!("not deployed for {}", rejected.join("; "))
+    }
 }
 
 /// Stores the run's PNGs; one that cannot be stored is logged and left out.
@@ -157,5 +189,16 @@ fn train_result(
             .map(|v| v.to_string())
             .unwrap_or_default(),
         training_seconds: outcome.training_seconds,
+        pool_members: outcome
+            .pool
+            .iter()
+            .map(|m| pb::PoolMemberResult {
+                symbol: m.symbol.clone(),
+                deployed: m.deploy.deploy,
+                decision_reason: m.deploy.reason.clone(),
+                n_samples: m.n_samples as u32,
+                metrics: m.metrics.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            })
+            .collect(),
     }
 }

@@ -21,6 +21,8 @@ pub enum Work {
         range: DateRange,
         /// Keep a candidate that loses the validation as a non-current version.
         keep_rejected: bool,
+        /// Pooled model: the other member symbols, sorted (empty = a single-symbol model).
+        pool: Vec<String>,
     },
     /// Fine-tuning of the current version on the last `months` months.
     Incremental {
@@ -71,7 +73,41 @@ impl RunSpec {
                 },
                 range: job.range,
                 keep_rejected: job.keep_rejected,
+                pool: job.pool.clone(),
             },
+        }
+    }
+
+    /// Every symbol the run trains on, sorted: the order its leases are taken in (two pooled
+    /// runs with overlapping members then cannot wait on each other in a circle).
+    pub fn lease_symbols(&self) -> Vec<String> {
+        let mut all = vec![self.symbol.clone()];
+        if let Work::Pipeline { pool, .. } = &self.work {
+            all.extend(pool.iter().cloned());
+        }
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// The run that loads pool member `symbol`'s bars: this run's range, ending at `end` (the
+    /// first member's last bar), from the registry.
+    pub fn member(&self, symbol: &str, end: chrono::NaiveDate) -> RunSpec {
+        let mut member = self.clone();
+        member.symbol = symbol.to_string();
+        member.inline_bars = None;
+        if let Work::Pipeline { range, pool, .. } = &mut member.work {
+            range.end = Some(end);
+            pool.clear();
+        }
+        member
+    }
+
+    /// The other members of a pooled run (empty for a single-symbol run).
+    pub fn pool(&self) -> &[String] {
+        match &self.work {
+            Work::Pipeline { pool, .. } => pool,
+            _ => &[],
         }
     }
 
@@ -82,12 +118,14 @@ impl RunSpec {
                 config,
                 range,
                 keep_rejected,
+                pool,
             } => serde_json::json!({
                 "kind": "pipeline",
                 "pipeline": config,
                 "start": range.start,
                 "end": range.end,
                 "keep_rejected": keep_rejected,
+                "pool_symbols": pool,
             }),
             Work::Incremental { config, months } => serde_json::json!({
                 "kind": "incremental",

@@ -3,6 +3,7 @@
 use common::features::Samples;
 use common::registry::Registry;
 use common::training::events::TrainEvent;
+use common::training::PipelineConfig;
 use common::{Error, Result};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -11,7 +12,7 @@ use tracing::{info, warn};
 use super::lifecycle::EventSink;
 use super::spec::{RunSpec, Work};
 use crate::convert;
-use crate::engine::{self, Current, EngineOutcome, EngineWork};
+use crate::engine::{self, Current, EngineOutcome, EngineWork, PoolMemberData};
 use crate::metrics::Metrics;
 
 /// The current version of `(symbol, years)` with readable metadata and weights; a version
@@ -84,15 +85,45 @@ pub async fn on_thread(
     cancel: &CancellationToken,
 ) -> Result<EngineOutcome> {
     let current_id = current.as_ref().map(|c| c.version_id.clone());
+    let job = move |events: &mut dyn FnMut(TrainEvent), cancel: &CancellationToken| {
+        engine::run(work, &samples, current, events, cancel)
+    };
+    blocking(job, current_id, sink, metrics, cancel).await
+}
+
+/// Runs a pooled pipeline on a blocking thread, like [`on_thread`]; validation events name the
+/// first member's current version.
+pub async fn pool_on_thread(
+    config: PipelineConfig,
+    members: Vec<PoolMemberData>,
+    sink: &mut EventSink,
+    metrics: &Metrics,
+    cancel: &CancellationToken,
+) -> Result<EngineOutcome> {
+    let current_id = members[0].current.as_ref().map(|c| c.version_id.clone());
+    let job = move |events: &mut dyn FnMut(TrainEvent), cancel: &CancellationToken| {
+        engine::run_pool(config, &members, events, cancel)
+    };
+    blocking(job, current_id, sink, metrics, cancel).await
+}
+
+/// Runs `job` on a blocking thread and forwards its events to `sink` until it ends.
+async fn blocking<J>(
+    job: J,
+    current_id: Option<String>,
+    sink: &mut EventSink,
+    metrics: &Metrics,
+    cancel: &CancellationToken,
+) -> Result<EngineOutcome>
+where
+    J: FnOnce(&mut dyn FnMut(TrainEvent), &CancellationToken) -> Result<EngineOutcome> + Send + 'static,
+{
     let (etx, mut erx) = mpsc::channel(256);
     let thread_cancel = cancel.clone();
     let span = tracing::info_span!("training", run_id = %sink.run_id(), symbol = %sink.symbol());
     let handle = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        engine::run(
-            work,
-            &samples,
-            current,
+        job(
             &mut |ev| {
                 let _ = etx.blocking_send(ev);
             },

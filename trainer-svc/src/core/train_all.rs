@@ -40,6 +40,7 @@ fn spec(job: &TrainAllJob, symbol: &str, requested_by: &str) -> RunSpec {
             config,
             range: job.range,
             keep_rejected: true,
+            pool: Vec::new(),
         },
     }
 }

@@ -1,6 +1,10 @@
 //! The final-fit stage: the network the tuned hyper-parameters describe, trained on the fit's
 //! samples (improved: early-stopped on the calibration samples; plain: on its own), evaluated,
 //! and wrapped with the new version's metadata (hyper-parameters as trained, data range).
+//!
+//! A pooled run passes one split per member: each member's samples are standardised with
+//! statistics fitted on that member's own training part, and the network trains on all of them
+//! at once (SPEC §14.3). A single-symbol run is the same stage with one member.
 use super::split::Split;
 use super::tuning::Tuning;
 use super::PipelineRun;
@@ -26,11 +30,17 @@ pub(super) struct Fitted {
     pub val_eval: Option<EvalOutput>,
     /// Inner validation samples (0 without).
     pub n_val: usize,
+    /// Each member's standardisation statistics, in the order of the splits.
+    pub norms: Vec<NormStats>,
 }
 
 impl PipelineRun<'_> {
-    /// Trains and evaluates the candidate (see the module doc).
-    pub(super) fn final_fit(&mut self, split: &Split, tuning: &Tuning) -> Result<Fitted> {
+    /// Trains and evaluates the candidate on the members' `splits` (one for a single-symbol
+    /// run; see the module doc). The metadata describe the first member. `shared_norm` fits one
+    /// set of statistics on every member's training part instead (a pooled run's measurement
+    /// of what per-member statistics buy).
+    pub(super) fn final_fit(&mut self, splits: &[&Split], tuning: &Tuning, shared_norm: bool) -> Result<Fitted> {
+        let split = splits[0];
         let cfg = self.cfg;
         let params = tuning.params;
         let device = self.session.device;
@@ -42,20 +52,32 @@ impl PipelineRun<'_> {
         if let Some(d) = params.dropout {
             arch.dropout = d;
         }
-        let norm = NormStats::fit(&split.train.x);
+        let norms: Vec<NormStats> = if shared_norm {
+            let all: Vec<f32> = splits.iter().flat_map(|s| s.train.x.iter().copied()).collect();
+            vec![NormStats::fit(&all); splits.len()]
+        } else {
+            splits.iter().map(|s| NormStats::fit(&s.train.x)).collect()
+        };
         let vs = VarStore::new(device);
         let net = Network::new(&vs.root(), &arch)?;
-        let val_part = match (&split.cal.cal, cfg.use_improved_training) {
-            (Some(cal), true) => Some(split.train.subset(cal.clone())),
-            _ => None,
-        };
-        let n_val = val_part.as_ref().map_or(0, Samples::len);
+        // Each member's validation part with its statistics (improved training only).
+        let val_parts: Vec<(Samples, &NormStats)> = splits
+            .iter()
+            .zip(&norms)
+            .filter_map(|(s, norm)| match (&s.cal.cal, cfg.use_improved_training) {
+                (Some(cal), true) => Some((s.train.subset(cal.clone()), norm)),
+                _ => None,
+            })
+            .collect();
+        let n_val = val_parts.iter().map(|(v, _)| v.len()).sum();
+        let n_fit: usize = splits.iter().map(|s| s.fit.len()).sum();
+        let members = if splits.len() > 1 { format!(", {} pooled members", splits.len()) } else { String::new() };
         self.stage(
             stage::TRAINING,
             format!(
-                "{} ({} training, {} validation samples; lr {}, hidden {}, up to {} epochs, batch {}, {}, loss {})",
+                "{} ({} training, {} validation samples{members}; lr {}, hidden {}, up to {} epochs, batch {}, {}, loss {})",
                 arch.kind,
-                split.fit.len(),
+                n_fit,
                 n_val,
                 params.lr,
                 params.hidden,
@@ -65,8 +87,12 @@ impl PipelineRun<'_> {
                 cfg.reg_loss_type
             ),
         );
-        let tset = TensorSet::new(&split.fit, &norm, TARGET_SCALE, device);
-        let vset = val_part.as_ref().map(|v| TensorSet::new(v, &norm, TARGET_SCALE, device));
+        let tset = TensorSet::concat(
+            splits.iter().zip(&norms).map(|(s, norm)| TensorSet::new(&s.fit, norm, TARGET_SCALE, device)).collect(),
+        );
+        let vset = (!val_parts.is_empty()).then(|| {
+            TensorSet::concat(val_parts.iter().map(|(v, norm)| TensorSet::new(v, norm, TARGET_SCALE, device)).collect())
+        });
         let (lr, epochs, batch_size, reg) = (params.lr, params.epochs, params.batch_size, cfg.reg_loss_type);
         let opts = if cfg.use_improved_training {
             FitOptions::improved("training", lr, epochs, batch_size, reg, &ImprovedConfig::default())
@@ -79,9 +105,9 @@ impl PipelineRun<'_> {
             None => None,
         };
         let train_eval = evaluate(&net, &tset, opts.reg_loss, opts.w_cls, opts.w_reg)?;
-        let metadata = self.metadata(split, tuning, &opts, arch, norm);
+        let metadata = self.metadata(split, tuning, &opts, arch, norms[0].clone());
         let model = LoadedModel::from_trained(metadata, vs, net);
-        Ok(Fitted { model, report, train_eval, val_eval, n_val })
+        Ok(Fitted { model, report, train_eval, val_eval, n_val, norms })
     }
 
     /// The candidate's metadata before calibration, validation and importance: its
@@ -103,6 +129,7 @@ impl PipelineRun<'_> {
             data_end: split.train.end_dates.last().copied(),
             trained_at: chrono::Utc::now(),
             calibration: None,
+            pool: None,
         }
     }
 

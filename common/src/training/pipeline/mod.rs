@@ -11,8 +11,12 @@
 //!   decision;
 //! - `importance`: permutation importance and integrated gradients;
 //! - `report`: plots, metrics, diagnostics and the [`PipelineOutcome`].
+//!
+//! [`run_pooled`] (`pool`) runs the same stages for a pool of symbols: one split per member,
+//! cut at the same dates, one fit on all of them, calibration and validation per member.
 mod final_fit;
 mod importance;
+mod pool;
 mod report;
 mod split;
 mod tuning;
@@ -30,6 +34,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) use report::fit_metrics;
+pub use pool::{run_pooled, run_pooled_with, MemberOutcome, PoolInput, PoolNormalisation, PooledOutcome, MAX_POOL_MEMBERS, MIN_MEMBER_HOLDOUT};
 
 /// Fewest samples the final fit may be trained on (the improved strategy keeps ≥ 20 of them for
 /// its inner validation split).
@@ -158,7 +163,7 @@ pub fn run_pipeline(
     let mut run = PipelineRun { cfg, session, events, cancel, started };
     let split = run.split(samples)?;
     let tuning = run.tune(&split)?;
-    let mut fitted = run.final_fit(&split, &tuning)?;
+    let mut fitted = run.final_fit(&[&split], &tuning, false)?;
     let calibration = run.calibrate(&split, &fitted.model)?;
     let checked = run.validate(&split, &mut fitted.model, calibration, current)?;
     let importance = run.importance(&split, &mut fitted.model)?;

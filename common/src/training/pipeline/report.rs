@@ -117,7 +117,7 @@ pub(super) fn metrics_from_forecasts(fc: &[Forecast], s: &Samples) -> HoldoutMet
     crate::evaluation::holdout_metrics(&p, &m, &s.y_dir, &s.y_mag)
 }
 
-fn insert_holdout(metrics: &mut BTreeMap<String, f64>, prefix: &str, m: &HoldoutMetrics) {
+pub(super) fn insert_holdout(metrics: &mut BTreeMap<String, f64>, prefix: &str, m: &HoldoutMetrics) {
     for (k, v) in [
         ("accuracy", m.accuracy),
         ("f1", m.f1),
