@@ -1,0 +1,45 @@
+"""PyTorch forecast of a pooled version (SPEC §14.3), from its stored form only: the metadata
+JSON (architecture, `target_scale`, and `pool.members[i].norm` per member) and the safetensors
+weights, loaded with strict=True into parity.py's independently written module. Each member's raw
+windows are standardised with that member's own statistics.
+
+usage: pooled_forecast.py DIR   (reads DIR/metadata.json, DIR/weights.safetensors,
+                                 DIR/windows.safetensors with one [n, 60, 21] tensor per member;
+                                 writes DIR/out.safetensors with SYMBOL.prob_up and SYMBOL.magnitudes)
+"""
+import json
+import os
+import sys
+
+import torch
+from safetensors.torch import load_file, save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from parity import build  # noqa: E402
+
+
+def main():
+    d = sys.argv[1]
+    with open(f"{d}/metadata.json") as f:
+        meta = json.load(f)
+    model = build(meta)
+    model.load_state_dict(load_file(f"{d}/weights.safetensors"), strict=True)
+    model.eval()
+    scale = float(meta["hyperparameters"].get("target_scale", 1.0))
+    windows = load_file(f"{d}/windows.safetensors")
+    out = {}
+    for member in meta["pool"]["members"]:
+        sym = member["symbol"]
+        mean = torch.tensor(member["norm"]["mean"], dtype=torch.float32)
+        std = torch.tensor(member["norm"]["std"], dtype=torch.float32)
+        x = (windows[sym] - mean) / std
+        with torch.no_grad():
+            logits, mags = model(x)
+        out[f"{sym}.prob_up"] = torch.softmax(logits, dim=-1)[:, 1].contiguous()
+        out[f"{sym}.magnitudes"] = (mags / scale).contiguous()
+    save_file(out, f"{d}/out.safetensors")
+    print(f"{len(meta['pool']['members'])} members, strict load ok")
+
+
+if __name__ == "__main__":
+    main()
