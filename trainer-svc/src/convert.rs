@@ -354,6 +354,10 @@ pub fn result_json(r: &pb::TrainResult) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "cross_validation": parse(&r.cross_validation_json),
         "training_seconds": r.training_seconds,
+        "pool_members": r.pool_members.iter().map(|m| serde_json::json!({
+            "symbol": m.symbol, "deployed": m.deployed, "decision_reason": m.decision_reason,
+            "n_samples": m.n_samples, "metrics": m.metrics.iter().collect::<std::collections::BTreeMap<_, _>>(),
+        })).collect::<Vec<_>>(),
     })
 }
 

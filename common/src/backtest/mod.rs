@@ -8,6 +8,9 @@
 //! pooled and per fold, with 90 % moving-block [`bootstrap`] intervals; [`report`] assembles the
 //! JSON of SPEC §13.1 and [`plots`] its charts.
 //!
+//! [`run_pooled_backtest`] (`pooled`) does the same for a pool of symbols: origins are dates,
+//! every member is cut there, one pooled network per fold, reports per member and pooled.
+//!
 //! Folds are independent and run on up to `parallelism` threads. Automatic parallelism (`0`):
 //! `cores / threads_per_fit` folds at once, at most `folds`, where `threads_per_fit` is the
 //! recipe's `cpu_threads` when set, else [`MIN_THREADS_PER_FIT`] (the LSTM's batch-32 kernels
@@ -21,6 +24,7 @@ pub mod folds;
 pub mod forecast;
 pub mod metrics;
 pub mod plots;
+mod pooled;
 pub mod report;
 mod run;
 
@@ -33,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use bootstrap::BootstrapConfig;
 pub use metrics::{Answers, Metrics};
+pub use pooled::run_pooled_backtest;
 pub use run::FoldOutput;
 
 use crate::data::Bar;

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use tokio_util::sync::CancellationToken;
 
 use crate::baselines::{fit_all, DayFeatures};
-use super::folds::{training_samples, Fold};
+use super::folds::{training_samples, Fold, FoldTraining};
 use super::forecast::{forecasts, model_answers, test_windows};
 use super::metrics::{compute, Answers};
 use super::FoldSummary;
@@ -67,7 +67,7 @@ impl FoldOutput {
 
 /// The recipe of fold `k`: importance and plots off (not reported), the fold's seed, the
 /// thread count chosen for the pool.
-fn fold_recipe(recipe: &PipelineConfig, k: usize, cpu_threads: Option<i32>) -> PipelineConfig {
+pub(super) fn fold_recipe(recipe: &PipelineConfig, k: usize, cpu_threads: Option<i32>) -> PipelineConfig {
     PipelineConfig {
         do_shap: false,
         do_plot: false,
@@ -104,15 +104,32 @@ fn run_fold(
     // Building the network draws initial weights from libtorch's global generator: keep that
     // out of the way of a concurrent fold's seeded training.
     let model = crate::training::outside_seeded_runs(|| LoadedModel::from_artifact(&outcome.metadata, &outcome.weights, device))?;
-    let seed = outcome.metadata.hyperparameters["seed"].as_u64().unwrap_or_default();
+    let epochs_run = outcome.metrics.get("epochs_run").copied().unwrap_or_default() as u32;
+    answer_fold(bars, fold, &train, &model, epochs_run, started)
+}
 
+/// The fold's answers once its network is trained: `model` (the fold's version, as served for
+/// this symbol) forecasts every test day, and the baselines, fitted on the samples the network
+/// trained on, answer the same days.
+pub(super) fn answer_fold(
+    bars: &[Bar],
+    fold: &Fold,
+    train: &FoldTraining,
+    model: &LoadedModel,
+    epochs_run: u32,
+    started: Instant,
+) -> Result<FoldOutput> {
+    let features = FeatureConfig::default();
+    let s = &train.samples;
+    let md = model.metadata();
+    let seed = md.hyperparameters["seed"].as_u64().unwrap_or_default();
     let windows = test_windows(bars, fold.test.clone(), &features)?;
     let realised: Vec<f64> = fold.test.clone().map(|t| bars[t + FORECAST_DAYS].close / bars[t].close - 1.0).collect();
-    let mut answers = model_answers(model.metadata().calibration.as_ref(), &forecasts(&model, &windows)?, &windows, &realised);
+    let mut answers = model_answers(md.calibration.as_ref(), &forecasts(model, &windows)?, &windows, &realised);
 
     // The baselines are fitted on the span the network trained on, not on the later samples
     // its pipeline held back as holdout and gap (issue 23.4): both see the same days.
-    let n_fit = outcome.metadata.data_end.map_or(s.len(), |end| s.end_dates.partition_point(|d| *d <= end)).max(1);
+    let n_fit = md.data_end.map_or(s.len(), |end| s.end_dates.partition_point(|d| *d <= end)).max(1);
     let train_days: Vec<DayFeatures> =
         train.end_index[..n_fit].iter().enumerate().map(|(i, &t)| DayFeatures::new(bars, t, s.window(i))).collect();
     let y_dir: Vec<bool> = s.y_dir[..n_fit].iter().map(|y| *y == 1).collect();
@@ -133,7 +150,7 @@ fn run_fold(
         train_dates: (s.end_dates[0], s.end_dates[s.len() - 1]),
         n_fit,
         fit_end: s.end_dates[n_fit - 1],
-        epochs_run: outcome.metrics.get("epochs_run").copied().unwrap_or_default() as u32,
+        epochs_run,
         seed,
         seconds: started.elapsed().as_secs_f64(),
     })

@@ -1290,6 +1290,12 @@ pub struct BacktestRequest {
     /// Keep inline rows that repeat the previous bar on a weekend or holiday (dropped by default).
     #[prost(bool, optional, tag = "43")]
     pub keep_repeated_bars: ::core::option::Option<bool>,
+    /// Pooled backtest (SPEC §14.3): the other members, their bars from the registry. Fold origins
+    /// are dates planned on `symbol`'s bars; every member is cut there and tested on the same
+    /// dates; one pooled network per fold. The report holds each member's report under `members`
+    /// and pools every member's test days at the top level.
+    #[prost(string, repeated, tag = "44")]
+    pub pool_symbols: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 /// One progress event of a backtest (the same envelope as TrainEvent; AttachRun on a backtest
 /// run streams the same events as TrainEvents).

@@ -43,6 +43,11 @@ pub struct BacktestArgs {
     /// The recipe each fold trains with (the same flags as `trainer-svc train`).
     #[command(flatten)]
     pub recipe: RecipeFlags,
+    /// Pooled backtest (one network per fold on every member): the other members, comma-separated,
+    /// each `SYMBOL` (bars from the registry) or `SYMBOL=FILE` (the CSV is imported into the
+    /// registry first), e.g. `--pool NVDA=NVDA.csv,MSFT`.
+    #[arg(long, value_delimiter = ',')]
+    pub pool: Vec<String>,
     /// Keep CSV rows repeating the previous bar on weekends / holidays (dropped by default).
     #[arg(long)]
     pub keep_repeated_bars: bool,
@@ -86,8 +91,23 @@ fn request(args: &BacktestArgs) -> Result<pb::BacktestRequest> {
         // With --csv the fills were already dropped above (or are kept on purpose); without it the
         // server reads the registry's bars and drops them itself unless asked not to.
         keep_repeated_bars: Some(args.csv.is_some() || args.keep_repeated_bars),
+        pool_symbols: args.pool.iter().map(|m| m.split_once('=').map_or(m.as_str(), |(s, _)| s).to_string()).collect(),
         ..args.recipe.backtest_request()
     })
+}
+
+/// Imports the `SYMBOL=FILE` members of `--pool` into the registry the run reads them from.
+async fn import_pool_files(registry: &common::registry::Registry, args: &BacktestArgs) -> Result<()> {
+    for member in &args.pool {
+        if let Some((symbol, file)) = member.split_once('=') {
+            let read = super::bar_file::read(std::path::Path::new(file), args.skip_bad_rows, args.keep_repeated_bars)?;
+            let stats = registry.upsert_bars(&common::config::validate_symbol(symbol)?, &read.bars).await?;
+            if !args.quiet {
+                eprintln!("pool member {symbol}: {} bars from {file} ({} new)", stats.total, stats.inserted);
+            }
+        }
+    }
+    Ok(())
 }
 
 struct ProgressBars {
@@ -174,6 +194,7 @@ pub fn summary_table(report: &serde_json::Value) -> String {
 pub async fn run(args: BacktestArgs) -> Result<()> {
     let job = BacktestJob::try_from(request(&args)?)?;
     let registry = crate::open_registry(&args.registry).await?;
+    import_pool_files(&registry, &args).await?;
     let (core, _shutdown) = super::cli_core(registry.clone(), CoreSettings { cpu_threads: args.cpu_threads, ..CoreSettings::default() });
     if job.inline_bars.is_none() {
         core.ensure_symbol(&job.symbol).await?;

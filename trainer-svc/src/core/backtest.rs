@@ -2,7 +2,7 @@
 //! `backtest`: the same run bookkeeping as Train (run record, stored events, AttachRun,
 //! CancelRun, the symbol's lease, a training slot), but no version is saved. Its report and plots
 //! are stored with the run (`report.json` and the PNGs, read with GetRunPlot).
-use common::backtest::{run_backtest, BacktestEvent};
+use common::backtest::{run_backtest, run_pooled_backtest, BacktestEvent};
 use common::data::drop_repeated_bars;
 use common::pb::{self, train_event::Event};
 use common::training::TrainEvent;
@@ -47,12 +47,28 @@ pub(crate) async fn execute(
             warn!(dropped = dropped.len(), "stored bars contain calendar fills; backtesting without them");
         }
     }
+    let mut members = vec![(spec.symbol.clone(), bars)];
+    for symbol in &job.pool {
+        sink.stage("loading_data", format!("bars of pool member {symbol} from the registry")).await;
+        let mut b = core.registry.bars(symbol, None, None).await?;
+        if b.is_empty() {
+            return Err(Error::not_found(format!(
+                "no bars for pool member {symbol}; ingest them first (IngestBars or `trainer-svc import`)"
+            )));
+        }
+        if !job.keep_repeated_bars {
+            drop_repeated_bars(&mut b);
+        }
+        members.push((symbol.clone(), b));
+    }
+    let bars = &members[0].1;
     let mut config = job.config.clone();
     config.recipe.cpu_threads = config.recipe.cpu_threads.or(core.settings().cpu_threads);
     sink.stage(
         MODE,
         format!(
-            "{} folds × {} test days on {} bars ({} to {}), recipe {} / {}",
+            "{}{} folds × {} test days on {} bars ({} to {}), recipe {} / {}",
+            if members.len() > 1 { format!("pool of {} members: ", members.len()) } else { String::new() },
             config.folds,
             config.horizon_days,
             bars.len(),
@@ -69,9 +85,14 @@ pub(crate) async fn execute(
     let span = tracing::info_span!("backtest", run_id = %sink.run_id(), symbol = %spec.symbol, years = spec.years);
     let handle = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        run_backtest(&bars, &config, &|ev| {
+        let send = |ev: BacktestEvent| {
             let _ = etx.blocking_send(ev);
-        }, &thread_cancel)
+        };
+        if members.len() > 1 {
+            run_pooled_backtest(&members, &config, &send, &thread_cancel)
+        } else {
+            run_backtest(&members[0].1, &config, &send, &thread_cancel)
+        }
     });
     let folds = job.config.folds as u32;
     while let Some(ev) = erx.recv().await {

@@ -23,6 +23,8 @@ pub struct BacktestJob {
     pub inline_bars: Option<Vec<Bar>>,
     /// Keep calendar-fill rows.
     pub keep_repeated_bars: bool,
+    /// Pooled backtest: the other members (validated, sorted), bars from the registry.
+    pub pool: Vec<String>,
 }
 
 impl TryFrom<pb::BacktestRequest> for BacktestJob {
@@ -55,9 +57,11 @@ impl TryFrom<pb::BacktestRequest> for BacktestJob {
             search_space,
             target_precision,
             search_time_budget_seconds,
+            pool_symbols,
         } = r;
         // The recipe is parsed by the one recipe parser Train uses.
         let symbol = validate_symbol(&symbol)?;
+        let pool = super::pool_members(&symbol, &pool_symbols)?;
         let range = DateRange::parse("", &end)?;
         let recipe = pipeline_config(
             &symbol,
@@ -107,7 +111,7 @@ impl TryFrom<pb::BacktestRequest> for BacktestJob {
             }
             Some(b)
         };
-        Ok(BacktestJob { symbol, config, inline_bars, keep_repeated_bars: keep })
+        Ok(BacktestJob { symbol, config, inline_bars, keep_repeated_bars: keep, pool })
     }
 }
 
@@ -115,7 +119,12 @@ impl TryFrom<pb::BacktestRequest> for BacktestJob {
 impl BacktestJob {
     /// The run's configuration JSON.
     pub fn config_json(&self) -> serde_json::Value {
-        serde_json::json!({ "kind": BACKTEST_MODE, "backtest": self.config, "keep_repeated_bars": self.keep_repeated_bars })
+        serde_json::json!({
+            "kind": BACKTEST_MODE,
+            "backtest": self.config,
+            "keep_repeated_bars": self.keep_repeated_bars,
+            "pool_symbols": self.pool,
+        })
     }
 }
 
