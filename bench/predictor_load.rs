@@ -321,11 +321,7 @@ const MANY_MODELS: usize = 16;
 /// `(sum, count)` of each `predictor_predict_stage_seconds{stage}` series and of
 /// `predictor_request_seconds{method="Predict"}` (as stage `handler`), from the server's /metrics.
 async fn stage_sums(metrics: std::net::SocketAddr) -> AnyResult<std::collections::BTreeMap<String, (f64, f64)>> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut conn = tokio::net::TcpStream::connect(metrics).await?;
-    conn.write_all(format!("GET /metrics HTTP/1.0\r\nHost: {metrics}\r\n\r\n").as_bytes()).await?;
-    let mut body = String::new();
-    conn.read_to_string(&mut body).await?;
+    let body = common::metrics_scrape::fetch_metrics(metrics).await?;
     let mut out = std::collections::BTreeMap::new();
     for line in body.lines() {
         let (series, value) = match line.rsplit_once(' ') {

@@ -16,8 +16,9 @@
 //! - [`server`]: the one gRPC server shell (reflection, TLS, undecodable requests, shutdown);
 //! - [`config`], [`telemetry`], [`tls`], [`auth`], [`error`]: process plumbing shared by both
 //!   services;
-//! - [`test_skip`], [`test_ports`]: test support: how a test reports that it skipped itself (listed
-//!   at the end of the suite), and ports for the service processes a test starts;
+//! - [`test_skip`], [`test_ports`], [`metrics_scrape`]: test support: how a test reports that it
+//!   skipped itself (listed at the end of the suite), ports for the service processes a test
+//!   starts, and reading a running service's `/metrics`;
 //! - [`pb`]: the generated `lstm.v1` protocol.
 pub mod auth;
 pub mod baselines;
@@ -31,6 +32,7 @@ pub mod evaluation;
 pub mod features;
 pub mod key;
 pub mod live;
+pub mod metrics_scrape;
 pub mod model;
 pub mod pb;
 pub mod registry;

@@ -309,6 +309,48 @@ pub struct KeyStatus {
     pub live: Option<LiveQuality>,
 }
 
+/// A stage of one answer, as `predictor_predict_stage_seconds{stage}` labels it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Model,
+    Bars,
+    Features,
+    Queue,
+    Forward,
+    Calibration,
+    Assemble,
+    Log,
+}
+
+impl Stage {
+    /// Every stage, in the order of their discriminants.
+    const ALL: [Stage; 8] =
+        [Stage::Model, Stage::Bars, Stage::Features, Stage::Queue, Stage::Forward, Stage::Calibration, Stage::Assemble, Stage::Log];
+
+    /// Its `stage` label.
+    fn label(self) -> &'static str {
+        match self {
+            Stage::Model => "model",
+            Stage::Bars => "bars",
+            Stage::Features => "features",
+            Stage::Queue => "queue",
+            Stage::Forward => "forward",
+            Stage::Calibration => "calibration",
+            Stage::Assemble => "assemble",
+            Stage::Log => "log",
+        }
+    }
+}
+
+/// The histogram of each [`Stage`] (indexed by it), resolved once from the labelled vec.
+struct StageHistograms([prometheus::Histogram; 8]);
+
+impl StageHistograms {
+    fn resolve(vec: &prometheus::HistogramVec) -> StageHistograms {
+        StageHistograms(Stage::ALL.map(|stage| vec.with_label_values(&[stage.label()])))
+    }
+}
+
 /// The prediction engine shared by the gRPC service and the `predict` command.
 pub struct Engine {
     registry: Registry,
@@ -319,7 +361,7 @@ pub struct Engine {
     bars: Arc<BarStore>,
     live: crate::live::LiveSnapshot,
     aci_gamma: f64,
-    stages: Option<prometheus::HistogramVec>,
+    stages: Option<StageHistograms>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -342,15 +384,16 @@ impl Engine {
     }
 
     /// The engine observing each answer's stages in `stages`
-    /// (`predictor_predict_stage_seconds{stage}`).
+    /// (`predictor_predict_stage_seconds{stage}`); the histogram of each stage is looked up here,
+    /// once, not on every observation.
     pub fn with_stage_metrics(mut self, stages: prometheus::HistogramVec) -> Engine {
-        self.stages = Some(stages);
+        self.stages = Some(StageHistograms::resolve(&stages));
         self
     }
 
-    fn observe(&self, stage: &str, took: Duration) {
+    fn observe(&self, stage: Stage, took: Duration) {
         if let Some(h) = &self.stages {
-            h.with_label_values(&[stage]).observe(took.as_secs_f64());
+            h.0[stage as usize].observe(took.as_secs_f64());
         }
     }
 
@@ -400,10 +443,10 @@ impl Engine {
                 // Inline data is checked before any model is loaded for it.
                 let t = Instant::now();
                 let (window, last) = self.window(&tail(bars))?;
-                self.observe("features", t.elapsed());
+                self.observe(Stage::Features, t.elapsed());
                 let t = Instant::now();
                 let handle = self.cache.get(&key).await?;
-                self.observe("model", t.elapsed());
+                self.observe(Stage::Model, t.elapsed());
                 (handle, window, last, None)
             }
             None => {
@@ -412,24 +455,24 @@ impl Engine {
                     timed(self.cache.get(&key)),
                     timed(self.bars.recent(&key.served.symbol))
                 );
-                self.observe("model", handle.1);
-                self.observe("bars", bars.1);
+                self.observe(Stage::Model, handle.1);
+                self.observe(Stage::Bars, bars.1);
                 let (handle, bars) = (handle.0?, bars.0?);
                 let t = Instant::now();
                 let (window, last) = self.window(&bars.bars)?;
-                self.observe("features", t.elapsed());
+                self.observe(Stage::Features, t.elapsed());
                 (handle, window, last, Some(bars))
             }
         };
         let vol = window_vol(&window);
         let out = handle.worker.forecast_in(window, lane).await?;
-        self.observe("queue", out.queued);
-        self.observe("forward", out.forward);
+        self.observe(Stage::Queue, out.queued);
+        self.observe(Stage::Forward, out.forward);
         let f = out.forecast;
         let t = Instant::now();
         let levels = crate::live::adaptive_levels(self, &key.served.symbol, key.served.years, &handle.version_id).await;
         let served = serve_at(handle.calibration.as_deref(), &f, vol, levels);
-        self.observe("calibration", t.elapsed());
+        self.observe(Stage::Calibration, t.elapsed());
         let t = Instant::now();
         let mut p = assemble(&key.served, &handle.version_id, &last, f.prob_up, f.magnitudes, &self.calendar)
             .with_served(served);
@@ -439,7 +482,7 @@ impl Engine {
             p.bars_as_of = view.as_of;
             p.bars_source = view.source.as_str();
         }
-        self.observe("assemble", t.elapsed());
+        self.observe(Stage::Assemble, t.elapsed());
         if let Some(log) = &self.log {
             let t = Instant::now();
             log.record(NewPrediction {
@@ -455,7 +498,7 @@ impl Engine {
                 interval_80: p.interval_bounds(0.8),
                 interval_95: p.interval_bounds(0.95),
             });
-            self.observe("log", t.elapsed());
+            self.observe(Stage::Log, t.elapsed());
         }
         Ok(p)
     }
@@ -576,6 +619,18 @@ mod tests {
             close,
             volume: 1.0,
             amount: None,
+        }
+    }
+
+    #[test]
+    fn each_stage_observes_on_the_series_of_its_own_label() {
+        let vec = prometheus::HistogramVec::new(prometheus::HistogramOpts::new("stage_seconds", "test"), &["stage"]).unwrap();
+        let resolved = StageHistograms::resolve(&vec);
+        for (i, stage) in Stage::ALL.into_iter().enumerate() {
+            assert_eq!(stage as usize, i, "Stage::ALL is in discriminant order");
+            resolved.0[stage as usize].observe(i as f64);
+            let series = vec.with_label_values(&[stage.label()]);
+            assert_eq!((series.get_sample_count(), series.get_sample_sum()), (1, i as f64), "{stage:?}");
         }
     }
 

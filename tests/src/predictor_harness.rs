@@ -178,12 +178,7 @@ impl RunningPredictor {
 
     /// The `/metrics` page.
     pub async fn metrics_text(&self) -> anyhow::Result<String> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(self.metrics_addr).await?;
-        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").await?;
-        let mut out = String::new();
-        s.read_to_string(&mut out).await?;
-        Ok(out)
+        Ok(common::metrics_scrape::fetch_metrics(self.metrics_addr).await?)
     }
 
     /// Signals shutdown (like SIGTERM) without waiting; [`RunningPredictor::stop`] waits.

@@ -115,13 +115,7 @@ impl TrainerHarness {
 
     /// The text of `/metrics`.
     pub async fn metrics_text(&self) -> anyhow::Result<String> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(self.metrics_addr).await?;
-        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
-            .await?;
-        let mut out = String::new();
-        s.read_to_string(&mut out).await?;
-        Ok(out)
+        Ok(common::metrics_scrape::fetch_metrics(self.metrics_addr).await?)
     }
 }
 

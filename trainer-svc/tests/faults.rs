@@ -5,8 +5,7 @@
 //! file with its trailing newline, a registry disk that fills mid-run (health NOT_SERVING,
 //! RESOURCE_EXHAUSTED, no version, the lease free once space is back) and a registry filesystem
 //! that turns read-only after an error (health NOT_SERVING, UNAVAILABLE, the data intact).
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::data::{generate, SyntheticConfig};
@@ -14,95 +13,24 @@ use common::pb::{self, train_event::Event, trainer_client::TrainerClient};
 use common::test_ports::free_port;
 use tonic::transport::Channel;
 use tonic::Code;
-use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest};
+use tonic_health::pb::health_check_response::ServingStatus;
 
 mod support;
+use support::trainer::{Launch, Trainer};
 use support::{postgres_db, server_addr, tcp_proxy};
 
 /// Lease ttl of the processes: detection of a dead owner takes about this long.
 const TTL_SECONDS: u64 = 3;
 
-/// A trainer-svc process, killed when dropped.
-struct Trainer {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Trainer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Trainer {
-    async fn start(db_url: &str, envs: &[(&str, &str)]) -> Trainer {
-        let addr = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_trainer-svc"));
-        cmd.args(["serve", "--listen", &addr.to_string(), "--metrics-listen", "off", "--console-listen", ""])
-            .args(["--database-url", db_url])
-            .args(["--lease-ttl-seconds", &TTL_SECONDS.to_string(), "--lease-renew-seconds", "1"])
-            .args(["--cpu-threads", "1", "--health-check-ms", "200", "--shutdown-grace-seconds", "10"])
-            .env_remove("DATABASE_URL")
-            .env_remove("AUTH_TOKEN")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("spawn trainer-svc");
-        let t = Trainer { child, addr };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(mut h) = t.health().await {
-                if h.check(HealthCheckRequest { service: "lstm.v1.Trainer".into() }).await.is_ok() {
-                    return t;
-                }
-            }
-            assert!(Instant::now() < deadline, "trainer-svc did not start on {addr}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn channel(&self) -> anyhow::Result<Channel> {
-        Ok(Channel::from_shared(format!("http://{}", self.addr))?.connect().await?)
-    }
-
-    async fn client(&self) -> anyhow::Result<TrainerClient<Channel>> {
-        Ok(TrainerClient::new(self.channel().await?))
-    }
-
-    async fn health(&self) -> anyhow::Result<HealthClient<Channel>> {
-        Ok(HealthClient::new(self.channel().await?))
-    }
-
-    async fn serving(&self) -> anyhow::Result<ServingStatus> {
-        let r = self
-            .health()
-            .await?
-            .check(HealthCheckRequest { service: "lstm.v1.Trainer".into() })
-            .await?;
-        Ok(r.into_inner().status())
-    }
-
-    /// Waits up to 15 s for health of `lstm.v1.Trainer` to read `want`.
-    async fn until_status(&self, want: ServingStatus, when: &str) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let now = self.serving().await?;
-            if now == want {
-                return Ok(());
-            }
-            assert!(Instant::now() < deadline, "health stayed {now:?} {when}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap();
-        assert!(ok.success());
-    }
+/// A trainer-svc process of these tests on a free port, with the lease timing of
+/// [`TTL_SECONDS`], no metrics listener, and `envs` set; returned once its health answers.
+async fn start_trainer(db_url: &str, envs: &[(&str, &str)]) -> Trainer {
+    let ttl = TTL_SECONDS.to_string();
+    let flags = [
+        "--metrics-listen", "off", "--lease-ttl-seconds", &ttl, "--lease-renew-seconds", "1",
+        "--shutdown-grace-seconds", "10",
+    ];
+    Trainer::start(Launch { netns: None, addr: free_port(), db_url, flags: &flags, envs, ready: None }).await
 }
 
 fn authed<T>(m: T) -> tonic::Request<T> {
@@ -172,8 +100,8 @@ async fn until_first_epoch(stream: &mut tonic::Streaming<pb::TrainEvent>) -> Str
 /// `abandoned` with a reason, AttachRun ends with a terminal event, CancelRun answers, and a
 /// new Train of the symbol runs.
 async fn kill_9_scenario(db_url: &str) -> anyhow::Result<()> {
-    let a = Trainer::start(db_url, &[]).await;
-    let b = Trainer::start(db_url, &[]).await;
+    let a = start_trainer(db_url, &[]).await;
+    let b = start_trainer(db_url, &[]).await;
     let mut ca = a.client().await?;
     let mut cb = b.client().await?;
     ca.ingest_bars(pb::IngestBarsRequest { symbol: "KILL".into(), bars: bars(3, 300), csv: String::new(), ..Default::default() })
@@ -235,8 +163,8 @@ async fn kill_9_of_a_trainer_abandons_its_run_postgres() -> anyhow::Result<()> {
 /// refuses a version from a run that no longer holds the lease), and it trains again without a
 /// restart. At no point does the symbol have two versions from two holders.
 async fn sigstop_scenario(db_url: &str) -> anyhow::Result<()> {
-    let a = Trainer::start(db_url, &[]).await;
-    let b = Trainer::start(db_url, &[]).await;
+    let a = start_trainer(db_url, &[]).await;
+    let b = start_trainer(db_url, &[]).await;
     let mut ca = a.client().await?;
     let mut cb = b.client().await?;
     ca.ingest_bars(pb::IngestBarsRequest { symbol: "PAUSE".into(), bars: bars(4, 300), ..Default::default() }).await?;
@@ -296,8 +224,8 @@ async fn drain(stream: &mut tonic::Streaming<pb::TrainEvent>) -> (Option<Event>,
 /// requests up at its next lease renewal / queue poll and stops the runs, both are recorded
 /// `cancelled`, and the symbol's lease is free for a new Train on the other replica.
 async fn cancel_on_another_replica_scenario(db_url: &str) -> anyhow::Result<()> {
-    let a = Trainer::start(db_url, &[]).await;
-    let b = Trainer::start(db_url, &[]).await;
+    let a = start_trainer(db_url, &[]).await;
+    let b = start_trainer(db_url, &[]).await;
     let mut ca = a.client().await?;
     let mut cb = b.client().await?;
     ca.ingest_bars(pb::IngestBarsRequest { symbol: "XCAN".into(), bars: bars(4, 300), csv: String::new(), ..Default::default() })
@@ -358,7 +286,7 @@ async fn cancel_run_reaches_the_replica_that_runs_it_postgres() -> anyhow::Resul
 async fn sigterm_token_newline_and_undecodable_requests() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let db = format!("sqlite://{}/registry.db", dir.path().display());
-    let t = Trainer::start(&db, &[("AUTH_TOKEN", "s3cret\n")]).await;
+    let t = start_trainer(&db, &[("AUTH_TOKEN", "s3cret\n")]).await;
     let mut c = t.client().await?;
     c.ingest_bars(authed(pb::IngestBarsRequest { symbol: "TERM".into(), bars: bars(4, 300), csv: String::new(), ..Default::default() }))
         .await?;
@@ -410,7 +338,7 @@ async fn health_is_not_serving_while_the_registry_cannot_be_written() -> anyhow:
     let (addr, stop) = tcp_proxy("127.0.0.1:0".parse()?, target).await;
     let user = url.split_once("://").unwrap().1.split_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
     let proxied = format!("postgres://{user}{addr}/{rest}");
-    let t = Trainer::start(&proxied, &[]).await;
+    let t = start_trainer(&proxied, &[]).await;
     assert_eq!(t.serving().await?, ServingStatus::Serving);
     stop.cancel();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -475,7 +403,7 @@ async fn full_disk_mid_run_fails_cleanly_and_frees_the_lease() -> anyhow::Result
     let Some(disk) = SmallDisk::mount("24m") else { return Ok(()) };
     let db_path = disk.dir.path().join("registry.db");
     let db = format!("sqlite://{}", db_path.display());
-    let t = Trainer::start(&db, &[("REGISTRY_MIN_FREE_MB", "1")]).await;
+    let t = start_trainer(&db, &[("REGISTRY_MIN_FREE_MB", "1")]).await;
     let mut c = t.client().await?;
     c.ingest_bars(pb::IngestBarsRequest { symbol: "FULL".into(), bars: bars(5, 300), csv: String::new(), ..Default::default() })
         .await?;
@@ -596,7 +524,7 @@ impl Drop for LoopExt4 {
 async fn read_only_filesystem_turns_health_not_serving() -> anyhow::Result<()> {
     let Some(disk) = LoopExt4::mount(64 << 20) else { return Ok(()) };
     let db_path = disk.dir.path().join("registry.db");
-    let t = Trainer::start(&format!("sqlite://{}", db_path.display()), &[("REGISTRY_MIN_FREE_MB", "1")]).await;
+    let t = start_trainer(&format!("sqlite://{}", db_path.display()), &[("REGISTRY_MIN_FREE_MB", "1")]).await;
     let mut c = t.client().await?;
     let rows = bars(6, 300);
     let ingest = |symbol: &str| pb::IngestBarsRequest { symbol: symbol.into(), bars: rows.clone(), csv: String::new(), ..Default::default() };

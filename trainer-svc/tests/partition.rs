@@ -14,20 +14,19 @@
 //! Needs root (network namespaces, nftables), `ip` and `nft` (scripts/test.sh installs nftables)
 //! and PostgreSQL (`TEST_POSTGRES_URL`); without them it skips with a printed notice.
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::data::{generate, SyntheticConfig};
-use common::pb::{self, train_event::Event, trainer_client::TrainerClient};
+use common::pb::{self, train_event::Event};
 use common::test_ports::free_port;
 use sqlx::{Connection, Row};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
-use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest};
+use tonic_health::pb::health_check_response::ServingStatus;
 
 mod support;
+use support::trainer::{Launch, Trainer};
 use support::{postgres_db, server_addr, tcp_proxy};
 
 /// Lease timing of both replicas: A must give up by `TTL - RENEW` after its last renewal.
@@ -124,76 +123,27 @@ impl Drop for Netns {
     }
 }
 
-/// A trainer-svc process (optionally inside a namespace), killed when dropped.
-struct Trainer {
-    child: Child,
-    addr: SocketAddr,
-    metrics: SocketAddr,
+/// A replica of this test (inside `netns` when given) on `addr`, its metrics on `metrics`, with
+/// the lease timing above; returned once its health reads SERVING.
+async fn start_trainer(netns: Option<&str>, addr: SocketAddr, metrics: SocketAddr, db_url: &str) -> Trainer {
+    let (metrics, ttl, renew, timeout) =
+        (metrics.to_string(), TTL_SECONDS.to_string(), RENEW_SECONDS.to_string(), REGISTRY_TIMEOUT_MS.to_string());
+    let flags = [
+        "--metrics-listen", &metrics, "--lease-ttl-seconds", &ttl, "--lease-renew-seconds", &renew,
+        "--registry-timeout-ms", &timeout, "--shutdown-grace-seconds", "5",
+    ];
+    let ready = Some(ServingStatus::Serving);
+    Trainer::start(Launch { netns, addr, db_url, flags: &flags, envs: &[], ready }).await
 }
 
-impl Drop for Trainer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Trainer {
-    async fn start(netns: Option<&str>, addr: SocketAddr, metrics: SocketAddr, db_url: &str) -> Trainer {
-        let bin = env!("CARGO_BIN_EXE_trainer-svc");
-        let mut cmd = match netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, bin]);
-                c
-            }
-            None => Command::new(bin),
-        };
-        cmd.args(["serve", "--listen", &addr.to_string(), "--metrics-listen", &metrics.to_string()])
-            .args(["--console-listen", "", "--database-url", db_url])
-            .args(["--lease-ttl-seconds", &TTL_SECONDS.to_string()])
-            .args(["--lease-renew-seconds", &RENEW_SECONDS.to_string()])
-            .args(["--registry-timeout-ms", &REGISTRY_TIMEOUT_MS.to_string()])
-            .args(["--cpu-threads", "1", "--health-check-ms", "200", "--shutdown-grace-seconds", "5"])
-            .env_remove("DATABASE_URL")
-            .env_remove("AUTH_TOKEN")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        let t = Trainer { child: cmd.spawn().expect("spawn trainer-svc"), addr, metrics };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while t.serving().await != Some(ServingStatus::Serving) {
-            assert!(Instant::now() < deadline, "trainer-svc did not become SERVING on {addr}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        t
-    }
-
-    async fn client(&self) -> anyhow::Result<TrainerClient<Channel>> {
-        Ok(TrainerClient::new(Channel::from_shared(format!("http://{}", self.addr))?.connect().await?))
-    }
-
-    async fn serving(&self) -> Option<ServingStatus> {
-        let channel = Channel::from_shared(format!("http://{}", self.addr)).ok()?.connect().await.ok()?;
-        let r = HealthClient::new(channel)
-            .check(HealthCheckRequest { service: "lstm.v1.Trainer".into() })
-            .await
-            .ok()?;
-        Some(r.into_inner().status())
-    }
-
-    /// `trainer_active_runs` from its /metrics.
-    async fn active_runs(&self) -> anyhow::Result<i64> {
-        let mut s = tokio::net::TcpStream::connect(self.metrics).await?;
-        s.write_all(format!("GET /metrics HTTP/1.0\r\nHost: {}\r\n\r\n", self.metrics).as_bytes()).await?;
-        let mut body = String::new();
-        s.read_to_string(&mut body).await?;
-        let line = body
-            .lines()
-            .find(|l| l.starts_with("trainer_active_runs "))
-            .ok_or_else(|| anyhow::anyhow!("no trainer_active_runs in /metrics"))?;
-        Ok(line.rsplit(' ').next().unwrap_or("").parse::<f64>()? as i64)
-    }
+/// `trainer_active_runs` from the /metrics of the replica whose metrics listen on `metrics`.
+async fn active_runs(metrics: SocketAddr) -> anyhow::Result<i64> {
+    let body = common::metrics_scrape::fetch_metrics(metrics).await?;
+    let line = body
+        .lines()
+        .find(|l| l.starts_with("trainer_active_runs "))
+        .ok_or_else(|| anyhow::anyhow!("no trainer_active_runs in /metrics"))?;
+    Ok(line.rsplit(' ').next().unwrap_or("").parse::<f64>()? as i64)
 }
 
 fn train(epochs: u32) -> pb::TrainRequest {
@@ -272,14 +222,9 @@ async fn a_partitioned_replica_stops_before_its_lease_expires_and_recovers() -> 
         let db = rest.split_once('/').expect("a database name").1;
         format!("{scheme_user}@{fwd}/{db}")
     };
-    let a = Trainer::start(
-        Some(&ns.name),
-        SocketAddr::from((ns.ns_ip, 50051)),
-        SocketAddr::from((ns.ns_ip, 9100)),
-        &via_fwd,
-    )
-    .await;
-    let b = Trainer::start(None, free_port(), free_port(), &db_url).await;
+    let a_metrics = SocketAddr::from((ns.ns_ip, 9100));
+    let a = start_trainer(Some(&ns.name), SocketAddr::from((ns.ns_ip, 50051)), a_metrics, &via_fwd).await;
+    let b = start_trainer(None, free_port(), free_port(), &db_url).await;
     let (mut ca, mut cb) = (a.client().await?, b.client().await?);
     let bars: Vec<pb::Bar> = generate(&SyntheticConfig { seed: 11, days: 300, ..SyntheticConfig::default() })
         .iter()
@@ -298,7 +243,7 @@ async fn a_partitioned_replica_stops_before_its_lease_expires_and_recovers() -> 
     let stop_sampling = CancellationToken::new();
     let samples = sample_leases(db_url.clone(), stop_sampling.clone());
     tokio::time::sleep(Duration::from_secs(RENEW_SECONDS + 1)).await;
-    assert_eq!(a.active_runs().await?, 1, "A trains before the cut");
+    assert_eq!(active_runs(a_metrics).await?, 1, "A trains before the cut");
 
     ns.cut(fwd.port());
     let cut_ms = now_ms();
@@ -311,7 +256,7 @@ async fn a_partitioned_replica_stops_before_its_lease_expires_and_recovers() -> 
 
     // A gives up on its own, before its lease can expire (a liveness bound of 3 ttls).
     let a_stopped_ms = loop {
-        if a.active_runs().await? == 0 {
+        if active_runs(a_metrics).await? == 0 {
             break now_ms();
         }
         assert!(cut.elapsed() < Duration::from_secs(3 * TTL_SECONDS), "A still trains {:?} after the cut", cut.elapsed());
@@ -322,7 +267,7 @@ async fn a_partitioned_replica_stops_before_its_lease_expires_and_recovers() -> 
     assert!(b_completed && b_status.is_none(), "B's run must complete: {b_last:?} {b_status:?}");
     let held = Duration::from_secs(3 * TTL_SECONDS).saturating_sub(cut.elapsed());
     tokio::time::sleep(held).await;
-    assert_eq!(a.serving().await, Some(ServingStatus::NotServing), "A's health tells it cannot write");
+    assert_eq!(a.serving().await.ok(), Some(ServingStatus::NotServing), "A's health tells it cannot write");
     let partition_ms = now_ms() - cut_ms;
     ns.heal();
     stop_sampling.cancel();
@@ -370,7 +315,7 @@ async fn a_partitioned_replica_stops_before_its_lease_expires_and_recovers() -> 
 
     // A recovers without a restart: SERVING again, and it trains the symbol.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while a.serving().await != Some(ServingStatus::Serving) {
+    while a.serving().await.ok() != Some(ServingStatus::Serving) {
         assert!(Instant::now() < deadline, "A did not recover after the partition healed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -1,6 +1,9 @@
-//! Support shared by the process-level tests of this crate (`faults.rs`, `partition.rs`): a
-//! scratch PostgreSQL database and a TCP proxy in front of it that a test can stop.
+//! Support shared by the process-level tests of this crate (`faults.rs`, `partition.rs`): the
+//! trainer-svc child process ([`trainer`]), a scratch PostgreSQL database and a TCP proxy in
+//! front of it that a test can stop.
 #![allow(dead_code)] // each test binary uses its own part
+
+pub mod trainer;
 
 use std::net::SocketAddr;
 
