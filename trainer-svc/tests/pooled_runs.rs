@@ -118,3 +118,38 @@ async fn two_pools_with_the_same_members_both_complete() {
         assert!(listed.contains(&r1.version_id) && listed.contains(&r2.version_id), "{m}: {listed:?}");
     }
 }
+
+/// TrainAll with `pool_size` 2 over three symbols: the sorted universe in consecutive pools (PA
+/// and PB pooled, PC alone), one result per symbol, the pooled members sharing a version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn train_all_trains_the_universe_as_pools() {
+    let (_dir, registry, core) = core_with(&["PC", "PA", "PB"]).await;
+    let job = trainer_svc::requests::TrainAllJob::try_from(pb::TrainAllRequest {
+        years: Some(1),
+        pool_size: Some(2),
+        do_shap: Some(false),
+        do_plot: Some(false),
+        max_epochs: Some(1),
+        seed: Some(2),
+        device: "cpu".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let symbols = trainer_svc::core::train_all::symbols(&core, &job).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(trainer_svc::core::train_all::run(core.clone(), job, symbols, "test".into(), tx, CancellationToken::new()));
+    let mut summary = None;
+    while let Some(ev) = rx.recv().await {
+        if let Some(pb::train_all_event::Event::Summary(s)) = ev.unwrap().event {
+            summary = Some(s);
+        }
+    }
+    let s = summary.expect("a summary");
+    assert_eq!((s.total, s.success_count), (3, 3), "{s:?}");
+    let id = |sym: &str| s.results.iter().find(|r| r.symbol == sym).unwrap().version_id.clone();
+    assert_eq!(id("PA"), id("PB"), "PA and PB are one pool");
+    assert_ne!(id("PA"), id("PC"));
+    assert_eq!(registry.version_info(&id("PA")).await.unwrap().pool_symbols, vec!["PA", "PB"]);
+    assert!(registry.version_info(&id("PC")).await.unwrap().pool_symbols.is_empty(), "a pool of one is a single-symbol model");
+    assert_eq!(trainer_svc::core::train_all::groups(vec!["A".into(), "B".into(), "C".into()], 2).len(), 2);
+}

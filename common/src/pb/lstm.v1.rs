@@ -1757,6 +1757,12 @@ pub struct TrainAllRequest {
     pub device: ::prost::alloc::string::String,
     #[prost(uint32, optional, tag = "16")]
     pub max_epochs: ::core::option::Option<u32>,
+    /// Pooled models (SPEC §14.3): 0 or 1 = one model per symbol (default); N >= 2 = this call's
+    /// (sharded, sorted) symbols grouped into consecutive pools of N (the last may be smaller), one
+    /// pooled network per pool. Shards hold disjoint symbols, so they hold disjoint pools. Each
+    /// member gets its own result (a pool's members share its version_id).
+    #[prost(uint32, optional, tag = "17")]
+    pub pool_size: ::core::option::Option<u32>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TrainAllEvent {

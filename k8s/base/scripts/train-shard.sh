@@ -7,7 +7,8 @@
 #
 # Env: JOB_COMPLETION_INDEX (set by Kubernetes), SHARD_COUNT (must equal spec.completions),
 # FAST_TRAINING (true|false), TRAIN_YEARS (optional), MAX_EPOCHS (optional cap on every
-# training stage), AUTH_TOKEN (optional),
+# training stage), POOL_SIZE (optional: N >= 2 trains the shard's sorted symbols as pooled
+# models of N symbols each; shards hold disjoint symbols, so disjoint pools), AUTH_TOKEN (optional),
 # FAIL_ON_SYMBOL_ERROR (true: a symbol that fails to train fails the shard, so the Job retries
 # it; false (default): failures are logged and recorded in the registry's training failures).
 set -eu
@@ -17,11 +18,12 @@ count=${SHARD_COUNT:?SHARD_COUNT is not set (must equal the Job spec.completions
 fast=${FAST_TRAINING:-true}
 years=${TRAIN_YEARS:-}
 max_epochs=${MAX_EPOCHS:-}
+pool_size=${POOL_SIZE:-}
 target=${TRAINER_TARGET:-127.0.0.1:50051}
 
-for value in "$index" "$count" "$years" "$max_epochs"; do
+for value in "$index" "$count" "$years" "$max_epochs" "$pool_size"; do
   case "$value" in
-    *[!0-9]*) echo "JOB_COMPLETION_INDEX/SHARD_COUNT/TRAIN_YEARS/MAX_EPOCHS must be whole numbers, got '$value'" >&2; exit 2 ;;
+    *[!0-9]*) echo "JOB_COMPLETION_INDEX/SHARD_COUNT/TRAIN_YEARS/MAX_EPOCHS/POOL_SIZE must be whole numbers, got '$value'" >&2; exit 2 ;;
   esac
 done
 if [ "$count" -lt 1 ] || [ "$index" -ge "$count" ]; then
@@ -51,7 +53,7 @@ until grpcurl -plaintext -d '{"service": "lstm.v1.Trainer"}' "$target" grpc.heal
   sleep 2
 done
 
-req="{\"shard_index\": $index, \"shard_count\": $count, \"fast_training\": $fast${years:+, \"years\": $years}${max_epochs:+, \"max_epochs\": $max_epochs}}"
+req="{\"shard_index\": $index, \"shard_count\": $count, \"fast_training\": $fast${years:+, \"years\": $years}${max_epochs:+, \"max_epochs\": $max_epochs}${pool_size:+, \"pool_size\": $pool_size}}"
 echo "== shard $index/$count: TrainAll $req"
 out=${TMPDIR:-/tmp}/train-all.json
 # Results go to the job log as they arrive (tee) and to $out for the verdict; busybox sh has no

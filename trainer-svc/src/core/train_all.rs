@@ -1,5 +1,6 @@
-//! TrainAll: one pipeline run per symbol of the (sharded) universe, `concurrency` at a time,
-//! each result sent as it lands and a sorted summary at the end.
+//! TrainAll: one pipeline run per symbol of the (sharded) universe — or, with `pool_size` N,
+//! per consecutive group of N of its sorted symbols (one pooled network each) — `concurrency`
+//! runs at a time, each symbol's result sent as it lands and a sorted summary at the end.
 use std::sync::Arc;
 
 use common::pb::{self, train_all_event::Event};
@@ -25,12 +26,12 @@ pub async fn symbols(core: &Core, job: &TrainAllJob) -> Result<Vec<String>> {
     Ok(shard_symbols(universe, job.shard))
 }
 
-/// The run of one symbol of a TrainAll job.
-fn spec(job: &TrainAllJob, symbol: &str, requested_by: &str) -> RunSpec {
+/// The run of one group of a TrainAll job: its first symbol, pooled with the others if any.
+fn spec(job: &TrainAllJob, group: &[String], requested_by: &str) -> RunSpec {
     let mut config = job.pipeline.clone();
-    config.symbol = symbol.to_string();
+    config.symbol = group[0].clone();
     RunSpec {
-        symbol: symbol.to_string(),
+        symbol: group[0].clone(),
         years: job.years,
         mode: "train_all".into(),
         requested_by: requested_by.into(),
@@ -40,36 +41,63 @@ fn spec(job: &TrainAllJob, symbol: &str, requested_by: &str) -> RunSpec {
             config,
             range: job.range,
             keep_rejected: true,
-            pool: Vec::new(),
+            pool: group[1..].to_vec(),
         },
     }
 }
 
-/// Trains one symbol; every failure (unknown symbol included) becomes a failed result.
-async fn one(core: &Core, job: &TrainAllJob, symbol: String, by: &str, cancel: CancellationToken) -> pb::SymbolResult {
-    let end = match core.ensure_symbol(&symbol).await {
-        Ok(()) => core.run(spec(job, &symbol, by), None, cancel).await,
+/// The groups `symbols` (sorted) are trained in: one each, or consecutive pools of `pool_size`.
+pub fn groups(symbols: Vec<String>, pool_size: usize) -> Vec<Vec<String>> {
+    symbols.chunks(pool_size.max(1)).map(<[String]>::to_vec).collect()
+}
+
+/// Trains one group; every failure (an unknown symbol included) becomes a failed result for
+/// each of its symbols.
+async fn one(core: &Core, job: &TrainAllJob, group: Vec<String>, by: &str, cancel: CancellationToken) -> Vec<pb::SymbolResult> {
+    let mut ready = Ok(());
+    for symbol in &group {
+        if ready.is_ok() {
+            ready = core.ensure_symbol(symbol).await;
+        }
+    }
+    let end = match ready {
+        Ok(()) => core.run(spec(job, &group, by), None, cancel).await,
         Err(e) => super::RunEnd {
             run_id: String::new(),
             result: Err(e),
         },
     };
     match end.result {
-        Ok(r) => pb::SymbolResult {
-            symbol,
+        Ok(r) if r.pool_members.is_empty() => vec![pb::SymbolResult {
+            symbol: group[0].clone(),
             ok: true,
             version_id: r.version_id,
             deployed: r.deployed,
             error: String::new(),
             run_id: end.run_id,
-        },
-        Err(e) => pb::SymbolResult {
-            symbol,
-            ok: false,
-            error: e.to_string(),
-            run_id: end.run_id,
-            ..Default::default()
-        },
+        }],
+        Ok(r) => r
+            .pool_members
+            .iter()
+            .map(|m| pb::SymbolResult {
+                symbol: m.symbol.clone(),
+                ok: true,
+                version_id: r.version_id.clone(),
+                deployed: m.deployed,
+                error: String::new(),
+                run_id: end.run_id.clone(),
+            })
+            .collect(),
+        Err(e) => group
+            .into_iter()
+            .map(|symbol| pb::SymbolResult {
+                symbol,
+                ok: false,
+                error: e.to_string(),
+                run_id: end.run_id.clone(),
+                ..Default::default()
+            })
+            .collect(),
     }
 }
 
@@ -86,11 +114,12 @@ pub async fn run(
 ) {
     let (job, by) = (&job, requested_by.as_str());
     let results = futures::stream::iter(
-        symbols
+        groups(symbols, job.pool_size)
             .into_iter()
-            .map(|symbol| one(&core, job, symbol, by, cancel.child_token())),
+            .map(|group| one(&core, job, group, by, cancel.child_token())),
     )
-    .buffer_unordered(job.concurrency);
+    .buffer_unordered(job.concurrency)
+    .flat_map(futures::stream::iter);
     futures::pin_mut!(results);
     let mut all = Vec::new();
     while let Some(r) = results.next().await {

@@ -23,6 +23,8 @@ pub struct TrainAllJob {
     pub concurrency: usize,
     /// `(index, count)` shard of the sorted universe.
     pub shard: (u32, u32),
+    /// Symbols per pooled model; 1 = one model per symbol.
+    pub pool_size: usize,
 }
 
 impl TryFrom<pb::TrainAllRequest> for TrainAllJob {
@@ -45,6 +47,7 @@ impl TryFrom<pb::TrainAllRequest> for TrainAllJob {
             seed,
             device: dev,
             max_epochs: max_ep,
+            pool_size,
         } = r;
         let symbols = symbols
             .iter()
@@ -86,6 +89,11 @@ impl TryFrom<pb::TrainAllRequest> for TrainAllJob {
                 "shard_index {shard_index} must be below shard_count {shard_count}"
             )));
         }
+        let pool_size = pool_size.unwrap_or(1).max(1) as usize;
+        let max = common::training::pipeline::MAX_POOL_MEMBERS;
+        if pool_size > max {
+            return Err(Error::invalid(format!("pool_size must be at most {max}, got {pool_size}")));
+        }
         Ok(TrainAllJob {
             symbols,
             years,
@@ -93,6 +101,7 @@ impl TryFrom<pb::TrainAllRequest> for TrainAllJob {
             pipeline,
             concurrency: concurrency as usize,
             shard: (shard_index, shard_count),
+            pool_size,
         })
     }
 }
