@@ -35,6 +35,7 @@ pub fn artifact(arch: Architecture, seed: i64, bars: &[common::data::Bar]) -> An
         trained_at: Utc::now(),
         calibration: None,
         pool: None,
+        member_index: 0,
     };
     Ok((md, weights))
 }

@@ -50,6 +50,7 @@ fn metadata(arch: &Architecture) -> ModelMetadata {
         trained_at: chrono::Utc::now(),
         calibration: None,
         pool: None,
+        member_index: 0,
     }
 }
 

@@ -68,12 +68,17 @@ fn rust_and_pytorch_networks_agree_for_both_kinds() {
     }
 }
 
-/// A pooled version trained here (enhanced network, two members at price scales 100× apart)
-/// loads strictly into the PyTorch module from its stored metadata and weights alone, and each
-/// member's forecast — its windows standardised with its own statistics — matches the Rust
-/// model's to 1e-5.
+/// A pooled version trained here (enhanced network, two members at price scales 100× apart;
+/// without and with a symbol embedding) loads strictly into the PyTorch module from its stored
+/// metadata and weights alone, and each member's forecast — its windows standardised with its
+/// own statistics, its embedding row appended — matches the Rust model's to 1e-5.
 #[test]
 fn pytorch_reproduces_each_member_of_a_pooled_version() {
+    pooled_parity(0);
+    pooled_parity(4);
+}
+
+fn pooled_parity(symbol_embedding_dim: u32) {
     let Some(py) = python() else {
         common::test_skip::notice("../.venv/bin/python not found; PyTorch parity needs it (run scripts/setup.sh)");
         return;
@@ -96,6 +101,7 @@ fn pytorch_reproduces_each_member_of_a_pooled_version() {
         seed: Some(4),
         device: DeviceChoice::Cpu,
         max_epochs: Some(1),
+        symbol_embedding_dim,
         ..PipelineConfig::default()
     };
     let out = run_pooled(&inputs, &cfg, &mut |_| {}, &tokio_util::sync::CancellationToken::new()).unwrap().outcome;
@@ -134,4 +140,5 @@ fn pytorch_reproduces_each_member_of_a_pooled_version() {
         probs.push(ours[0].prob_up);
     }
     assert_ne!(probs[0], probs[1], "each member is standardised with its own statistics");
+    assert_eq!(out.metadata.architecture.symbol_embedding_dim, i64::from(symbol_embedding_dim));
 }

@@ -100,10 +100,11 @@ fn pooled_auc(prob: &[Vec<f64>], parts: &[(String, Samples, Samples)]) -> (f64, 
     (point, ci)
 }
 
-fn pooled_forecasts(parts: &[(String, Samples, Samples)], norm: PoolNormalisation) -> Vec<Vec<f64>> {
+fn pooled_forecasts(parts: &[(String, Samples, Samples)], norm: PoolNormalisation, embedding: u32) -> Vec<Vec<f64>> {
     let inputs: Vec<PoolInput<'_>> =
         parts.iter().map(|(s, train, _)| PoolInput { symbol: s, samples: train, current: None }).collect();
-    let out = run_pooled_with(&inputs, &recipe(7, false), norm, &mut |_| {}, &CancellationToken::new()).unwrap();
+    let cfg = PipelineConfig { symbol_embedding_dim: embedding, ..recipe(7, false) };
+    let out = run_pooled_with(&inputs, &cfg, norm, &mut |_| {}, &CancellationToken::new()).unwrap();
     let md = &out.outcome.metadata;
     assert_eq!(md.pool_symbols().len(), MEMBERS);
     parts
@@ -130,14 +131,17 @@ fn single_forecasts(parts: &[(String, Samples, Samples)]) -> Vec<Vec<f64>> {
 /// The pooled network learns the shared reversal: its AUC on the 150 held-out dates of all ten
 /// members has a 90 % interval above 0.5. Ten per-symbol networks, each on its own ~200
 /// samples, score clearly lower, and on most members their own interval reaches 0.5. The
-/// shared-statistics pool is printed for the record (QUALITY.md / the issue note quote it).
+/// shared-statistics pool and a pool with an 8-wide symbol embedding are printed for the record
+/// (docs/pooled.md quotes them).
 #[test]
 fn a_pool_learns_a_shared_signal_that_single_symbols_do_not() {
     let _serial = serial();
     let parts = split(&universe(0.3));
-    let pooled = pooled_forecasts(&parts, PoolNormalisation::PerMember);
+    let pooled = pooled_forecasts(&parts, PoolNormalisation::PerMember, 0);
     let (p_auc, p_ci) = pooled_auc(&pooled, &parts);
-    let shared = pooled_forecasts(&parts, PoolNormalisation::Shared);
+    let embedded = pooled_forecasts(&parts, PoolNormalisation::PerMember, 8);
+    let (e_auc, e_ci) = pooled_auc(&embedded, &parts);
+    let shared = pooled_forecasts(&parts, PoolNormalisation::Shared, 0);
     let (s_auc, s_ci) = pooled_auc(&shared, &parts);
     let single = single_forecasts(&parts);
     let (i_auc, i_ci) = pooled_auc(&single, &parts);
@@ -149,6 +153,7 @@ fn a_pool_learns_a_shared_signal_that_single_symbols_do_not() {
     }
     eprintln!("pooled, per-member statistics: auc {p_auc:.3} [{:.3}, {:.3}]", p_ci[0], p_ci[1]);
     eprintln!("pooled, shared statistics:     auc {s_auc:.3} [{:.3}, {:.3}]", s_ci[0], s_ci[1]);
+    eprintln!("pooled, symbol embedding 8:    auc {e_auc:.3} [{:.3}, {:.3}]", e_ci[0], e_ci[1]);
     eprintln!("per-symbol networks, pooled:   auc {i_auc:.3} [{:.3}, {:.3}]; {reaching_half} of {MEMBERS} own intervals reach 0.5", i_ci[0], i_ci[1]);
     assert!(p_ci[0] > 0.5, "the pool did not learn the shared signal: auc {p_auc} {p_ci:?}");
     assert!(p_auc > i_auc + 0.02, "per-symbol networks did as well as the pool: {i_auc} vs {p_auc}");

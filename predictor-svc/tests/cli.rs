@@ -37,6 +37,7 @@ async fn registry_with_model(dir: &std::path::Path) -> (String, common::data::Ba
         trained_at: Utc::now(),
         calibration: None,
         pool: None,
+        member_index: 0,
     };
     reg.save_version(
         NewVersion {

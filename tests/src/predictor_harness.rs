@@ -81,6 +81,7 @@ pub fn build_artifact(
         trained_at: Utc::now(),
         calibration: None,
         pool: None,
+        member_index: 0,
     };
     Ok((metadata, weights))
 }

@@ -262,6 +262,9 @@ pub struct RecipeFlags {
     /// TPE: start no new trial after this many seconds; only with `--search tpe`.
     #[arg(long)]
     pub search_time_budget_seconds: Option<u32>,
+    /// Pooled runs (`--pool`): width of the learned symbol embedding; unset = none.
+    #[arg(long)]
+    pub symbol_embedding_dim: Option<u32>,
 }
 
 /// The recipe fields of `$flags` as a `pb::$message` (TrainRequest or BacktestRequest: the
@@ -286,6 +289,7 @@ macro_rules! recipe_request {
             cv_metric: f.cv_metric.clone(),
             search_space: None,
             search_time_budget_seconds: f.search_time_budget_seconds,
+            symbol_embedding_dim: f.symbol_embedding_dim,
             ..Default::default()
         }
     }};

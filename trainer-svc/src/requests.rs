@@ -126,9 +126,13 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
             search_space,
             search_time_budget_seconds,
             pool_symbols,
+            symbol_embedding_dim,
         } = r;
         let symbol = validate_symbol(&symbol)?;
         let pool = pool_members(&symbol, &pool_symbols)?;
+        if pool.is_empty() && symbol_embedding_dim.unwrap_or(0) > 0 {
+            return Err(Error::invalid("symbol_embedding_dim needs pool_symbols: a single-symbol model has no symbol to embed"));
+        }
         if !pool.is_empty() && !bars.is_empty() {
             return Err(Error::invalid(
                 "inline bars are one symbol's: a pooled run trains on the registry's bars of every member (import them first)",
@@ -171,6 +175,7 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
                     search_space,
                     time_budget_seconds: search_time_budget_seconds,
                 },
+                symbol_embedding_dim,
             },
         )?;
         let inline_bars = if bars.is_empty() {

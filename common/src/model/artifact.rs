@@ -62,6 +62,15 @@ pub struct ModelMetadata {
     /// The top-level `symbol`, `norm` and `calibration` are then the first member's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool: Option<super::Pool>,
+    /// The row of the network's symbol embedding these metadata forecast with (a pooled
+    /// version's member, in `pool.members` order); 0 for the first member and for networks
+    /// without an embedding.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub member_index: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 impl ModelMetadata {
@@ -88,6 +97,13 @@ impl ModelMetadata {
             )));
         }
         self.architecture().validate().map_err(|e| Error::Corrupt(e.to_string()))?;
+        let rows = self.architecture.n_symbols.max(1) as usize;
+        if self.member_index >= rows {
+            return Err(Error::Corrupt(format!(
+                "member_index {} is outside the symbol embedding's {rows} rows",
+                self.member_index
+            )));
+        }
         let n = self.architecture.input_size as usize;
         if n != N_FEATURES {
             return Err(Error::Corrupt(format!(
@@ -215,7 +231,10 @@ impl LoadedModel {
                 i / window
             )));
         }
-        let xs = standardised_windows(raw_windows, n, &self.metadata.norm, self.vs.device());
+        let mut xs = standardised_windows(raw_windows, n, &self.metadata.norm, self.vs.device());
+        if self.metadata.architecture.symbol_embedding_dim > 0 {
+            xs = super::with_symbol(&xs, self.metadata.member_index);
+        }
         let (logits, mags) = self.net.predict(&xs);
         let prob_up = Vec::<f32>::try_from(prob_up(&logits).to_device(Device::Cpu))?;
         let mags = Vec::<f32>::try_from(
@@ -311,6 +330,7 @@ mod tests {
             trained_at: Utc::now(),
             calibration: None,
             pool: None,
+            member_index: 0,
         };
         let model = LoadedModel::from_artifact(&md, &bytes, Device::Cpu).unwrap();
         let replica = model.replica().unwrap();

@@ -19,5 +19,5 @@ pub use artifact::{
 };
 pub use base::LstmDualHead;
 pub use enhanced::LstmDualHeadEnhanced;
-pub use network::{prob_up, Architecture, ModelKind, Network, PREDICT_CHUNK};
+pub use network::{prob_up, with_symbol, Architecture, ModelKind, Network, MAX_SYMBOL_EMBEDDING_DIM, PREDICT_CHUNK};
 pub use pool::{Pool, PoolMember};

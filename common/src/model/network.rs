@@ -47,7 +47,22 @@ pub struct Architecture {
     pub dropout: f64,
     /// Bidirectional LSTM.
     pub bidirectional: bool,
+    /// Width of the learned symbol embedding of a pooled network (SPEC §14.3, seed 002): each
+    /// member's vector is appended to every time step's features (and to the enhanced skip
+    /// input). 0 = none (every single-symbol network, and pooled ones trained without it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub symbol_embedding_dim: i64,
+    /// Rows of the symbol embedding (the pool's members, in their stored order); 0 without one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub n_symbols: i64,
 }
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
+}
+
+/// Largest symbol embedding a pooled network may have.
+pub const MAX_SYMBOL_EMBEDDING_DIM: i64 = 64;
 
 impl Architecture {
     /// SPEC §4 base network: 1 layer, dropout 0.3, unidirectional.
@@ -59,6 +74,8 @@ impl Architecture {
             num_layers: 1,
             dropout: 0.3,
             bidirectional: false,
+            symbol_embedding_dim: 0,
+            n_symbols: 0,
         }
     }
 
@@ -71,6 +88,8 @@ impl Architecture {
             num_layers: 3,
             dropout: 0.2,
             bidirectional: true,
+            symbol_embedding_dim: 0,
+            n_symbols: 0,
         }
     }
 
@@ -80,58 +99,82 @@ impl Architecture {
             && self.hidden_size > 0
             && self.num_layers > 0
             && (0.0..1.0).contains(&self.dropout);
+        let ok_embedding = (self.symbol_embedding_dim == 0 && self.n_symbols == 0)
+            || ((1..=MAX_SYMBOL_EMBEDDING_DIM).contains(&self.symbol_embedding_dim) && self.n_symbols >= 1);
         let ok_kind = match self.kind {
             ModelKind::LstmDualHead => self.num_layers == 1 && !self.bidirectional,
             ModelKind::LstmDualHeadEnhanced => self.bidirectional && self.hidden_size >= 2,
         };
-        if ok_common && ok_kind {
+        if ok_common && ok_kind && ok_embedding {
             Ok(())
         } else {
             Err(Error::invalid(format!(
                 "invalid architecture for {}: {self:?} (base needs 1 unidirectional layer, enhanced \
-                 a bidirectional LSTM with hidden_size >= 2; dropout in [0, 1))",
+                 a bidirectional LSTM with hidden_size >= 2; dropout in [0, 1); a symbol embedding of \
+                 1..={MAX_SYMBOL_EMBEDDING_DIM} columns with at least one symbol, or none)",
                 self.kind
             )))
         }
     }
 }
 
-/// A built network of either kind.
+/// A built network of either kind, with the symbol embedding of a pooled network.
 #[derive(Debug)]
-pub enum Network {
-    /// [`LstmDualHead`].
+pub struct Network {
+    body: Body,
+    /// `symbol_embedding.weight` `[n_symbols, dim]`, when the architecture has one.
+    embedding: Option<Tensor>,
+    input_size: i64,
+}
+
+/// The two architectures.
+#[derive(Debug)]
+enum Body {
     Base(LstmDualHead),
-    /// [`LstmDualHeadEnhanced`].
     Enhanced(LstmDualHeadEnhanced),
 }
 
 impl Network {
     /// Creates the variables of `arch` under `p` (pass the var store's root for PyTorch names).
+    /// With a symbol embedding the body reads `input_size + symbol_embedding_dim` columns, and
+    /// the embedding is `symbol_embedding.weight` (`nn.Embedding`, initialised N(0, 1)).
     pub fn new(p: &nn::Path, arch: &Architecture) -> Result<Network> {
         arch.validate()?;
-        Ok(match arch.kind {
-            ModelKind::LstmDualHead => Network::Base(LstmDualHead::new(
-                p,
-                arch.input_size,
-                arch.hidden_size,
-                arch.dropout,
-            )),
-            ModelKind::LstmDualHeadEnhanced => Network::Enhanced(LstmDualHeadEnhanced::new(
-                p,
-                arch.input_size,
-                arch.hidden_size,
-                arch.num_layers,
-                arch.dropout,
-            )),
-        })
+        let width = arch.input_size + arch.symbol_embedding_dim;
+        let body = match arch.kind {
+            ModelKind::LstmDualHead => Body::Base(LstmDualHead::new(p, width, arch.hidden_size, arch.dropout)),
+            ModelKind::LstmDualHeadEnhanced => {
+                Body::Enhanced(LstmDualHeadEnhanced::new(p, width, arch.hidden_size, arch.num_layers, arch.dropout))
+            }
+        };
+        let embedding = (arch.symbol_embedding_dim > 0).then(|| {
+            p.sub("symbol_embedding").var(
+                "weight",
+                &[arch.n_symbols, arch.symbol_embedding_dim],
+                nn::Init::Randn { mean: 0.0, stdev: 1.0 },
+            )
+        });
+        Ok(Network { body, embedding, input_size: arch.input_size })
     }
 
     /// Forward pass on `xs` `[batch, time, features]`: `(direction logits [B, 2],
-    /// magnitudes [B, 5])`. `train` enables dropout.
+    /// magnitudes [B, 5])`. `train` enables dropout. A network with a symbol embedding reads one
+    /// more column, the member index of each window (constant over time; [`with_symbol`]).
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> (Tensor, Tensor) {
-        match self {
-            Network::Base(n) => n.forward_t(xs, train),
-            Network::Enhanced(n) => n.forward_t(xs, train),
+        let embedded;
+        let xs = match &self.embedding {
+            None => xs,
+            Some(w) => {
+                let size = xs.size();
+                let ids = xs.select(2, self.input_size).select(1, 0).to_kind(tch::Kind::Int64);
+                let e = w.index_select(0, &ids).unsqueeze(1).expand([size[0], size[1], w.size()[1]], false);
+                embedded = Tensor::cat(&[xs.narrow(2, 0, self.input_size), e], 2);
+                &embedded
+            }
+        };
+        match &self.body {
+            Body::Base(n) => n.forward_t(xs, train),
+            Body::Enhanced(n) => n.forward_t(xs, train),
         }
     }
 
@@ -159,6 +202,14 @@ impl Network {
 
 /// Windows per forward pass of [`Network::predict`] (bounds activation memory on long sets).
 pub const PREDICT_CHUNK: i64 = 512;
+
+/// `xs` `[n, time, features]` with one more column holding `member` (the index of a pooled
+/// network's symbol embedding row) on every step: the input of a network with an embedding.
+pub fn with_symbol(xs: &Tensor, member: usize) -> Tensor {
+    let size = xs.size();
+    let ids = Tensor::full([size[0], size[1], 1], member as f64, (xs.kind(), xs.device()));
+    Tensor::cat(&[xs, &ids], 2)
+}
 
 /// `P(up)` per window from direction logits `[n, 2]`: the softmax of the `up` class, `[n]`.
 pub fn prob_up(logits: &Tensor) -> Tensor {

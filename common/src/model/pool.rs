@@ -62,7 +62,8 @@ impl ModelMetadata {
     }
 
     /// The metadata `symbol` is served with: for a pooled version, the member's symbol,
-    /// normalisation, calibration, data range and metrics in place of the version's own; for a
+    /// normalisation, calibration, data range, metrics and embedding row in place of the
+    /// version's own, without the other members; for a
     /// single-symbol version of `symbol`, a copy. `InvalidArgument` when the version does not
     /// serve `symbol`.
     pub fn for_member(&self, symbol: &str) -> Result<ModelMetadata> {
@@ -72,7 +73,8 @@ impl ModelMetadata {
             }
             return Err(not_a_member(self, symbol));
         };
-        let m = pool.members.iter().find(|m| m.symbol == symbol).ok_or_else(|| not_a_member(self, symbol))?;
+        let index = pool.members.iter().position(|m| m.symbol == symbol).ok_or_else(|| not_a_member(self, symbol))?;
+        let m = &pool.members[index];
         Ok(ModelMetadata {
             symbol: m.symbol.clone(),
             norm: m.norm.clone(),
@@ -80,6 +82,9 @@ impl ModelMetadata {
             data_start: m.data_start,
             data_end: m.data_end,
             metrics: m.metrics.clone(),
+            // Only this member: a version fine-tuned from it (incremental) is this member's.
+            pool: None,
+            member_index: if self.architecture.symbol_embedding_dim > 0 { index } else { 0 },
             ..self.clone()
         })
     }

@@ -1176,6 +1176,11 @@ pub struct TrainRequest {
     /// hyper-parameters (no CV search) and compute no feature importance.
     #[prost(string, repeated, tag = "29")]
     pub pool_symbols: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Pooled runs only: width of the learned symbol embedding (SPEC §14.3, seed 002), appended to
+    /// every time step's features; 0 or unset = none (the default, docs/pooled.md has the
+    /// measurement). Refused without pool_symbols.
+    #[prost(uint32, optional, tag = "30")]
+    pub symbol_embedding_dim: ::core::option::Option<u32>,
 }
 /// Where TPE looks. Every part is optional: unset takes the default shown.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -1296,6 +1301,9 @@ pub struct BacktestRequest {
     /// and pools every member's test days at the top level.
     #[prost(string, repeated, tag = "44")]
     pub pool_symbols: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Pooled backtests only: the recipe's symbol embedding width (as TrainRequest's).
+    #[prost(uint32, optional, tag = "45")]
+    pub symbol_embedding_dim: ::core::option::Option<u32>,
 }
 /// One progress event of a backtest (the same envelope as TrainEvent; AttachRun on a backtest
 /// run streams the same events as TrainEvents).

@@ -284,6 +284,9 @@ pub struct PipelineConfig {
     /// How CV picks hyper-parameters (grid by default, or TPE) and by which metric.
     #[serde(default)]
     pub search: SearchConfig,
+    /// Pooled runs only: width of the learned symbol embedding (SPEC §14.3); 0 = none (default).
+    #[serde(default)]
+    pub symbol_embedding_dim: u32,
 }
 
 fn default_target_precision() -> f64 {
@@ -312,6 +315,7 @@ impl Default for PipelineConfig {
             require_beats_baseline: None,
             target_precision: DEFAULT_TARGET_PRECISION,
             search: SearchConfig::default(),
+            symbol_embedding_dim: 0,
         }
     }
 }
@@ -329,6 +333,13 @@ impl PipelineConfig {
             return Err(Error::invalid(format!(
                 "target_precision {} must be in (0, 1]; the default is {DEFAULT_TARGET_PRECISION}",
                 self.target_precision
+            )));
+        }
+        if i64::from(self.symbol_embedding_dim) > crate::model::MAX_SYMBOL_EMBEDDING_DIM {
+            return Err(Error::invalid(format!(
+                "symbol_embedding_dim {} must be at most {}",
+                self.symbol_embedding_dim,
+                crate::model::MAX_SYMBOL_EMBEDDING_DIM
             )));
         }
         if let Some(t) = self.cpu_threads {

@@ -52,6 +52,13 @@ impl TensorSet {
         }
     }
 
+    /// The set with each window's member index appended (the input of a network with a symbol
+    /// embedding: [`crate::model::with_symbol`]).
+    pub fn with_member(mut self, member: usize) -> TensorSet {
+        self.x = crate::model::with_symbol(&self.x, member);
+        self
+    }
+
     /// The sets one after another (a pooled run's members, each standardised on its own
     /// statistics); one set is returned as it is.
     pub fn concat(mut sets: Vec<TensorSet>) -> TensorSet {

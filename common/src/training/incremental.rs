@@ -59,7 +59,11 @@ pub fn run_incremental(
     let scale = model.metadata().target_scale();
     let (fit_range, cal_range) = incremental_split(n);
     let fit_samples = samples.subset(fit_range.clone());
-    let set = TensorSet::new(&fit_samples, &model.metadata().norm, scale, session.device);
+    let mut set = TensorSet::new(&fit_samples, &model.metadata().norm, scale, session.device);
+    if model.metadata().architecture.symbol_embedding_dim > 0 {
+        // A member of a pooled version with an embedding keeps its row.
+        set = set.with_member(model.metadata().member_index);
+    }
     events(TrainEvent::stage(
         stage::TRAINING,
         format!(

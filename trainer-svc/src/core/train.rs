@@ -28,7 +28,11 @@ pub async fn current_version(registry: &Registry, symbol: &str, years: u32) -> R
             return Ok(None);
         }
     };
-    match serde_json::from_str(&rec.metadata_json) {
+    // A pooled version is this key's as its member: its statistics, calibration, embedding row.
+    let parsed = serde_json::from_str::<common::model::ModelMetadata>(&rec.metadata_json)
+        .map_err(|e| e.to_string())
+        .and_then(|md| if md.pool.is_some() { md.for_member(symbol).map_err(|e| e.to_string()) } else { Ok(md) });
+    match parsed {
         Ok(metadata) => Ok(Some(Current {
             version_id: info.version_id,
             metadata,

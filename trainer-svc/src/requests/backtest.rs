@@ -58,10 +58,14 @@ impl TryFrom<pb::BacktestRequest> for BacktestJob {
             target_precision,
             search_time_budget_seconds,
             pool_symbols,
+            symbol_embedding_dim,
         } = r;
         // The recipe is parsed by the one recipe parser Train uses.
         let symbol = validate_symbol(&symbol)?;
         let pool = super::pool_members(&symbol, &pool_symbols)?;
+        if pool.is_empty() && symbol_embedding_dim.unwrap_or(0) > 0 {
+            return Err(Error::invalid("symbol_embedding_dim needs pool_symbols: a single-symbol model has no symbol to embed"));
+        }
         let range = DateRange::parse("", &end)?;
         let recipe = pipeline_config(
             &symbol,
@@ -89,6 +93,7 @@ impl TryFrom<pb::BacktestRequest> for BacktestJob {
                     search_space,
                     time_budget_seconds: search_time_budget_seconds,
                 },
+                symbol_embedding_dim,
             },
         )?;
         let mut config = BacktestConfig::new(recipe);

@@ -83,6 +83,8 @@ pub(super) struct RecipeFields {
     pub(super) target_precision: Option<f64>,
     /// The CV search fields (TrainAll has none: the default grid).
     pub(super) search: SearchFields,
+    /// Symbol embedding width of a pooled run; `None` = none.
+    pub(super) symbol_embedding_dim: Option<u32>,
 }
 
 /// The one conversion of request recipe fields into a validated [`PipelineConfig`]; unset
@@ -111,6 +113,7 @@ pub(super) fn pipeline_config(symbol: &str, years: u32, f: RecipeFields) -> Resu
         require_beats_baseline: f.require_beats_baseline,
         target_precision: f.target_precision.unwrap_or(d.target_precision),
         search: SearchConfig::try_from(f.search)?,
+        symbol_embedding_dim: f.symbol_embedding_dim.unwrap_or(0),
     };
     pipeline.validate()?;
     Ok(pipeline)

@@ -97,3 +97,42 @@ fn bad_bar_dates_name_the_row() {
         "{e}"
     );
 }
+
+#[test]
+fn pool_requests_are_parsed_and_their_errors_named() {
+    let job = TrainJob::try_from(pb::TrainRequest {
+        symbol: " AMZN ".into(),
+        pool_symbols: vec!["NVDA".into(), "AMZN".into(), "MSFT".into(), "NVDA".into()],
+        symbol_embedding_dim: Some(4),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(job.pool, vec!["MSFT", "NVDA"], "own symbol and repeats dropped, sorted");
+    assert_eq!(job.pipeline.symbol_embedding_dim, 4);
+    let bad = |r: pb::TrainRequest| TrainJob::try_from(r).unwrap_err().to_string();
+    let e = bad(pb::TrainRequest { symbol: "AMZN".into(), pool_symbols: vec!["BAD SYMBOL".into()], ..Default::default() });
+    assert!(e.contains("pool_symbols"), "{e}");
+    let e = bad(pb::TrainRequest { symbol: "AMZN".into(), symbol_embedding_dim: Some(4), ..Default::default() });
+    assert!(e.contains("needs pool_symbols"), "{e}");
+    let e = bad(pb::TrainRequest {
+        symbol: "AMZN".into(),
+        pool_symbols: vec!["NVDA".into()],
+        bars: vec![pb::Bar { date: "2024-01-02".into(), open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: 1.0, amount: None }],
+        ..Default::default()
+    });
+    assert!(e.contains("inline bars"), "{e}");
+    let e = bad(pb::TrainRequest {
+        symbol: "AMZN".into(),
+        pool_symbols: vec!["NVDA".into()],
+        symbol_embedding_dim: Some(1000),
+        ..Default::default()
+    });
+    assert!(e.contains("symbol_embedding_dim"), "{e}");
+    let bt = BacktestJob::try_from(pb::BacktestRequest {
+        symbol: "AMZN".into(),
+        pool_symbols: vec!["SPX".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(bt.pool, vec!["SPX"]);
+}

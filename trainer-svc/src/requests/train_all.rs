@@ -75,6 +75,7 @@ impl TryFrom<pb::TrainAllRequest> for TrainAllJob {
                 require_beats_baseline: None,
                 target_precision: None,
                 search: SearchFields::default(),
+                symbol_embedding_dim: None,
             },
         )?;
         let concurrency = concurrency.unwrap_or(1);

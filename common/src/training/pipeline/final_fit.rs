@@ -52,6 +52,12 @@ impl PipelineRun<'_> {
         if let Some(d) = params.dropout {
             arch.dropout = d;
         }
+        let embed = splits.len() > 1 && cfg.symbol_embedding_dim > 0;
+        if embed {
+            arch.symbol_embedding_dim = i64::from(cfg.symbol_embedding_dim);
+            arch.n_symbols = splits.len() as i64;
+        }
+        let member = |set: TensorSet, i: usize| if embed { set.with_member(i) } else { set };
         let norms: Vec<NormStats> = if shared_norm {
             let all: Vec<f32> = splits.iter().flat_map(|s| s.train.x.iter().copied()).collect();
             vec![NormStats::fit(&all); splits.len()]
@@ -61,15 +67,16 @@ impl PipelineRun<'_> {
         let vs = VarStore::new(device);
         let net = Network::new(&vs.root(), &arch)?;
         // Each member's validation part with its statistics (improved training only).
-        let val_parts: Vec<(Samples, &NormStats)> = splits
+        let val_parts: Vec<(usize, Samples, &NormStats)> = splits
             .iter()
             .zip(&norms)
-            .filter_map(|(s, norm)| match (&s.cal.cal, cfg.use_improved_training) {
-                (Some(cal), true) => Some((s.train.subset(cal.clone()), norm)),
+            .enumerate()
+            .filter_map(|(i, (s, norm))| match (&s.cal.cal, cfg.use_improved_training) {
+                (Some(cal), true) => Some((i, s.train.subset(cal.clone()), norm)),
                 _ => None,
             })
             .collect();
-        let n_val = val_parts.iter().map(|(v, _)| v.len()).sum();
+        let n_val = val_parts.iter().map(|(_, v, _)| v.len()).sum();
         let n_fit: usize = splits.iter().map(|s| s.fit.len()).sum();
         let members = if splits.len() > 1 { format!(", {} pooled members", splits.len()) } else { String::new() };
         self.stage(
@@ -88,10 +95,17 @@ impl PipelineRun<'_> {
             ),
         );
         let tset = TensorSet::concat(
-            splits.iter().zip(&norms).map(|(s, norm)| TensorSet::new(&s.fit, norm, TARGET_SCALE, device)).collect(),
+            splits
+                .iter()
+                .zip(&norms)
+                .enumerate()
+                .map(|(i, (s, norm))| member(TensorSet::new(&s.fit, norm, TARGET_SCALE, device), i))
+                .collect(),
         );
         let vset = (!val_parts.is_empty()).then(|| {
-            TensorSet::concat(val_parts.iter().map(|(v, norm)| TensorSet::new(v, norm, TARGET_SCALE, device)).collect())
+            TensorSet::concat(
+                val_parts.iter().map(|(i, v, norm)| member(TensorSet::new(v, norm, TARGET_SCALE, device), *i)).collect(),
+            )
         });
         let (lr, epochs, batch_size, reg) = (params.lr, params.epochs, params.batch_size, cfg.reg_loss_type);
         let opts = if cfg.use_improved_training {
@@ -130,6 +144,7 @@ impl PipelineRun<'_> {
             trained_at: chrono::Utc::now(),
             calibration: None,
             pool: None,
+            member_index: 0,
         }
     }
 
@@ -162,6 +177,7 @@ impl PipelineRun<'_> {
             "search": cv_tuned.then_some(cfg.search.mode.as_str()),
             "cv_metric": cv_tuned.then_some(cfg.search.metric.as_str()),
             "dropout": dropout,
+            "symbol_embedding_dim": cfg.symbol_embedding_dim,
             "max_epochs_cap": cfg.max_epochs,
             "seed": self.session.seed,
         })

@@ -158,6 +158,11 @@ pub fn run_pipeline(
 ) -> Result<PipelineOutcome> {
     let started = Instant::now();
     cfg.validate()?;
+    if cfg.symbol_embedding_dim > 0 {
+        return Err(Error::invalid(
+            "symbol_embedding_dim needs a pool: set pool_symbols, or leave it 0 for a single-symbol model",
+        ));
+    }
     check_samples(samples, min_samples(cfg.do_post_training_validation))?;
     let session = Session::start(cfg.device, cfg.seed, cfg.cpu_threads)?;
     let mut run = PipelineRun { cfg, session, events, cancel, started };

@@ -288,6 +288,9 @@ impl PipelineRun<'_> {
         md.norm = fitted.norms[i].clone();
         md.data_start = split.train.end_dates.first().copied();
         md.data_end = split.train.end_dates.last().copied();
+        if md.architecture.symbol_embedding_dim > 0 {
+            md.member_index = i;
+        }
         let mut view = fitted.model.with_metadata(md)?;
         self.stage(stage::CALIBRATION, format!("pool member {} ({} of {})", m.symbol, i + 1, fitted.norms.len()));
         let calibration = self.calibrate(split, &view)?;
