@@ -1244,6 +1244,12 @@ async fn pooled_versions_serve_their_members(db: &TestDb) {
     let all = reg.list_versions(None, None).await.unwrap();
     assert_eq!(all.iter().filter(|v| v.version_id == "pm-pool").count(), 1, "one row though current twice");
     assert_eq!(all.iter().find(|v| v.version_id == "pm-pool").unwrap().pool_symbols.len(), 3);
+    // Listed for PMC, the pooled version is not current there (it is for PMA and PMB).
+    let for_c = reg.list_versions(Some("PMC"), None).await.unwrap();
+    assert!(!for_c.iter().find(|v| v.version_id == "pm-pool").unwrap().is_current);
+    let for_b = reg.list_versions(Some("PMB"), None).await.unwrap();
+    assert!(for_b.iter().find(|v| v.version_id == "pm-pool").unwrap().is_current);
+    assert!(!for_b.iter().find(|v| v.version_id == "pm-b-old").unwrap().is_current);
     // A member may be made current later; a non-member may not.
     reg.set_current("PMC", 1, "pm-pool", "t", "later").await.unwrap();
     let e = reg.set_current("PMZ", 1, "pm-pool", "t", "typo").await.unwrap_err();

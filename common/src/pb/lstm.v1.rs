@@ -2008,6 +2008,8 @@ pub struct VersionInfo {
     pub data_end: ::prost::alloc::string::String,
     #[prost(string, tag = "8")]
     pub model_kind: ::prost::alloc::string::String,
+    /// Current for its key; a pooled version listed for one member (ListVersions with a symbol):
+    /// current for that member's key; otherwise: current for any member's key.
     #[prost(bool, tag = "9")]
     pub is_current: bool,
     #[prost(map = "string, double", tag = "10")]

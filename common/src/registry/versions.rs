@@ -283,7 +283,7 @@ impl Registry {
     }
 
     /// Versions, newest first, optionally of one symbol (pooled versions it is a member of
-    /// included) and/or one `years`.
+    /// included; `is_current` then means current for that symbol's key) and/or one `years`.
     pub async fn list_versions(
         &self,
         symbol: Option<&str>,
@@ -311,6 +311,21 @@ impl Registry {
         let mut infos: Vec<VersionInfo> =
             query.fetch_all(&self.pool).await?.iter().map(info_from_row).collect::<Result<_>>()?;
         self.fill_members(&mut infos).await?;
+        if let Some(s) = symbol {
+            // Listed for one symbol: "current" means current for that symbol's key (a pooled
+            // version may be current for another member only).
+            let q = self.sql("SELECT years, version_id FROM current_versions WHERE symbol = ?");
+            let current: Vec<(u32, String)> = sqlx::query(&q)
+                .bind(s)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| Ok((rows::years(r, 0)?, rows::text(r, 1)?)))
+                .collect::<Result<_>>()?;
+            for info in &mut infos {
+                info.is_current = current.iter().any(|(y, id)| *y == info.years && *id == info.version_id);
+            }
+        }
         Ok(infos)
     }
 

@@ -186,8 +186,10 @@ pub async fn model(core: &Core, symbol: &str, years: u32) -> Result<ModelPage> {
             (Vec::new(), Some(common::text::cap_message(e.to_string())))
         }
     };
+    // The key's own current version (a pooled version may be current for another member only).
+    let current = core.registry.current_version(&symbol, years).await?.map(|v| v.version_id);
     Ok(ModelPage {
-        current: versions.iter().find(|v| v.is_current).map(|v| v.version_id.clone()),
+        current,
         history: core.registry.promotion_history(&symbol, years).await?,
         symbol,
         years,

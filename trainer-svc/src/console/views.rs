@@ -210,8 +210,14 @@ pub fn model(page: &ModelPage, csrf: &str, needs_token: bool) -> Markup {
             } }
             tbody {
                 @for v in &page.versions {
-                    tr class=[v.is_current.then_some("current")] data-version-id=(v.version_id) {
-                        td { (v.version_id) @if v.is_current { " (current)" } }
+                    @let current = page.current.as_deref() == Some(v.version_id.as_str());
+                    tr class=[current.then_some("current")] data-version-id=(v.version_id) {
+                        td {
+                            (v.version_id) @if current { " (current)" }
+                            @if !v.pool_symbols.is_empty() {
+                                br; span.muted { "pooled: " (v.pool_symbols.join(", ")) "; metrics of " (v.symbol) }
+                            }
+                        }
                         td { (v.created_at.format("%Y-%m-%d %H:%M").to_string()) }
                         td { (v.data_start) " … " (v.data_end) }
                         td.holdout-brier { (m(v, "holdout_brier")) } td { (m(v, "baseline_base_rate_brier")) } td { (m(v, "baseline_linear_brier")) }
@@ -223,7 +229,7 @@ pub fn model(page: &ModelPage, csrf: &str, needs_token: bool) -> Markup {
                             }
                         }
                         td {
-                            @if !v.is_current {
+                            @if !current {
                                 form.inline method="post" action={ "/models/" (page.symbol) "/" (page.years) "/current" } {
                                     input type="hidden" name="csrf" value=(csrf);
                                     input type="hidden" name="version_id" value=(v.version_id);
