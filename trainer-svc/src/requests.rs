@@ -63,8 +63,8 @@ pub struct TrainJob {
 }
 
 /// The other members of a pool request: each validated, `symbol` and repeats dropped, sorted.
-/// A pool of `symbol` alone is a single-symbol model.
-pub fn pool_members(symbol: &str, pool_symbols: &[String]) -> Result<Vec<String>> {
+/// A pool of `symbol` alone is a single-symbol model, which a symbol embedding is refused for.
+pub fn pool_members(symbol: &str, pool_symbols: &[String], symbol_embedding_dim: Option<u32>) -> Result<Vec<String>> {
     let max = common::training::pipeline::MAX_POOL_MEMBERS;
     if pool_symbols.len() > max {
         return Err(Error::invalid(format!("pool_symbols may list at most {max} symbols, got {}", pool_symbols.len())));
@@ -75,6 +75,9 @@ pub fn pool_members(symbol: &str, pool_symbols: &[String]) -> Result<Vec<String>
         if s != symbol {
             others.insert(s);
         }
+    }
+    if others.is_empty() && symbol_embedding_dim.unwrap_or(0) > 0 {
+        return Err(Error::invalid("symbol_embedding_dim needs pool_symbols: a single-symbol model has no symbol to embed"));
     }
     Ok(others.into_iter().collect())
 }
@@ -129,10 +132,7 @@ impl TryFrom<pb::TrainRequest> for TrainJob {
             symbol_embedding_dim,
         } = r;
         let symbol = validate_symbol(&symbol)?;
-        let pool = pool_members(&symbol, &pool_symbols)?;
-        if pool.is_empty() && symbol_embedding_dim.unwrap_or(0) > 0 {
-            return Err(Error::invalid("symbol_embedding_dim needs pool_symbols: a single-symbol model has no symbol to embed"));
-        }
+        let pool = pool_members(&symbol, &pool_symbols, symbol_embedding_dim)?;
         if !pool.is_empty() && !bars.is_empty() {
             return Err(Error::invalid(
                 "inline bars are one symbol's: a pooled run trains on the registry's bars of every member (import them first)",

@@ -91,15 +91,23 @@ fn request(args: &BacktestArgs) -> Result<pb::BacktestRequest> {
         // With --csv the fills were already dropped above (or are kept on purpose); without it the
         // server reads the registry's bars and drops them itself unless asked not to.
         keep_repeated_bars: Some(args.csv.is_some() || args.keep_repeated_bars),
-        pool_symbols: args.pool.iter().map(|m| m.split_once('=').map_or(m.as_str(), |(s, _)| s).to_string()).collect(),
+        pool_symbols: args.pool.iter().map(|m| pool_member(m).0.to_string()).collect(),
         ..args.recipe.backtest_request()
     })
+}
+
+/// A `--pool` entry: `SYMBOL` or `SYMBOL=FILE`.
+fn pool_member(arg: &str) -> (&str, Option<&str>) {
+    match arg.split_once('=') {
+        Some((symbol, file)) => (symbol, Some(file)),
+        None => (arg, None),
+    }
 }
 
 /// Imports the `SYMBOL=FILE` members of `--pool` into the registry the run reads them from.
 async fn import_pool_files(registry: &common::registry::Registry, args: &BacktestArgs) -> Result<()> {
     for member in &args.pool {
-        if let Some((symbol, file)) = member.split_once('=') {
+        if let (symbol, Some(file)) = pool_member(member) {
             let read = super::bar_file::read(std::path::Path::new(file), args.skip_bad_rows, args.keep_repeated_bars)?;
             let stats = registry.upsert_bars(&common::config::validate_symbol(symbol)?, &read.bars).await?;
             if !args.quiet {

@@ -17,6 +17,29 @@ use crate::convert::backtest_event_to_pb;
 use crate::requests::BacktestJob;
 
 pub use crate::requests::BACKTEST_MODE as MODE;
+
+/// What to do instead when the backtested symbol has no stored bars.
+const INLINE_HINT: &str = " or pass bars inline";
+
+/// `symbol`'s bars from the registry, without calendar-fill rows unless `keep_repeated`; none
+/// is NotFound naming it (`label` "pool member " for a pool's other members).
+async fn stored_bars(core: &Core, symbol: &str, keep_repeated: bool, label: &str, hint: &str) -> Result<Vec<common::data::Bar>> {
+    let mut bars = core.registry.bars(symbol, None, None).await?;
+    if bars.is_empty() {
+        return Err(no_bars(label, symbol, hint));
+    }
+    if !keep_repeated {
+        let dropped = drop_repeated_bars(&mut bars);
+        if !dropped.is_empty() {
+            warn!(%symbol, dropped = dropped.len(), "stored bars contain calendar fills; backtesting without them");
+        }
+    }
+    Ok(bars)
+}
+
+fn no_bars(label: &str, symbol: &str, hint: &str) -> Error {
+    Error::not_found(format!("no bars for {label}{symbol}; ingest them first (IngestBars or `trainer-svc import`){hint}"))
+}
 /// Name under which the report JSON is stored with the run (GetRunPlot).
 pub const REPORT_NAME: &str = "report.json";
 
@@ -31,35 +54,15 @@ pub(crate) async fn execute(
 ) -> Result<pb::TrainResult> {
     let source = if spec.inline_bars.is_some() { "inline bars of the request" } else { "the registry" };
     sink.stage("loading_data", format!("bars of {} from {source}", spec.symbol)).await;
-    let mut bars = match &spec.inline_bars {
+    let bars = match &spec.inline_bars {
+        Some(b) if b.is_empty() => return Err(no_bars("", &spec.symbol, INLINE_HINT)),
         Some(b) => b.clone(),
-        None => core.registry.bars(&spec.symbol, None, None).await?,
+        None => stored_bars(core, &spec.symbol, job.keep_repeated_bars, "", INLINE_HINT).await?,
     };
-    if bars.is_empty() {
-        return Err(Error::not_found(format!(
-            "no bars for {}; ingest them first (IngestBars or `trainer-svc import`) or pass bars inline",
-            spec.symbol
-        )));
-    }
-    if !job.keep_repeated_bars && spec.inline_bars.is_none() {
-        let dropped = drop_repeated_bars(&mut bars);
-        if !dropped.is_empty() {
-            warn!(dropped = dropped.len(), "stored bars contain calendar fills; backtesting without them");
-        }
-    }
     let mut members = vec![(spec.symbol.clone(), bars)];
     for symbol in &job.pool {
         sink.stage("loading_data", format!("bars of pool member {symbol} from the registry")).await;
-        let mut b = core.registry.bars(symbol, None, None).await?;
-        if b.is_empty() {
-            return Err(Error::not_found(format!(
-                "no bars for pool member {symbol}; ingest them first (IngestBars or `trainer-svc import`)"
-            )));
-        }
-        if !job.keep_repeated_bars {
-            drop_repeated_bars(&mut b);
-        }
-        members.push((symbol.clone(), b));
+        members.push((symbol.clone(), stored_bars(core, symbol, job.keep_repeated_bars, "pool member ", "").await?));
     }
     let bars = &members[0].1;
     let mut config = job.config.clone();

@@ -54,13 +54,13 @@ pub fn groups(symbols: Vec<String>, pool_size: usize) -> Vec<Vec<String>> {
 /// Trains one group; every failure (an unknown symbol included) becomes a failed result for
 /// each of its symbols.
 async fn one(core: &Core, job: &TrainAllJob, group: Vec<String>, by: &str, cancel: CancellationToken) -> Vec<pb::SymbolResult> {
-    let mut ready = Ok(());
-    for symbol in &group {
-        if ready.is_ok() {
-            ready = core.ensure_symbol(symbol).await;
+    let ready = async {
+        for symbol in &group {
+            core.ensure_symbol(symbol).await?;
         }
-    }
-    let end = match ready {
+        Ok(())
+    };
+    let end = match ready.await {
         Ok(()) => core.run(spec(job, &group, by), None, cancel).await,
         Err(e) => super::RunEnd {
             run_id: String::new(),

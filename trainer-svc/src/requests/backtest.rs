@@ -62,10 +62,7 @@ impl TryFrom<pb::BacktestRequest> for BacktestJob {
         } = r;
         // The recipe is parsed by the one recipe parser Train uses.
         let symbol = validate_symbol(&symbol)?;
-        let pool = super::pool_members(&symbol, &pool_symbols)?;
-        if pool.is_empty() && symbol_embedding_dim.unwrap_or(0) > 0 {
-            return Err(Error::invalid("symbol_embedding_dim needs pool_symbols: a single-symbol model has no symbol to embed"));
-        }
+        let pool = super::pool_members(&symbol, &pool_symbols, symbol_embedding_dim)?;
         let range = DateRange::parse("", &end)?;
         let recipe = pipeline_config(
             &symbol,

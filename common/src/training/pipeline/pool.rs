@@ -10,7 +10,6 @@
 //! cut changes no training sample: tested). Pooled runs take the fixed hyper-parameters of
 //! SPEC §6: a CV search over pooled samples is refused. Feature importance is not computed.
 use super::final_fit::Fitted;
-use super::report::insert_holdout;
 use super::split::Split;
 use super::validation::Checked;
 use super::{check_samples, min_samples, CurrentModel, PipelineOutcome, PipelineRun, MIN_TRAIN_SAMPLES};
@@ -295,13 +294,7 @@ impl PipelineRun<'_> {
         self.stage(stage::CALIBRATION, format!("pool member {} ({} of {})", m.symbol, i + 1, fitted.norms.len()));
         let calibration = self.calibrate(split, &view)?;
         let checked = self.validate(split, &mut view, calibration, m.current)?;
-        let mut metrics = checked.holdout_metrics.clone();
-        if let Some((cand, cur)) = &checked.validation {
-            insert_holdout(&mut metrics, "holdout", cand);
-            if let Some(c) = cur {
-                insert_holdout(&mut metrics, "current_holdout", c);
-            }
-        }
+        let mut metrics = checked.metrics();
         metrics.retain(|_, v| v.is_finite());
         let md = view.metadata();
         let member = PoolMember {

@@ -47,13 +47,7 @@ impl PipelineRun<'_> {
         self.stage(stage::SAVING, "serialising weights and metadata");
         let training_seconds = self.started.elapsed().as_secs_f64();
         let mut metrics = fit_metrics(&fitted.report, &fitted.train_eval, fitted.val_eval.as_ref());
-        if let Some((cand, cur)) = &checked.validation {
-            insert_holdout(&mut metrics, "holdout", cand);
-            if let Some(c) = cur {
-                insert_holdout(&mut metrics, "current_holdout", c);
-            }
-        }
-        metrics.extend(checked.holdout_metrics);
+        metrics.extend(checked.metrics());
         metrics.insert("training_seconds".into(), training_seconds);
         let diagnostics = self.diagnostics(&split, &tuning, &fitted, checked.holdout_preds.as_deref());
         let mut model = fitted.model;
@@ -117,7 +111,24 @@ pub(super) fn metrics_from_forecasts(fc: &[Forecast], s: &Samples) -> HoldoutMet
     crate::evaluation::holdout_metrics(&p, &m, &s.y_dir, &s.y_mag)
 }
 
-pub(super) fn insert_holdout(metrics: &mut BTreeMap<String, f64>, prefix: &str, m: &HoldoutMetrics) {
+impl Checked {
+    /// The flat holdout metrics of the candidate (`holdout_*`), of the current version
+    /// (`current_holdout_*`) and of the holdout report (Brier, baselines, coverage, ...; these
+    /// win where a name is in both).
+    pub(super) fn metrics(&self) -> BTreeMap<String, f64> {
+        let mut metrics = BTreeMap::new();
+        if let Some((cand, cur)) = &self.validation {
+            insert_holdout(&mut metrics, "holdout", cand);
+            if let Some(c) = cur {
+                insert_holdout(&mut metrics, "current_holdout", c);
+            }
+        }
+        metrics.extend(self.holdout_metrics.iter().map(|(k, v)| (k.clone(), *v)));
+        metrics
+    }
+}
+
+fn insert_holdout(metrics: &mut BTreeMap<String, f64>, prefix: &str, m: &HoldoutMetrics) {
     for (k, v) in [
         ("accuracy", m.accuracy),
         ("f1", m.f1),
